@@ -1,0 +1,99 @@
+//! Connect check: TCP, then TLS when the scheme is https, to every resolved
+//! address (at most 8 per family), all in parallel.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::net::{self, Stream, TcpReport};
+use super::tls::TlsReport;
+use super::{Flow, Round, RoundReport};
+
+/// At most this many addresses per family are probed.
+pub const MAX_PER_FAMILY: usize = 8;
+
+/// Connect and TLS results for one address.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressReport {
+    pub ip: IpAddr,
+    /// Resolvers whose answer held this address.
+    pub resolvers: Vec<String>,
+    pub tcp: TcpReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
+    /// Connected and (for https) the chain is valid for the host.
+    pub good: bool,
+}
+
+/// Open, verified connections left over from this stage, for HTTP to reuse.
+#[derive(Default)]
+pub struct Pool {
+    pub streams: HashMap<IpAddr, Stream>,
+    /// Good addresses in preference order (first resolver's order).
+    pub preferred: Vec<IpAddr>,
+}
+
+/// The addresses to probe: every resolver's answers (or the literal IP),
+/// first-seen order, capped per family.
+fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<IpAddr> {
+    let all = if report.dns.looked_up {
+        report.dns.all_addresses()
+    } else {
+        let host = round.target.url.host_str().unwrap_or_default();
+        host.trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .into_iter()
+            .collect()
+    };
+    let v4 = all.iter().filter(|a| a.is_ipv4()).take(MAX_PER_FAMILY);
+    let v6 = all.iter().filter(|a| a.is_ipv6()).take(MAX_PER_FAMILY);
+    v4.chain(v6).copied().collect()
+}
+
+/// The connect stage. Continues when at least one address is good.
+pub async fn run(round: &Round<'_>, report: &mut RoundReport, pool: &mut Pool) -> Flow {
+    let url = &round.target.url;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let tls = if url.scheme() == "https" {
+        round.tls.as_deref()
+    } else {
+        None
+    };
+    let ips = addresses(round, report);
+    let dials = ips
+        .iter()
+        .map(|ip| net::dial(*ip, port, host, tls, round.deadline));
+    let results = futures_util::future::join_all(dials).await;
+    let mut chosen = false;
+    for (ip, dialed) in ips.into_iter().zip(results) {
+        let good = dialed.good();
+        let resolvers = report
+            .dns
+            .resolvers
+            .iter()
+            .filter(|r| r.addresses.contains(&ip))
+            .map(|r| r.resolver.clone())
+            .collect();
+        if good && !chosen {
+            report.timings.connect = dialed.tcp.seconds;
+            report.timings.tls = dialed.tls.as_ref().map_or(0.0, |t| t.seconds);
+            chosen = true;
+        }
+        if good {
+            pool.preferred.push(ip);
+            if let Some(stream) = dialed.stream {
+                pool.streams.insert(ip, stream);
+            }
+        }
+        report.addresses.push(AddressReport {
+            ip,
+            resolvers,
+            tcp: dialed.tcp,
+            tls: dialed.tls,
+            good,
+        });
+    }
+    if chosen { Flow::Continue } else { Flow::Stop }
+}

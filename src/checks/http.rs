@@ -1,0 +1,466 @@
+//! HTTP check: GET every configured path on one good address, following
+//! redirects (at most [`MAX_REDIRECTS`]), timing each phase, and reading the
+//! body up to `max_body_bytes` *after* decompression.
+//!
+//! A mirror's redirect that leaves its registered domain is recorded and not
+//! followed: the hop itself is the finding, and fetching another site's page
+//! would only blur it.
+
+use std::io;
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyStream, Empty};
+use hyper::client::conn::http1::{Builder, SendRequest};
+use hyper::header::{
+    ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONTENT_ENCODING, HOST, LOCATION, USER_AGENT,
+};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout_at};
+use tokio_util::io::StreamReader;
+use url::Url;
+
+use super::connect::Pool;
+use super::net::{self, Stream};
+use super::tls::fmt_secs;
+use super::{Flow, Round, RoundReport, dns, registered_domain};
+use crate::config::{Role, host_label};
+
+pub const MAX_REDIRECTS: usize = 10;
+/// Cap on response head size (status line and headers).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// One redirect followed (or, when offsite from a mirror, recorded).
+#[derive(Debug, Clone, Serialize)]
+pub struct Hop {
+    pub url: String,
+    pub status: u16,
+    pub location: String,
+    /// The location leaves the target's registered domain.
+    pub offsite: bool,
+}
+
+/// Where a fetch got stuck or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailStage {
+    Connect,
+    Tls,
+    Request,
+    ResponseHeaders,
+    Body,
+    Redirect,
+}
+
+/// The result of fetching one path.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpReport {
+    pub path: String,
+    /// The address the (first) request went to.
+    pub ip: Option<IpAddr>,
+    /// Final status, `None` when no response arrived.
+    pub status: Option<u16>,
+    pub redirects: Vec<Hop>,
+    pub final_url: String,
+    pub body_bytes: u64,
+    /// The body was longer than `max_body_bytes` (after decompression).
+    pub truncated: bool,
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_stage: Option<FailStage>,
+    /// The failure was silence until the deadline, not an error.
+    pub stalled: bool,
+    /// The decoded body (not serialized; for parity and fingerprints).
+    #[serde(skip)]
+    pub body: Bytes,
+}
+
+/// Aborts spawned connection drivers when the round ends.
+#[derive(Default)]
+struct Drivers(Vec<JoinHandle<()>>);
+
+impl Drop for Drivers {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+struct Failure {
+    stage: FailStage,
+    stalled: bool,
+    message: String,
+}
+
+/// The HTTP stage.
+pub async fn run(round: &Round<'_>, report: &mut RoundReport, mut pool: Pool) -> Flow {
+    let mut drivers = Drivers::default();
+    let mut origin: Option<SendRequest<Empty<Bytes>>> = None;
+    for (i, path) in round.target.paths.iter().enumerate() {
+        let fetched = fetch(round, path, &mut pool, &mut origin, &mut drivers).await;
+        if i == 0 {
+            report.timings.ttfb = fetched.1;
+            report.timings.transfer = fetched.2;
+        }
+        report.http.push(fetched.0);
+    }
+    Flow::Continue
+}
+
+/// Fetches one path; returns the report, ttfb and transfer seconds of the
+/// last request.
+async fn fetch(
+    round: &Round<'_>,
+    path: &str,
+    pool: &mut Pool,
+    origin: &mut Option<SendRequest<Empty<Bytes>>>,
+    drivers: &mut Drivers,
+) -> (HttpReport, f64, f64) {
+    let target = &round.target.url;
+    let mut url = target.join(path).unwrap_or_else(|_| target.clone());
+    let mut out = HttpReport {
+        path: path.to_string(),
+        ip: pool.preferred.first().copied(),
+        status: None,
+        redirects: Vec::new(),
+        final_url: url.to_string(),
+        body_bytes: 0,
+        truncated: false,
+        content_encoding: None,
+        error: None,
+        failed_stage: None,
+        stalled: false,
+        body: Bytes::new(),
+    };
+    let (mut ttfb, mut transfer) = (0.0, 0.0);
+    let fail = |out: &mut HttpReport, f: Failure| {
+        out.error = Some(f.message);
+        out.failed_stage = Some(f.stage);
+        out.stalled = f.stalled;
+    };
+    loop {
+        let same_origin = url.scheme() == target.scheme() && host_label(&url) == host_label(target);
+        let result = if same_origin {
+            match origin_sender(round, pool, origin, drivers).await {
+                Ok(sender) => request(round, sender, &url).await,
+                Err(f) => Err(f),
+            }
+        } else {
+            match other_sender(round, &url, drivers).await {
+                Ok(mut sender) => request(round, &mut sender, &url).await,
+                Err(f) => Err(f),
+            }
+        };
+        let (response, first_byte) = match result {
+            Ok(r) => r,
+            Err(f) => {
+                if same_origin {
+                    *origin = None;
+                }
+                fail(&mut out, f);
+                break;
+            }
+        };
+        ttfb = first_byte;
+        let status = response.status();
+        out.status = Some(status.as_u16());
+        out.final_url = url.to_string();
+        if status.is_redirection() {
+            if let Some(next) = next_hop(round, &url, &response, &mut out) {
+                if out.redirects.len() > MAX_REDIRECTS {
+                    fail(
+                        &mut out,
+                        Failure {
+                            stage: FailStage::Redirect,
+                            stalled: false,
+                            message: format!("more than {MAX_REDIRECTS} redirects"),
+                        },
+                    );
+                    break;
+                }
+                if same_origin {
+                    // The body is not read; the connection cannot be reused.
+                    *origin = None;
+                }
+                url = next;
+                continue;
+            }
+            if out.redirects.last().is_some_and(|h| h.offsite) {
+                break;
+            }
+        }
+        let started = Instant::now();
+        out.content_encoding = response
+            .headers()
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_ascii_lowercase());
+        match read_body(round, response, out.content_encoding.as_deref()).await {
+            Ok((body, truncated)) => {
+                out.body_bytes = body.len() as u64;
+                out.truncated = truncated;
+                out.body = body;
+                if truncated && same_origin {
+                    *origin = None;
+                }
+            }
+            Err(f) => {
+                if same_origin {
+                    *origin = None;
+                }
+                fail(&mut out, f);
+            }
+        }
+        transfer = started.elapsed().as_secs_f64();
+        break;
+    }
+    (out, ttfb, transfer)
+}
+
+/// Records a redirect hop; returns the next URL to follow, or `None` when
+/// the redirect is not followed (no/invalid Location, or offsite from a mirror).
+fn next_hop(
+    round: &Round<'_>,
+    url: &Url,
+    response: &hyper::Response<hyper::body::Incoming>,
+    out: &mut HttpReport,
+) -> Option<Url> {
+    let location = response.headers().get(LOCATION)?.to_str().ok()?.to_string();
+    let next = url.join(&location).ok()?;
+    let own = registered_domain(round.target.url.host_str().unwrap_or_default());
+    let theirs = registered_domain(next.host_str().unwrap_or_default());
+    let offsite = own != theirs;
+    out.redirects.push(Hop {
+        url: url.to_string(),
+        status: response.status().as_u16(),
+        location: next.to_string(),
+        offsite,
+    });
+    if offsite && round.target.role == Role::Mirror {
+        return None;
+    }
+    Some(next)
+}
+
+/// A ready sender to the target's own origin: the pooled verified stream
+/// first, then a fresh dial to a good address.
+async fn origin_sender<'s>(
+    round: &Round<'_>,
+    pool: &mut Pool,
+    origin: &'s mut Option<SendRequest<Empty<Bytes>>>,
+    drivers: &mut Drivers,
+) -> Result<&'s mut SendRequest<Empty<Bytes>>, Failure> {
+    if origin
+        .as_ref()
+        .is_some_and(|s| !s.is_ready() && s.is_closed())
+    {
+        *origin = None;
+    }
+    if origin.is_none() {
+        let ip = pool.preferred.first().copied().ok_or(Failure {
+            stage: FailStage::Connect,
+            stalled: false,
+            message: "no good address".into(),
+        })?;
+        let stream = match pool.streams.remove(&ip) {
+            Some(s) => s,
+            None => redial(round, ip, &round.target.url).await?,
+        };
+        *origin = Some(handshake(round, stream, drivers).await?);
+    }
+    origin.as_mut().ok_or(Failure {
+        stage: FailStage::Connect,
+        stalled: false,
+        message: "no connection".into(),
+    })
+}
+
+/// A one-off sender to another origin (a redirect hop).
+async fn other_sender(
+    round: &Round<'_>,
+    url: &Url,
+    drivers: &mut Drivers,
+) -> Result<SendRequest<Empty<Bytes>>, Failure> {
+    let host = url.host_str().unwrap_or_default();
+    let ip = dns::resolve_any(round, host).await.ok_or_else(|| Failure {
+        stage: FailStage::Redirect,
+        stalled: false,
+        message: format!("redirect target {host} does not resolve"),
+    })?;
+    let stream = redial(round, ip, url).await?;
+    handshake(round, stream, drivers).await
+}
+
+async fn redial(round: &Round<'_>, ip: IpAddr, url: &Url) -> Result<Stream, Failure> {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let tls = if url.scheme() == "https" {
+        round.tls.as_deref()
+    } else {
+        None
+    };
+    let dialed = net::dial(ip, port, host, tls, round.deadline).await;
+    let good = dialed.good();
+    if let Some(t) = dialed.tls.as_ref().filter(|_| !good) {
+        return Err(Failure {
+            stage: FailStage::Tls,
+            stalled: t.handshake == super::tls::Handshake::Stalled,
+            message: t
+                .error
+                .clone()
+                .or_else(|| t.validation_error.clone())
+                .unwrap_or_else(|| "TLS failed".into()),
+        });
+    }
+    match dialed.stream {
+        Some(s) if good => Ok(s),
+        _ => Err(Failure {
+            stage: FailStage::Connect,
+            stalled: dialed.tcp.stalled,
+            message: dialed.tcp.error.unwrap_or_else(|| "connect failed".into()),
+        }),
+    }
+}
+
+async fn handshake(
+    round: &Round<'_>,
+    stream: Stream,
+    drivers: &mut Drivers,
+) -> Result<SendRequest<Empty<Bytes>>, Failure> {
+    let io = TokioIo::new(stream);
+    let result = timeout_at(
+        round.deadline,
+        Builder::new().max_buf_size(MAX_HEAD_BYTES).handshake(io),
+    )
+    .await;
+    match result {
+        Ok(Ok((sender, conn))) => {
+            drivers.0.push(tokio::spawn(async move {
+                let _ = conn.await;
+            }));
+            Ok(sender)
+        }
+        Ok(Err(e)) => Err(Failure {
+            stage: FailStage::Request,
+            stalled: false,
+            message: format!("HTTP handshake: {e}"),
+        }),
+        Err(_) => Err(Failure {
+            stage: FailStage::Request,
+            stalled: true,
+            message: "HTTP handshake stalled".into(),
+        }),
+    }
+}
+
+/// Sends a GET for `url` and waits for the response head; returns it with
+/// the time to first byte in seconds.
+async fn request(
+    round: &Round<'_>,
+    sender: &mut SendRequest<Empty<Bytes>>,
+    url: &Url,
+) -> Result<(hyper::Response<hyper::body::Incoming>, f64), Failure> {
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let req = Request::get(path)
+        .header(HOST, host_label(url))
+        .header(USER_AGENT, round.target.settings.user_agent.as_str())
+        .header(
+            ACCEPT,
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
+        .header(ACCEPT_LANGUAGE, "en-US,en;q=0.9")
+        .header(ACCEPT_ENCODING, "gzip, br")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Failure {
+            stage: FailStage::Request,
+            stalled: false,
+            message: format!("building request: {e}"),
+        })?;
+    let start = Instant::now();
+    let exchange = async {
+        sender.ready().await?;
+        sender.send_request(req).await
+    };
+    match timeout_at(round.deadline, exchange).await {
+        Ok(Ok(r)) => Ok((r, start.elapsed().as_secs_f64())),
+        Ok(Err(e)) => Err(Failure {
+            stage: FailStage::ResponseHeaders,
+            stalled: false,
+            message: format!("HTTP request failed: {e}"),
+        }),
+        Err(_) => Err(Failure {
+            stage: FailStage::ResponseHeaders,
+            stalled: true,
+            message: format!(
+                "response stalled: no HTTP response headers after {}",
+                fmt_secs(start.elapsed())
+            ),
+        }),
+    }
+}
+
+/// Reads the body through the right decoder, never keeping more than
+/// `max_body_bytes` of decoded output.
+async fn read_body(
+    round: &Round<'_>,
+    response: hyper::Response<hyper::body::Incoming>,
+    encoding: Option<&str>,
+) -> Result<(Bytes, bool), Failure> {
+    use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
+    let max = round.target.settings.max_body_bytes;
+    let frames = BodyStream::new(response.into_body())
+        .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())))
+        .map_err(io::Error::other);
+    let raw = StreamReader::new(frames);
+    let mut decoded: Box<dyn AsyncRead + Unpin + Send> = match encoding {
+        Some("gzip" | "x-gzip") => Box::new(GzipDecoder::new(raw)),
+        Some("br") => Box::new(BrotliDecoder::new(raw)),
+        Some("deflate") => Box::new(ZlibDecoder::new(raw)),
+        _ => Box::new(raw),
+    };
+    let mut buf = Vec::new();
+    let start = Instant::now();
+    let mut limited = (&mut decoded).take(max + 1);
+    let read = limited.read_to_end(&mut buf);
+    match timeout_at(round.deadline, read).await {
+        Ok(Ok(_)) => {
+            let truncated = buf.len() as u64 > max;
+            buf.truncate(max as usize);
+            Ok((Bytes::from(buf), truncated))
+        }
+        Ok(Err(e)) => Err(Failure {
+            stage: FailStage::Body,
+            stalled: false,
+            message: format!("reading body: {e}"),
+        }),
+        Err(_) => Err(Failure {
+            stage: FailStage::Body,
+            stalled: true,
+            message: format!(
+                "body transfer stalled after {} ({} bytes read)",
+                fmt_secs(start.elapsed()),
+                buf.len()
+            ),
+        }),
+    }
+}
+
+/// Whether `status` is accepted: in `expect` when given, else any 2xx.
+pub fn status_ok(status: u16, expect: &[u16]) -> bool {
+    if expect.is_empty() {
+        StatusCode::from_u16(status).is_ok_and(|s| s.is_success())
+    } else {
+        expect.contains(&status)
+    }
+}

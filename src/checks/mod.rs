@@ -1,0 +1,207 @@
+//! Checks: DNS, connect (TCP + TLS on every address) and HTTP.
+//!
+//! Every check has the same shape, `async fn run(&Round, &mut RoundReport) ->
+//! Flow`: it reads what earlier stages wrote into the report, adds its own
+//! section, and says whether the stages that depend on it may run. A new check
+//! is one new file plus one line in [`run_round`]. Checks only gather facts:
+//! they never decide problems (that is `verdict`) and never touch metrics or
+//! the status board (that is `outputs`).
+
+pub mod connect;
+pub mod dns;
+pub mod http;
+pub mod net;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::config::{Config, ResolverSpec, Target};
+
+/// Whether later stages may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Everything one round learned about one address.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundReport {
+    #[serde(with = "crate::timefmt::rfc3339")]
+    pub started: SystemTime,
+    pub duration_seconds: f64,
+    pub dns: dns::DnsReport,
+    /// One entry per resolved address probed (connect and TLS).
+    pub addresses: Vec<connect::AddressReport>,
+    /// One entry per configured path, in order.
+    pub http: Vec<http::HttpReport>,
+    /// Phase timings of the HTTP fetch of the first path, in seconds.
+    pub timings: Timings,
+    /// Set when the round hit its deadline before finishing.
+    pub deadline_hit: bool,
+    /// The round was cut off by the scheduler's backstop: nothing in it is
+    /// trustworthy beyond "it did not finish".
+    pub aborted: bool,
+}
+
+impl RoundReport {
+    fn empty(started: SystemTime) -> Self {
+        Self {
+            started,
+            duration_seconds: 0.0,
+            dns: dns::DnsReport::default(),
+            addresses: Vec::new(),
+            http: Vec::new(),
+            timings: Timings::default(),
+            deadline_hit: false,
+            aborted: false,
+        }
+    }
+
+    /// A round that had to be abandoned after `took`.
+    pub fn aborted(started: SystemTime, took: Duration) -> Self {
+        Self {
+            duration_seconds: took.as_secs_f64(),
+            deadline_hit: true,
+            aborted: true,
+            ..Self::empty(started)
+        }
+    }
+}
+
+/// Phase timings (seconds) of one fetch, as the spec's `phase` label.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub dns: f64,
+    pub connect: f64,
+    pub tls: f64,
+    pub ttfb: f64,
+    pub transfer: f64,
+}
+
+impl Timings {
+    pub fn phases(&self) -> [(&'static str, f64); 5] {
+        [
+            ("dns", self.dns),
+            ("connect", self.connect),
+            ("tls", self.tls),
+            ("ttfb", self.ttfb),
+            ("transfer", self.transfer),
+        ]
+    }
+}
+
+/// What one round needs besides the target: resolvers and TLS setups built
+/// once per config load and shared by every target.
+pub struct Probes {
+    resolvers: HashMap<ResolverSpec, Arc<dns::Resolver>>,
+    tls: HashMap<Option<std::path::PathBuf>, Arc<tls::TlsSetup>>,
+}
+
+impl Probes {
+    /// Builds a resolver per distinct resolver spec and a TLS setup per
+    /// distinct `ca_file` in the config.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let mut resolvers = HashMap::new();
+        let mut tls = HashMap::new();
+        for site in &config.sites {
+            let s = &site.settings;
+            for spec in &s.resolvers {
+                if !resolvers.contains_key(spec) {
+                    let query_timeout = dns::query_timeout(s.timeout);
+                    resolvers.insert(
+                        spec.clone(),
+                        Arc::new(dns::Resolver::new(spec, query_timeout)),
+                    );
+                }
+            }
+            if !tls.contains_key(&s.ca_file) {
+                tls.insert(
+                    s.ca_file.clone(),
+                    Arc::new(tls::TlsSetup::new(s.ca_file.as_deref())?),
+                );
+            }
+        }
+        Ok(Self { resolvers, tls })
+    }
+
+    fn resolvers_for(&self, target: &Target) -> Vec<Arc<dns::Resolver>> {
+        target
+            .settings
+            .resolvers
+            .iter()
+            .filter_map(|r| self.resolvers.get(r).cloned())
+            .collect()
+    }
+}
+
+/// One round in progress: the target, its deadline and shared probes.
+pub struct Round<'a> {
+    pub target: &'a Target,
+    pub deadline: Instant,
+    pub resolvers: Vec<Arc<dns::Resolver>>,
+    pub tls: Option<Arc<tls::TlsSetup>>,
+}
+
+impl Round<'_> {
+    /// Time left before the round's deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Runs every stage for `target`, in order, stopping where a stage says so.
+/// Never takes longer than the target's `timeout` (each stage waits at most
+/// until the shared deadline).
+pub async fn run_round(probes: &Probes, target: &Target) -> RoundReport {
+    let started = SystemTime::now();
+    let begin = Instant::now();
+    let round = Round {
+        target,
+        deadline: begin + target.settings.timeout,
+        resolvers: probes.resolvers_for(target),
+        tls: probes.tls.get(&target.settings.ca_file).cloned(),
+    };
+    let mut report = RoundReport::empty(started);
+    let mut conns = connect::Pool::default();
+    if dns::run(&round, &mut report).await == Flow::Continue
+        && connect::run(&round, &mut report, &mut conns).await == Flow::Continue
+    {
+        http::run(&round, &mut report, conns).await;
+    }
+    report.deadline_hit = Instant::now() >= round.deadline;
+    report.duration_seconds = begin.elapsed().as_secs_f64();
+    report
+}
+
+/// The registered domain of a host (public suffix list; for unknown TLDs such
+/// as `.test`, the last two labels). IP literals are their own domain.
+pub fn registered_domain(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
+        return host;
+    }
+    match psl::domain_str(&host) {
+        Some(d) => d.to_string(),
+        None => host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registered_domain;
+
+    #[test]
+    fn registered_domains() {
+        assert_eq!(registered_domain("www.presstv.co.uk"), "presstv.co.uk");
+        assert_eq!(registered_domain("www.presstv.ir"), "presstv.ir");
+        assert_eq!(registered_domain("a.b.mirror.test"), "mirror.test");
+        assert_eq!(registered_domain("127.0.0.1"), "127.0.0.1");
+    }
+}

@@ -1,0 +1,355 @@
+//! TLS: trust setup, the handshake that always captures the chain, and
+//! certificate detail.
+//!
+//! The handshake verifier accepts any chain (it still checks handshake
+//! signatures) so that an expired, untrusted or wrong-host certificate is
+//! captured and described instead of aborting the handshake. Validity is
+//! then decided from the captured chain by the real webpki verifier, with
+//! the same trust anchors.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{WebPkiServerVerifier, verify_server_name};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Errors building the TLS setup.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("cannot read CA file {path}: {source}")]
+    Read {
+        path: String,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("CA file {0} holds no PEM certificate")]
+    Empty(String),
+    #[error("CA file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("building the TLS verifier: {0}")]
+    Verifier(String),
+}
+
+/// Reads every PEM certificate in `path`.
+pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let shown = path.display().to_string();
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsSetupError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::Empty(shown));
+    }
+    Ok(certs)
+}
+
+/// Trust anchors plus the client config used for every handshake.
+pub struct TlsSetup {
+    verifier: Arc<WebPkiServerVerifier>,
+    connector: TlsConnector,
+}
+
+impl TlsSetup {
+    /// webpki roots plus the certificates in `ca_file`, if any.
+    pub fn new(ca_file: Option<&Path>) -> Result<Self, TlsSetupError> {
+        let provider = provider();
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(path) = ca_file {
+            for cert in load_pem_certs(path)? {
+                roots.add(cert).map_err(|e| TlsSetupError::Invalid {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| TlsSetupError::Verifier(e.to_string()))?;
+        let capture = Arc::new(CaptureAll {
+            inner: verifier.clone(),
+        });
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Verifier(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(capture)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Every probe is a fresh, full handshake: no resumption hides a change.
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(Self {
+            verifier,
+            connector: TlsConnector::from(Arc::new(config)),
+        })
+    }
+}
+
+/// Accepts any certificate chain; handshake signatures are still verified.
+#[derive(Debug)]
+struct CaptureAll {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for CaptureAll {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// How the handshake itself went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Handshake {
+    Ok,
+    /// The peer answered with an error or closed the connection.
+    Failed,
+    /// Nothing came back before the round deadline.
+    Stalled,
+}
+
+/// One certificate of the presented chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub sans: Vec<String>,
+}
+
+/// The TLS result for one address.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    pub handshake: Handshake,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    /// The chain validates for the host (trusted, in date, right name).
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_error: Option<String>,
+    pub hostname_match: bool,
+    /// Earliest `not_after` in the chain, Unix seconds.
+    pub not_after: Option<i64>,
+    pub chain: Vec<CertInfo>,
+}
+
+impl TlsReport {
+    fn failed(handshake: Handshake, seconds: f64, error: String) -> Self {
+        Self {
+            handshake,
+            seconds,
+            error: Some(error),
+            version: None,
+            cipher: None,
+            valid: false,
+            validation_error: None,
+            hostname_match: false,
+            not_after: None,
+            chain: Vec::new(),
+        }
+    }
+}
+
+/// Performs a TLS handshake over `tcp` with SNI `host`, waiting at most until
+/// `deadline`. Returns the stream when the handshake completed, whatever the
+/// certificate's validity.
+pub async fn handshake(
+    setup: &TlsSetup,
+    tcp: TcpStream,
+    host: &str,
+    deadline: Instant,
+) -> (TlsReport, Option<TlsStream<TcpStream>>) {
+    let start = Instant::now();
+    let bare = host.trim_matches(|c| c == '[' || c == ']');
+    let name = match ServerName::try_from(bare.to_string()) {
+        Ok(n) => n,
+        Err(e) => {
+            return (
+                TlsReport::failed(Handshake::Failed, 0.0, format!("invalid server name: {e}")),
+                None,
+            );
+        }
+    };
+    let stream = match timeout_at(deadline, setup.connector.connect(name.clone(), tcp)).await {
+        Err(_) => {
+            let waited = start.elapsed();
+            let msg = format!(
+                "TLS handshake stalled: no answer after {}",
+                fmt_secs(waited)
+            );
+            return (
+                TlsReport::failed(Handshake::Stalled, waited.as_secs_f64(), msg),
+                None,
+            );
+        }
+        Ok(Err(e)) => {
+            let msg = format!("TLS handshake failed: {e}");
+            return (
+                TlsReport::failed(Handshake::Failed, start.elapsed().as_secs_f64(), msg),
+                None,
+            );
+        }
+        Ok(Ok(s)) => s,
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let (_, conn) = stream.get_ref();
+    let certs: Vec<CertificateDer<'static>> = conn
+        .peer_certificates()
+        .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+        .unwrap_or_default();
+    let version = conn
+        .protocol_version()
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|c| c.suite().as_str())
+        .map(str::to_string);
+    let chain: Vec<CertInfo> = certs.iter().filter_map(|c| describe(c)).collect();
+    let not_after = chain.iter().map(|c| c.not_after).min();
+    let (valid, validation_error, hostname_match) = validate(setup, &certs, &name);
+    let report = TlsReport {
+        handshake: Handshake::Ok,
+        seconds,
+        error: None,
+        version,
+        cipher,
+        valid,
+        validation_error,
+        hostname_match,
+        not_after,
+        chain,
+    };
+    (report, Some(stream))
+}
+
+fn validate(
+    setup: &TlsSetup,
+    certs: &[CertificateDer<'_>],
+    name: &ServerName<'_>,
+) -> (bool, Option<String>, bool) {
+    let Some((end_entity, intermediates)) = certs.split_first() else {
+        return (false, Some("no certificate presented".into()), false);
+    };
+    let hostname_match = ParsedCertificate::try_from(end_entity)
+        .and_then(|p| verify_server_name(&p, name))
+        .is_ok();
+    match setup
+        .verifier
+        .verify_server_cert(end_entity, intermediates, name, &[], UnixTime::now())
+    {
+        Ok(_) => (true, None, hostname_match),
+        Err(e) => (false, Some(describe_error(&e)), hostname_match),
+    }
+}
+
+fn describe_error(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "certificate expired".into()
+        }
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "certificate not yet valid".into()
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            "certificate signed by an untrusted issuer".into()
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => "certificate not valid for this host name".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Subject, issuer, validity and SANs of one DER certificate.
+pub fn describe(der: &CertificateDer<'_>) -> Option<CertInfo> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let sans = match cert.subject_alternative_name() {
+        Ok(Some(ext)) => ext
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some((*d).to_string()),
+                GeneralName::IPAddress(b) => match b.len() {
+                    4 => <[u8; 4]>::try_from(*b)
+                        .ok()
+                        .map(|a| std::net::IpAddr::from(a).to_string()),
+                    16 => <[u8; 16]>::try_from(*b)
+                        .ok()
+                        .map(|a| std::net::IpAddr::from(a).to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        sans,
+    })
+}
+
+/// `1.234s`-style seconds for details.
+pub fn fmt_secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The crypto provider every TLS config in the process uses (ring), passed
+/// explicitly so no process-wide default has to be installed.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}

@@ -1,0 +1,248 @@
+//! Configuration: loading, defaults, validation and the typed model the rest
+//! of the daemon reads.
+//!
+//! `load`/`parse` are the only ways in. They either return a fully valid
+//! [`Config`] or a [`ConfigErrors`] listing every problem found, each with its
+//! key path, line and column. Nothing downstream re-validates.
+
+mod locate;
+mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use locate::Position;
+use url::Url;
+
+/// The Press TV mirror set, also shipped as `deploy/mirrorwatch.toml`.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../deploy/mirrorwatch.toml");
+
+/// Where `run` looks for a config when `--config` is not given.
+pub const SYSTEM_PATH: &str = "/etc/mirrorwatch/mirrorwatch.toml";
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub sites: Vec<Site>,
+    /// Where it came from, for logs (`<embedded default>` for the built-in one).
+    pub source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+}
+
+/// One watched site: a main address and its mirrors.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub name: String,
+    pub main: Url,
+    pub mirrors: Vec<Url>,
+    pub paths: Vec<String>,
+    pub settings: Settings,
+}
+
+/// Effective per-site settings (`[defaults]` overlaid with the site's keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub resolvers: Vec<ResolverSpec>,
+    pub ca_file: Option<PathBuf>,
+    pub max_body_bytes: u64,
+    /// Accepted final statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub cert_warning: Duration,
+    pub user_agent: String,
+}
+
+impl Default for Settings {
+    /// The built-in defaults of SPEC section 2.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            resolvers: ["system", "1.1.1.1", "8.8.8.8", "9.9.9.9"]
+                .iter()
+                .filter_map(|r| validate::parse_resolver(r).ok())
+                .collect(),
+            ca_file: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            expect_status: Vec::new(),
+            failure_threshold: 3,
+            success_threshold: 2,
+            cert_warning: Duration::from_secs(14 * 86400),
+            user_agent: format!("mirrorwatch/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// One resolver, in the forms the spec lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResolverSpec {
+    /// The host's resolv.conf.
+    System,
+    /// Plain DNS (UDP, falling back to TCP) at this address.
+    Plain(SocketAddr),
+    /// DNS over TLS at this address, checking the certificate for `name`.
+    Tls { addr: SocketAddr, name: String },
+    /// DNS over HTTPS: `https://host[:port]/path`.
+    Https { url: Url },
+}
+
+impl std::fmt::Display for ResolverSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::System => f.write_str("system"),
+            Self::Plain(a) if a.port() == 53 => write!(f, "{}", a.ip()),
+            Self::Plain(a) => write!(f, "{a}"),
+            Self::Tls { addr, name } => write!(f, "tls://{addr}#{name}"),
+            Self::Https { url } => write!(f, "{url}"),
+        }
+    }
+}
+
+/// Whether an address is the site's main domain or one of its mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Main,
+    Mirror,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Main => "main",
+            Role::Mirror => "mirror",
+        }
+    }
+}
+
+/// One address to check every round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub site: String,
+    pub url: Url,
+    pub role: Role,
+    pub paths: Vec<String>,
+    pub settings: Settings,
+}
+
+impl Target {
+    /// The `target` label: host, with `:port` when not the scheme's default.
+    pub fn label(&self) -> String {
+        host_label(&self.url)
+    }
+}
+
+/// Host of a URL, with `:port` when the port is not the scheme's default.
+pub fn host_label(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+impl Config {
+    /// Every address of every site, main first, in config order.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for site in &self.sites {
+            let roles = std::iter::once((&site.main, Role::Main))
+                .chain(site.mirrors.iter().map(|m| (m, Role::Mirror)));
+            for (url, role) in roles {
+                out.push(Target {
+                    site: site.name.clone(),
+                    url: url.clone(),
+                    role,
+                    paths: site.paths.clone(),
+                    settings: site.settings.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Key path such as `sites[1].mirrors[0]`; empty for syntax errors.
+    pub path: String,
+    pub position: Position,
+    pub message: String,
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let Position { line, column } = e.position;
+            if e.path.is_empty() {
+                write!(f, "{}:{line}:{column}: {}", self.file, e.message)?;
+            } else {
+                write!(
+                    f,
+                    "{}:{line}:{column}: {}: {}",
+                    self.file, e.path, e.message
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates the config at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: file.clone(),
+        errors: vec![ConfigError {
+            path: String::new(),
+            position: Position { line: 1, column: 1 },
+            message: format!("cannot read config file: {e}"),
+        }],
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    parse(&text, &file, base)
+}
+
+/// The config `run` uses without `--config`: the system file if present,
+/// else the embedded default.
+pub fn load_default() -> Result<Config, ConfigErrors> {
+    let system = Path::new(SYSTEM_PATH);
+    if system.exists() {
+        load(system)
+    } else {
+        parse(EMBEDDED_DEFAULT, "<embedded default>", Path::new("/"))
+    }
+}
+
+/// Parses one resolver string (`system`, `IP`, `IP:PORT`,
+/// `tls://IP[:PORT]#name`, `https://host/dns-query`).
+pub fn validate_resolver(text: &str) -> Result<ResolverSpec, String> {
+    validate::parse_resolver(text)
+}
+
+/// Validates config text. `file` names it in errors; relative `ca_file`
+/// paths are taken relative to `base`.
+pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
+    validate::parse(text, file, base)
+}

@@ -1,0 +1,86 @@
+//! The config file as written: serde structs that mirror the TOML 1:1.
+//!
+//! Everything here is loosely typed (strings, integers) on purpose: values are
+//! checked in `validate`, which can then report *every* bad value with its key
+//! path, line and column instead of stopping at the first. Unknown keys are
+//! rejected here (`deny_unknown_fields`).
+
+use serde::Deserialize;
+
+/// Declares a struct holding the per-site overridable settings plus `extra`
+/// fields, so `[defaults]` and `[[sites]]` accept exactly the same keys.
+macro_rules! with_settings {
+    ($(#[$meta:meta])* pub struct $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($extra)*
+            pub interval: Option<String>,
+            pub timeout: Option<String>,
+            pub resolvers: Option<Vec<String>>,
+            pub ca_file: Option<String>,
+            pub max_body_bytes: Option<String>,
+            pub expect_status: Option<Vec<i64>>,
+            pub failure_threshold: Option<i64>,
+            pub success_threshold: Option<i64>,
+            pub cert_warning: Option<String>,
+            pub user_agent: Option<String>,
+        }
+    };
+}
+
+with_settings! {
+    /// `[defaults]`: settings every site inherits.
+    pub struct RawSettings {}
+}
+
+with_settings! {
+    /// One `[[sites]]` entry: identity, addresses, and overrides of `[defaults]`.
+    pub struct RawSite {
+        #[serde(default)]
+        pub name: String,
+        #[serde(default)]
+        pub main: String,
+        #[serde(default)]
+        pub mirrors: Vec<String>,
+        pub paths: Option<Vec<String>>,
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub defaults: RawSettings,
+    #[serde(default)]
+    pub sites: Vec<RawSite>,
+}
+
+impl RawSite {
+    /// This site's overrides, as a settings layer to put over `[defaults]`.
+    pub fn overrides(&self) -> RawSettings {
+        RawSettings {
+            interval: self.interval.clone(),
+            timeout: self.timeout.clone(),
+            resolvers: self.resolvers.clone(),
+            ca_file: self.ca_file.clone(),
+            max_body_bytes: self.max_body_bytes.clone(),
+            expect_status: self.expect_status.clone(),
+            failure_threshold: self.failure_threshold,
+            success_threshold: self.success_threshold,
+            cert_warning: self.cert_warning.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Turns config text into a [`Config`], collecting every problem.
+//!
+//! Three passes: TOML syntax (all errors, recoverable parse), structure
+//! (unknown keys and wrong types, via serde; stops at the first), then values
+//! (every bad duration, URL, resolver, duplicate... is reported).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use super::locate::{Locator, position};
+use super::raw::{RawConfig, RawSettings, RawSite};
+use super::{Config, ConfigError, ConfigErrors, ResolverSpec, ServerConfig, Settings, Site};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:9874";
+
+pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
+    let fail = |errors| ConfigErrors {
+        file: file.to_string(),
+        errors,
+    };
+    let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        let errors = syntax
+            .iter()
+            .map(|e| ConfigError {
+                path: String::new(),
+                position: position(text, e.span().map(|s| s.start).unwrap_or(0)),
+                message: format!("TOML syntax error: {}", e.message().trim()),
+            })
+            .collect();
+        return Err(fail(errors));
+    }
+    let locator = Locator::new(text);
+    let raw: RawConfig = match toml::Deserializer::parse(text)
+        .map_err(|e| (String::new(), e))
+        .and_then(|de| {
+            serde_path_to_error::deserialize(de).map_err(|e| (e.path().to_string(), e.into_inner()))
+        }) {
+        Ok(raw) => raw,
+        Err((path, e)) => {
+            let path = if path == "." { String::new() } else { path };
+            let pos = match e.span() {
+                Some(span) => position(text, span.start),
+                None => locator.find(&path),
+            };
+            return Err(fail(vec![ConfigError {
+                path,
+                position: pos,
+                message: e.message().trim().to_string(),
+            }]));
+        }
+    };
+    let mut v = Validator {
+        locator,
+        base,
+        errors: Vec::new(),
+    };
+    let config = v.config(&raw, file);
+    if v.errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(fail(v.errors))
+    }
+}
+
+struct Validator<'a> {
+    locator: Locator<'a>,
+    base: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+/// A layer's value together with the key path it was written at.
+type Layered<'r, T> = Option<(&'r T, String)>;
+
+/// `value` paired with its key path `prefix + key`, when the layer sets it.
+fn at<'r, T>(value: Option<&'r T>, prefix: &str, key: &str) -> Layered<'r, T> {
+    value.map(|v| (v, format!("{prefix}{key}")))
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            path: path.to_string(),
+            position: self.locator.find(path),
+            message: message.into(),
+        });
+    }
+
+    fn config(&mut self, raw: &RawConfig, file: &str) -> Config {
+        let listen_text = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = match listen_text.parse::<SocketAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                self.err("server.listen", format!("`{listen_text}` is not an address; expected IP:PORT such as \"127.0.0.1:9874\""));
+                SocketAddr::from(([127, 0, 0, 1], 9874))
+            }
+        };
+        // Check the defaults once on their own, so their errors carry their path
+        // even when every site overrides them.
+        let defaults = self.settings(&raw.defaults, "defaults.", &Settings::default());
+        if raw.sites.is_empty() {
+            self.err(
+                "sites",
+                "no [[sites]] configured; at least one site is required",
+            );
+        }
+        let mut names = HashSet::new();
+        let mut sites = Vec::new();
+        for (i, s) in raw.sites.iter().enumerate() {
+            let prefix = format!("sites[{i}].");
+            if !names.insert(s.name.clone()) && !s.name.is_empty() {
+                self.err(
+                    &format!("{prefix}name"),
+                    format!("duplicate site name `{}`", s.name),
+                );
+            }
+            sites.push(self.site(s, &prefix, &defaults));
+        }
+        Config {
+            server: ServerConfig { listen },
+            sites,
+            source: file.to_string(),
+        }
+    }
+
+    fn site(&mut self, s: &RawSite, prefix: &str, defaults: &Settings) -> Site {
+        if s.name.is_empty() {
+            self.err(&format!("{prefix}name"), "missing site name");
+        } else if !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            self.err(
+                &format!("{prefix}name"),
+                format!(
+                    "`{}` may only contain letters, digits, '-', '_' and '.'",
+                    s.name
+                ),
+            );
+        }
+        let main = self.url(&s.main, &format!("{prefix}main"));
+        let mut seen = HashSet::new();
+        if let Some(m) = &main {
+            seen.insert(m.clone());
+        }
+        let mut mirrors = Vec::new();
+        for (j, m) in s.mirrors.iter().enumerate() {
+            let path = format!("{prefix}mirrors[{j}]");
+            if let Some(u) = self.url(m, &path) {
+                if !seen.insert(u.clone()) {
+                    self.err(&path, format!("`{u}` is listed twice in this site"));
+                }
+                mirrors.push(u);
+            }
+        }
+        let paths = match &s.paths {
+            None => vec!["/".to_string()],
+            Some(p) if p.is_empty() => {
+                self.err(
+                    &format!("{prefix}paths"),
+                    "must list at least one path, e.g. [\"/\"]",
+                );
+                Vec::new()
+            }
+            Some(p) => {
+                for (j, item) in p.iter().enumerate() {
+                    if !item.starts_with('/') {
+                        self.err(
+                            &format!("{prefix}paths[{j}]"),
+                            format!("`{item}` must start with '/'"),
+                        );
+                    }
+                }
+                p.clone()
+            }
+        };
+        let settings = self.settings(&s.overrides(), prefix, defaults);
+        Site {
+            name: s.name.clone(),
+            main: main
+                .unwrap_or_else(|| Url::parse("http://invalid.invalid/").expect("static URL")),
+            mirrors,
+            paths,
+            settings,
+        }
+    }
+
+    /// Settings from one layer (`[defaults]` or a site) over `base`: each key
+    /// the layer sets is validated at its own path, the rest come from `base`.
+    fn settings(&mut self, l: &RawSettings, prefix: &str, base: &Settings) -> Settings {
+        let interval = self.duration(
+            at(l.interval.as_ref(), prefix, "interval"),
+            base.interval,
+            Duration::from_secs(1),
+        );
+        let timeout = self.duration(
+            at(l.timeout.as_ref(), prefix, "timeout"),
+            base.timeout,
+            Duration::from_millis(100),
+        );
+        let which = if l.timeout.is_some() {
+            "timeout"
+        } else {
+            "interval"
+        };
+        if l.timeout.is_some() || l.interval.is_some() {
+            let path = format!("{prefix}{which}");
+            if timeout > interval {
+                self.err(
+                    &path,
+                    format!(
+                        "timeout ({}) must not exceed interval ({})",
+                        humantime::format_duration(timeout),
+                        humantime::format_duration(interval)
+                    ),
+                );
+            }
+        }
+        let resolvers = match at(l.resolvers.as_ref(), prefix, "resolvers") {
+            None => base.resolvers.clone(),
+            Some((list, path)) => {
+                if list.is_empty() {
+                    self.err(&path, "must list at least one resolver");
+                }
+                let mut out = Vec::new();
+                for (i, r) in list.iter().enumerate() {
+                    match parse_resolver(r) {
+                        Ok(spec) => out.push(spec),
+                        Err(why) => self.err(&format!("{path}[{i}]"), why),
+                    }
+                }
+                out
+            }
+        };
+        let ca_file = match at(l.ca_file.as_ref(), prefix, "ca_file") {
+            None => base.ca_file.clone(),
+            Some((f, path)) => {
+                let full = self.base.join(f);
+                if let Err(why) = crate::checks::tls::load_pem_certs(&full) {
+                    self.err(&path, why.to_string());
+                }
+                Some(full)
+            }
+        };
+        let max_body_bytes = match at(l.max_body_bytes.as_ref(), prefix, "max_body_bytes") {
+            None => base.max_body_bytes,
+            Some((s, path)) => match s.parse::<bytesize::ByteSize>() {
+                Ok(b) if (1024..=1 << 30).contains(&b.as_u64()) => b.as_u64(),
+                Ok(_) => {
+                    self.err(
+                        &path,
+                        format!("`{s}` is out of range; expected 1KiB to 1GiB"),
+                    );
+                    base.max_body_bytes
+                }
+                Err(_) => {
+                    self.err(
+                        &path,
+                        format!("`{s}` is not a size; expected e.g. \"4MiB\" or \"512KiB\""),
+                    );
+                    base.max_body_bytes
+                }
+            },
+        };
+        let expect_status = match at(l.expect_status.as_ref(), prefix, "expect_status") {
+            None => base.expect_status.clone(),
+            Some((list, path)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match u16::try_from(*s) {
+                    Ok(code) if (100..=599).contains(&code) => Some(code),
+                    _ => {
+                        self.err(
+                            &format!("{path}[{i}]"),
+                            format!("{s} is not an HTTP status (100-599)"),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let failure_threshold = self.threshold(
+            at(l.failure_threshold.as_ref(), prefix, "failure_threshold"),
+            base.failure_threshold,
+        );
+        let success_threshold = self.threshold(
+            at(l.success_threshold.as_ref(), prefix, "success_threshold"),
+            base.success_threshold,
+        );
+        let cert_warning = self.duration(
+            at(l.cert_warning.as_ref(), prefix, "cert_warning"),
+            base.cert_warning,
+            Duration::ZERO,
+        );
+        let user_agent = match at(l.user_agent.as_ref(), prefix, "user_agent") {
+            None => base.user_agent.clone(),
+            Some((ua, path)) => {
+                if ua.trim().is_empty() || hyper::header::HeaderValue::from_str(ua).is_err() {
+                    self.err(
+                        &path,
+                        "must be a non-empty header value without control characters",
+                    );
+                }
+                ua.clone()
+            }
+        };
+        Settings {
+            interval,
+            timeout,
+            resolvers,
+            ca_file,
+            max_body_bytes,
+            expect_status,
+            failure_threshold,
+            success_threshold,
+            cert_warning,
+            user_agent,
+        }
+    }
+
+    fn duration(
+        &mut self,
+        value: Layered<'_, String>,
+        default: Duration,
+        min: Duration,
+    ) -> Duration {
+        let Some((text, path)) = value else {
+            return default;
+        };
+        match humantime::parse_duration(text) {
+            Ok(d) if d >= min => d,
+            Ok(_) => {
+                self.err(
+                    &path,
+                    format!(
+                        "`{text}` is too short; the minimum is {}",
+                        humantime::format_duration(min)
+                    ),
+                );
+                default
+            }
+            Err(e) => {
+                self.err(
+                    &path,
+                    format!(
+                        "`{text}` is not a duration ({e}); expected e.g. \"60s\", \"5m\", \"14d\""
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn threshold(&mut self, value: Layered<'_, i64>, default: u32) -> u32 {
+        let Some((n, path)) = value else {
+            return default;
+        };
+        match u32::try_from(*n) {
+            Ok(v) if (1..=1000).contains(&v) => v,
+            _ => {
+                self.err(
+                    &path,
+                    format!("{n} is out of range; expected a whole number from 1 to 1000"),
+                );
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, text: &str, path: &str) -> Option<Url> {
+        if text.is_empty() {
+            self.err(
+                path,
+                "missing URL; expected e.g. \"https://www.example.org/\"",
+            );
+            return None;
+        }
+        match Url::parse(text) {
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                self.err(path, format!("`{text}`: scheme must be http or https"));
+                None
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                self.err(path, format!("`{text}` has no host"));
+                None
+            }
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                self.err(
+                    path,
+                    format!("`{text}`: credentials in URLs are not supported"),
+                );
+                None
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.err(
+                    path,
+                    format!(
+                        "`{text}` is not a URL ({e}); expected e.g. \"https://www.example.org/\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses one resolver in the spec's forms: `system`, `IP`, `IP:PORT`,
+/// `tls://IP[:PORT]#name`, `https://host[:port]/path`.
+pub fn parse_resolver(text: &str) -> Result<ResolverSpec, String> {
+    let expected = "expected \"system\", \"IP\", \"IP:PORT\", \"tls://IP[:PORT]#name\" or \"https://host/dns-query\"";
+    if text == "system" {
+        return Ok(ResolverSpec::System);
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(ResolverSpec::Plain(SocketAddr::new(ip, 53)));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(ResolverSpec::Plain(addr));
+    }
+    if let Some(rest) = text.strip_prefix("tls://") {
+        let (addr, name) = rest.split_once('#').ok_or_else(|| {
+            format!("`{text}`: DNS-over-TLS needs the server name after '#'; {expected}")
+        })?;
+        let addr = addr
+            .parse::<SocketAddr>()
+            .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 853)))
+            .map_err(|_| format!("`{text}`: `{addr}` is not an IP address; {expected}"))?;
+        if name.is_empty() {
+            return Err(format!("`{text}`: empty server name after '#'"));
+        }
+        return Ok(ResolverSpec::Tls {
+            addr,
+            name: name.to_string(),
+        });
+    }
+    if text.starts_with("https://") {
+        let url =
+            Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e}); {expected}"))?;
+        if url.host_str().is_none() {
+            return Err(format!("`{text}` has no host; {expected}"));
+        }
+        return Ok(ResolverSpec::Https { url });
+    }
+    Err(format!("`{text}` is not a resolver; {expected}"))
+}

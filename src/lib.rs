@@ -1,0 +1,18 @@
+//! mirrorwatch: watches a news site's main domain and its mirrors.
+//!
+//! The pipeline, one module each: [`config`] → [`scheduler`] → [`checks`]
+//! (dns, connect, tls, http) → [`verdict`] → [`outputs`] (metrics, status) →
+//! [`server`]. [`daemon`] wires them and owns shutdown; [`world`] is the
+//! simulated mirror network used by tests (and later `demo`).
+//! See ARCHITECTURE.md for the invariants.
+
+pub mod checks;
+pub mod config;
+pub mod daemon;
+pub mod outputs;
+pub mod probe;
+pub mod scheduler;
+pub mod server;
+pub mod timefmt;
+pub mod verdict;
+pub mod world;

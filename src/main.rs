@@ -1,0 +1,180 @@
+//! The `mirrorwatch` command line (SPEC section 1).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mirrorwatch::config::{self, Settings, validate_resolver};
+
+#[derive(Parser)]
+#[command(
+    name = "mirrorwatch",
+    version,
+    about = "Watches a news site's main domain and its mirrors."
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// Config file (default: /etc/mirrorwatch/mirrorwatch.toml if present, else the embedded Press TV set).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file: exit 0, or print every problem and exit 2.
+    CheckConfig { file: PathBuf },
+    /// Check one URL once and print a report; exit 0 when its state is up.
+    Probe {
+        url: url::Url,
+        /// Resolver to use (repeatable; forms as in the config). Default: the config defaults.
+        #[arg(long = "resolver")]
+        resolvers: Vec<String>,
+        /// Extra trust anchors (PEM).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Round timeout, e.g. "10s".
+        #[arg(long, default_value = "10s")]
+        timeout: humantime::Duration,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::CheckConfig { file } => match config::load(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} sites, {} addresses)",
+                    file.display(),
+                    c.sites.len(),
+                    c.targets().len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => {
+            let loaded = match &config {
+                Some(path) => config::load(path),
+                None => config::load_default(),
+            };
+            let cfg = match loaded {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime(|| mirrorwatch::daemon::run(cfg))
+        }
+        Command::Probe {
+            url,
+            resolvers,
+            ca_file,
+            timeout,
+            json,
+        } => {
+            let mut settings = Settings {
+                timeout: timeout.into(),
+                ca_file,
+                ..Settings::default()
+            };
+            if !resolvers.is_empty() {
+                let mut parsed = Vec::new();
+                for r in &resolvers {
+                    match validate_resolver(r) {
+                        Ok(spec) => parsed.push(spec),
+                        Err(why) => {
+                            eprintln!("--resolver: {why}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                settings.resolvers = parsed;
+            }
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("starting the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(mirrorwatch::probe::probe(url, settings)) {
+                Ok(result) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&result.json()).unwrap_or_default()
+                        );
+                    } else {
+                        print!("{}", result.text());
+                    }
+                    if result.state == mirrorwatch::verdict::state::State::Up {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("probe failed: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn runtime<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(f()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mirrorwatch: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Outputs: everything that shows results. The status board holds the latest
+//! state of every address; metrics and the status API read and format it.
+//! Only this layer formats; it never decides problems.
+
+pub mod board;
+pub mod metrics;
+pub mod status;

@@ -1,0 +1,195 @@
+//! `mirrorwatch probe URL`: one round against one address, judged with
+//! thresholds of 1, printed as a readable report or JSON.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::checks::{Probes, RoundReport, run_round};
+use crate::config::{Config, Role, ServerConfig, Settings, Site, Target};
+use crate::timefmt::unix_rfc3339;
+use crate::verdict::state::{State, Tracker};
+use crate::verdict::{Verdict, evaluate};
+
+/// The outcome of one probe.
+pub struct ProbeResult {
+    pub target: Target,
+    pub report: RoundReport,
+    pub verdict: Verdict,
+    pub state: State,
+}
+
+/// Probes `url` once with `settings`.
+pub async fn probe(url: url::Url, settings: Settings) -> anyhow::Result<ProbeResult> {
+    let site = Site {
+        name: "probe".into(),
+        main: url.clone(),
+        mirrors: Vec::new(),
+        paths: vec![if url.path().is_empty() {
+            "/".into()
+        } else {
+            url.path().to_string()
+        }],
+        settings,
+    };
+    let config = Config {
+        server: ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        },
+        sites: vec![site],
+        source: "probe".into(),
+    };
+    let probes = Probes::new(&config)?;
+    let target = config
+        .targets()
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no target"))?;
+    let report = run_round(&probes, &target).await;
+    let now = SystemTime::now();
+    let verdict = evaluate(&target, &report, now);
+    let mut tracker = Tracker::new(now);
+    tracker.apply(&verdict.findings, 1, 1, now);
+    Ok(ProbeResult {
+        state: tracker.state(),
+        target: Target {
+            role: Role::Main,
+            ..target
+        },
+        report,
+        verdict,
+    })
+}
+
+impl ProbeResult {
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "url": self.target.url.as_str(),
+            "state": self.state,
+            "problems": self.verdict.findings.iter().map(|f| json!({
+                "kind": f.kind, "severity": f.kind.severity(), "detail": f.detail,
+            })).collect::<Vec<_>>(),
+            "dns_consistent": self.verdict.dns_consistent,
+            "report": self.report,
+        })
+    }
+
+    /// A readable multi-line report.
+    pub fn text(&self) -> String {
+        let r = &self.report;
+        let mut o = String::new();
+        let _ = writeln!(o, "{}  state: {}", self.target.url, self.state.as_str());
+        if self.verdict.findings.is_empty() {
+            let _ = writeln!(o, "  no problems");
+        }
+        for f in &self.verdict.findings {
+            let _ = writeln!(
+                o,
+                "  PROBLEM {} [{}]: {}",
+                f.kind.as_str(),
+                format!("{:?}", f.kind.severity()).to_lowercase(),
+                f.detail
+            );
+        }
+        let _ = writeln!(o, "DNS");
+        if !r.dns.looked_up {
+            let _ = writeln!(o, "  (address literal, no lookup)");
+        }
+        for a in &r.dns.resolvers {
+            let ips: Vec<String> = a.addresses.iter().map(|i| i.to_string()).collect();
+            let _ = writeln!(
+                o,
+                "  {:<28} {:<10} {:>7.1} ms  ttl {:<6} {}",
+                a.resolver,
+                format!("{:?}", a.outcome),
+                a.latency_seconds * 1000.0,
+                a.ttl.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                if ips.is_empty() {
+                    a.error.clone().unwrap_or_default()
+                } else {
+                    ips.join(" ")
+                }
+            );
+        }
+        if let Some(ns) = &r.dns.ns {
+            let _ = writeln!(
+                o,
+                "  NS {}: {}",
+                ns.domain,
+                if ns.names.is_empty() {
+                    ns.error.clone().unwrap_or_else(|| "none".into())
+                } else {
+                    ns.names.join(" ")
+                }
+            );
+        }
+        let _ = writeln!(o, "ADDRESSES");
+        for a in &r.addresses {
+            let tcp = if a.tcp.ok {
+                format!("tcp {:.1} ms", a.tcp.seconds * 1000.0)
+            } else {
+                a.tcp.error.clone().unwrap_or_default()
+            };
+            let _ = write!(o, "  {:<40} {}", a.ip, tcp);
+            if let Some(t) = &a.tls {
+                let cert = match (t.valid, &t.validation_error, &t.error) {
+                    (true, _, _) => "valid".to_string(),
+                    (false, Some(v), _) => v.clone(),
+                    (false, None, Some(e)) => e.clone(),
+                    _ => "invalid".into(),
+                };
+                let _ = write!(
+                    o,
+                    "  tls {} {} {:.1} ms, cert {}, expires {}",
+                    t.version.as_deref().unwrap_or("-"),
+                    t.cipher.as_deref().unwrap_or("-"),
+                    t.seconds * 1000.0,
+                    cert,
+                    t.not_after.map(unix_rfc3339).unwrap_or_else(|| "-".into())
+                );
+            }
+            let _ = writeln!(o);
+        }
+        let _ = writeln!(o, "HTTP");
+        for h in &r.http {
+            for hop in &h.redirects {
+                let _ = writeln!(
+                    o,
+                    "  {} -> {} {}{}",
+                    hop.url,
+                    hop.status,
+                    hop.location,
+                    if hop.offsite { " (offsite)" } else { "" }
+                );
+            }
+            let status = h
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "no response".into());
+            let _ = writeln!(
+                o,
+                "  GET {} -> {status}, {} bytes{}{}",
+                h.path,
+                h.body_bytes,
+                if h.truncated { " (truncated)" } else { "" },
+                h.error
+                    .as_ref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        let t = &r.timings;
+        let _ = writeln!(
+            o,
+            "TIMINGS dns {:.1} ms, connect {:.1} ms, tls {:.1} ms, ttfb {:.1} ms, transfer {:.1} ms; round {:.1} ms",
+            t.dns * 1000.0,
+            t.connect * 1000.0,
+            t.tls * 1000.0,
+            t.ttfb * 1000.0,
+            t.transfer * 1000.0,
+            r.duration_seconds * 1000.0
+        );
+        o
+    }
+}

@@ -1,0 +1,1 @@
+//! The simulated mirror network (filled in below).
