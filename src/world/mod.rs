@@ -1,1 +1,266 @@
-//! The simulated mirror network (filled in below).
+//! The simulated mirror network (SPEC section 8), on loopback only: an
+//! authoritative DNS server for `*.test`, a second "tampering" resolver, a
+//! private CA, TLS virtual hosts with SNI, a blackhole listener, and a
+//! generated news homepage. Tests build their world from here (and so will
+//! `mirrorwatch demo`), so there is one copy of it.
+//!
+//! Addresses: every healthy vhost lives on 127.0.0.1:PORT; 127.0.0.2:PORT is
+//! dead (nothing listens), 127.0.0.3:PORT is a blackhole and 127.0.0.4:PORT a
+//! hijacker with a self-signed certificate (what the tampering resolver
+//! points at).
+
+pub mod dns;
+pub mod https;
+pub mod pages;
+pub mod pki;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use self::https::{Behavior, Vhost};
+use self::pki::{Ca, CertKind};
+
+const LIVE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+const DEAD: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+const BLACKHOLE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+const HIJACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+
+/// The main site's host.
+pub const MAIN_HOST: &str = "www.main.test";
+
+/// One address of the world and what it demonstrates.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name, e.g. `expired_cert`.
+    pub name: &'static str,
+    pub host: String,
+}
+
+/// A running world; everything stops when it is dropped.
+pub struct World {
+    /// The authoritative resolver.
+    pub dns: std::net::SocketAddr,
+    /// Same zone, but lies about some names.
+    pub tamper_dns: std::net::SocketAddr,
+    /// The HTTPS port every vhost uses.
+    pub port: u16,
+    /// The private CA, PEM: give it to mirrorwatch as `ca_file`.
+    pub ca_pem: String,
+    /// Mirror scenarios (the main site is [`MAIN_HOST`]).
+    pub scenarios: Vec<Scenario>,
+    _dns: Vec<dns::DnsServer>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// (scenario, host, addresses, certificate, behaviour); `None` behaviour is
+/// the main site's page.
+type Spec = (
+    &'static str,
+    &'static str,
+    Vec<IpAddr>,
+    CertKind,
+    Option<Behavior>,
+);
+
+impl World {
+    /// Starts the world on loopback.
+    pub async fn start() -> anyhow::Result<Self> {
+        let ca = Ca::new()?;
+        let (tls_listener, blackhole, hijack, port) = bind_trio().await?;
+        let main_url = format!("https://{MAIN_HOST}:{port}/");
+        let articles = Arc::new(pages::articles(1, 24));
+        let page = Behavior::Page {
+            title: "World News Network".into(),
+            articles: articles.clone(),
+        };
+        let specs: Vec<Spec> = vec![
+            (
+                "main",
+                MAIN_HOST,
+                vec![LIVE],
+                CertKind::Valid,
+                Some(page.clone()),
+            ),
+            (
+                "healthy",
+                "www.healthy.test",
+                vec![LIVE],
+                CertKind::Valid,
+                Some(page.clone()),
+            ),
+            (
+                "expired_cert",
+                "www.expired.test",
+                vec![LIVE],
+                CertKind::Expired,
+                Some(page.clone()),
+            ),
+            (
+                "wrong_host_cert",
+                "www.wronghost.test",
+                vec![LIVE],
+                CertKind::WrongHost,
+                Some(page.clone()),
+            ),
+            (
+                "expiring_cert",
+                "www.expiring.test",
+                vec![LIVE],
+                CertKind::ExpiresInDays(5),
+                Some(page.clone()),
+            ),
+            (
+                "blackhole",
+                "www.blackhole.test",
+                vec![BLACKHOLE],
+                CertKind::Valid,
+                Some(page.clone()),
+            ),
+            (
+                "http_503",
+                "www.unavailable.test",
+                vec![LIVE],
+                CertKind::Valid,
+                Some(Behavior::Status(503)),
+            ),
+            (
+                "redirect_to_main",
+                "www.redirect.test",
+                vec![LIVE],
+                CertKind::Valid,
+                Some(Behavior::Redirect(main_url)),
+            ),
+            (
+                "tampered_dns",
+                "www.tampered.test",
+                vec![LIVE],
+                CertKind::Valid,
+                Some(page.clone()),
+            ),
+            (
+                "one_dead_address",
+                "www.halfdead.test",
+                vec![LIVE, DEAD],
+                CertKind::Valid,
+                Some(page.clone()),
+            ),
+        ];
+        let mut zone = dns::Zone::default();
+        let mut vhosts = HashMap::new();
+        let mut hijacked = HashMap::new();
+        let mut scenarios = Vec::new();
+        for (name, host, ips, cert, behavior) in specs {
+            zone.hosts.insert(host.to_string(), ips);
+            let behavior = behavior.unwrap_or_else(|| page.clone());
+            vhosts.insert(
+                host.to_string(),
+                Vhost {
+                    cert: ca.leaf(host, cert)?,
+                    behavior: behavior.clone(),
+                },
+            );
+            hijacked.insert(
+                host.to_string(),
+                Vhost {
+                    cert: ca.leaf(host, CertKind::SelfSigned)?,
+                    behavior,
+                },
+            );
+            if name != "main" {
+                scenarios.push(Scenario {
+                    name,
+                    host: host.to_string(),
+                });
+            }
+        }
+        // NXDOMAIN: in no zone at all.
+        scenarios.push(Scenario {
+            name: "nxdomain",
+            host: "www.gone.test".into(),
+        });
+        let mut tampered = zone.clone();
+        tampered
+            .hosts
+            .insert("www.tampered.test".into(), vec![HIJACK]);
+        let authoritative = dns::serve(zone).await?;
+        let tamperer = dns::serve(tampered).await?;
+        let tasks = vec![
+            tokio::spawn(https::serve_tls(tls_listener, Arc::new(vhosts))),
+            tokio::spawn(https::serve_blackhole(blackhole)),
+            tokio::spawn(https::serve_tls(hijack, Arc::new(hijacked))),
+        ];
+        Ok(Self {
+            dns: authoritative.addr,
+            tamper_dns: tamperer.addr,
+            port,
+            ca_pem: ca.pem,
+            scenarios,
+            _dns: vec![authoritative, tamperer],
+            tasks,
+        })
+    }
+
+    /// `https://HOST:PORT/` for a world host.
+    pub fn url(&self, host: &str) -> String {
+        format!("https://{host}:{}/", self.port)
+    }
+
+    /// The `target` label mirrorwatch gives a world host.
+    pub fn label(&self, host: &str) -> String {
+        format!("{host}:{}", self.port)
+    }
+
+    /// A config watching the whole world as one site (main + every scenario
+    /// as a mirror), through both resolvers, trusting the world's CA at
+    /// `ca_file`.
+    pub fn config_toml(
+        &self,
+        listen: &str,
+        ca_file: &str,
+        interval: &str,
+        timeout: &str,
+    ) -> String {
+        let mirrors: Vec<String> = self
+            .scenarios
+            .iter()
+            .map(|s| format!("\"{}\"", self.url(&s.host)))
+            .collect();
+        format!(
+            "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
+             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = 1\nsuccess_threshold = 1\n\
+             cert_warning = \"14d\"\n\n[[sites]]\nname = \"world\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n",
+            self.dns,
+            self.tamper_dns,
+            self.url(MAIN_HOST),
+            mirrors.join(",\n  ")
+        )
+    }
+}
+
+/// Binds 127.0.0.1, .3 and .4 on one port.
+async fn bind_trio() -> anyhow::Result<(TcpListener, TcpListener, TcpListener, u16)> {
+    for _ in 0..20 {
+        let live = TcpListener::bind((LIVE, 0)).await?;
+        let port = live.local_addr()?.port();
+        let (Ok(b), Ok(h)) = (
+            TcpListener::bind((BLACKHOLE, port)).await,
+            TcpListener::bind((HIJACK, port)).await,
+        ) else {
+            continue;
+        };
+        return Ok((live, b, h, port));
+    }
+    anyhow::bail!("no port free on 127.0.0.1, .3 and .4 at once")
+}

@@ -1,0 +1,130 @@
+//! The world's DNS: an authoritative server for `*.test` names
+//! (hickory-server on 127.0.0.1:0, UDP and TCP), and the same zone with some
+//! answers replaced, for the "tampering resolver".
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, NS};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+
+use crate::checks::registered_domain;
+
+/// Names and their addresses, lower-case without the trailing dot.
+#[derive(Debug, Clone, Default)]
+pub struct Zone {
+    pub hosts: HashMap<String, Vec<IpAddr>>,
+}
+
+struct Handler {
+    zone: Arc<Zone>,
+}
+
+impl Handler {
+    fn answer(&self, name: &str, qtype: RecordType) -> (ResponseCode, Vec<RData>) {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(ips) = self.zone.hosts.get(&name) {
+            let data = ips
+                .iter()
+                .filter_map(|ip| match (ip, qtype) {
+                    (IpAddr::V4(v4), RecordType::A) => Some(RData::A(A(*v4))),
+                    (IpAddr::V6(v6), RecordType::AAAA) => Some(RData::AAAA(AAAA(*v6))),
+                    _ => None,
+                })
+                .collect();
+            return (ResponseCode::NoError, data);
+        }
+        let is_domain = self.zone.hosts.keys().any(|h| registered_domain(h) == name);
+        if is_domain {
+            let data = match qtype {
+                RecordType::NS => Name::from_ascii(format!("ns1.{name}."))
+                    .map(|n| vec![RData::NS(NS(n))])
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            return (ResponseCode::NoError, data);
+        }
+        (ResponseCode::NXDomain, Vec::new())
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        let mut meta = Metadata::response_from_request(&request.metadata);
+        meta.authoritative = true;
+        meta.recursion_available = true;
+        let (rcode, records) = match request.request_info() {
+            Ok(info) => {
+                let qname = info.query.name().to_string();
+                let (rcode, data) = self.answer(&qname, info.query.query_type());
+                let owner = Name::from(info.query.name().clone());
+                let records: Vec<Record> = data
+                    .into_iter()
+                    .map(|d| Record::from_rdata(owner.clone(), 30, d))
+                    .collect();
+                (rcode, records)
+            }
+            Err(_) => (ResponseCode::FormErr, Vec::new()),
+        };
+        meta.response_code = rcode;
+        let msg = MessageResponseBuilder::new(&request.queries, None).build(
+            meta,
+            records.iter(),
+            std::iter::empty(),
+            std::iter::empty(),
+            std::iter::empty(),
+        );
+        match response.send_response(msg).await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::debug!(error = %e, "world DNS: sending response failed");
+                let mut failed = Metadata::response_from_request(&request.metadata);
+                failed.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(Header {
+                    metadata: failed,
+                    counts: HeaderCounts::default(),
+                })
+            }
+        }
+    }
+}
+
+/// A running DNS server; stops when dropped.
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    _server: Server<Handler>,
+}
+
+/// Starts a server for `zone` on 127.0.0.1 (UDP and TCP on the same port).
+pub async fn serve(zone: Zone) -> std::io::Result<DnsServer> {
+    let zone = Arc::new(zone);
+    for _ in 0..20 {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = udp.local_addr()?;
+        let Ok(tcp) = tokio::net::TcpListener::bind(addr).await else {
+            continue;
+        };
+        let mut server = Server::new(Handler { zone: zone.clone() });
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 65535);
+        return Ok(DnsServer {
+            addr,
+            _server: server,
+        });
+    }
+    Err(std::io::Error::other(
+        "no free port pair for the world's DNS",
+    ))
+}

@@ -1,0 +1,86 @@
+//! A private CA (rcgen) and the leaf certificates the world's servers show:
+//! valid, expired, expiring soon, for the wrong host, or self-signed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
+use time::OffsetDateTime;
+
+/// Which certificate a host presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertKind {
+    /// Issued by the world's CA for the host, valid for a year.
+    Valid,
+    /// Expired two days ago.
+    Expired,
+    /// Valid, but expires in this many days.
+    ExpiresInDays(i64),
+    /// Valid and trusted, but for another name.
+    WrongHost,
+    /// Self-signed: not trusted by anything.
+    SelfSigned,
+}
+
+/// The world's certificate authority.
+pub struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pub pem: String,
+}
+
+impl Ca {
+    pub fn new() -> Result<Self, rcgen::Error> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mirrorwatch test CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::from_secs(86400);
+        params.not_after = now + Duration::from_secs(3650 * 86400);
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(Self {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// A certificate and key for `host` of the given kind.
+    pub fn leaf(&self, host: &str, kind: CertKind) -> Result<Arc<CertifiedKey>, rcgen::Error> {
+        let name = match kind {
+            CertKind::WrongHost => "www.someone-else.test".to_string(),
+            _ => host.to_string(),
+        };
+        let mut params = CertificateParams::new(vec![name.clone()])?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        let now = OffsetDateTime::now_utc();
+        let day = Duration::from_secs(86400);
+        (params.not_before, params.not_after) = match kind {
+            CertKind::Expired => (now - day * 90, now - day * 2),
+            CertKind::ExpiresInDays(d) => (
+                now - day * 30,
+                now + Duration::from_secs(86400 * d.max(0) as u64),
+            ),
+            _ => (now - day, now + day * 365),
+        };
+        let key = KeyPair::generate()?;
+        let cert = match kind {
+            CertKind::SelfSigned => params.self_signed(&key)?,
+            _ => params.signed_by(&key, &self.issuer)?,
+        };
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = crate::checks::tls::provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(der)
+            .map_err(|e| rcgen::Error::PemError(e.to_string()))?;
+        Ok(Arc::new(CertifiedKey::new(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            signing,
+        )))
+    }
+}

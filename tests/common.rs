@@ -1,0 +1,161 @@
+//! Shared helpers for the end-to-end tests: a world on its own runtime, a
+//! daemon subprocess, and HTTP polling with deadlines.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mirrorwatch::world::World;
+
+/// The world plus the runtime that drives it.
+pub struct Env {
+    pub rt: tokio::runtime::Runtime,
+    pub world: World,
+    pub dir: tempfile::TempDir,
+    pub ca_file: String,
+}
+
+pub fn start_world() -> Env {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let world = rt.block_on(World::start()).expect("world starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &world.ca_pem).expect("write CA");
+    Env {
+        rt,
+        world,
+        ca_file: ca_file.display().to_string(),
+        dir,
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A daemon subprocess, killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let config = env
+        .world
+        .config_toml(&listen, &env.ca_file, interval, timeout);
+    let path = env.dir.path().join(format!("mirrorwatch-{port}.toml"));
+    std::fs::write(&path, config).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("daemon starts");
+    Daemon {
+        child,
+        base: format!("http://{listen}"),
+    }
+}
+
+/// GET `url` (5 s timeout): status and body, or `None` when nothing answers.
+pub fn get(url: &str) -> Option<(u16, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        let status = resp.status().as_u16();
+        Some((status, resp.text().await.ok()?))
+    })
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics naming
+/// `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn wait_ready(d: &Daemon) {
+    let url = format!("{}/readyz", d.base);
+    wait_for("/readyz to answer 200", Duration::from_secs(60), || {
+        get(&url).filter(|(s, _)| *s == 200).map(|_| ())
+    });
+}
+
+pub fn status_json(d: &Daemon) -> serde_json::Value {
+    let (code, body) = get(&format!("{}/api/v1/status", d.base)).expect("status answers");
+    assert_eq!(code, 200);
+    serde_json::from_str(&body).expect("status is JSON")
+}
+
+pub fn metrics_text(d: &Daemon) -> String {
+    let (code, body) = get(&format!("{}/metrics", d.base)).expect("metrics answer");
+    assert_eq!(code, 200);
+    body
+}
+
+/// The value of the series `name{labels...}` whose labels include all of
+/// `want` (as `key="value"` pairs).
+pub fn metric(text: &str, name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if n != name {
+                return None;
+            }
+            let all = want
+                .iter()
+                .all(|(k, v)| labels.split(',').any(|p| p == format!("{k}=\"{v}\"")));
+            if all { value.parse().ok() } else { None }
+        })
+}
+
+/// The status entry of the target whose URL is `url`.
+pub fn target<'a>(status: &'a serde_json::Value, url: &str) -> Option<&'a serde_json::Value> {
+    status["sites"]
+        .as_array()?
+        .iter()
+        .flat_map(|s| s["targets"].as_array().into_iter().flatten())
+        .find(|t| t["url"] == url)
+}
