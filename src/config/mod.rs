@@ -246,3 +246,52 @@ pub fn validate_resolver(text: &str) -> Result<ResolverSpec, String> {
 pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
     validate::parse(text, file, base)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_the_press_tv_set() {
+        let c = parse(EMBEDDED_DEFAULT, "<embedded default>", Path::new("/"))
+            .expect("embedded config parses");
+        let urls: Vec<String> = c.targets().iter().map(|t| t.url.to_string()).collect();
+        assert_eq!(
+            urls,
+            ["https://www.presstv.ir/", "https://www.presstv.co.uk/"]
+        );
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9874");
+        assert_eq!(c.sites[0].settings.resolvers[0], ResolverSpec::System);
+    }
+
+    #[test]
+    fn site_keys_override_defaults() {
+        let text = "[defaults]\ninterval = \"30s\"\ntimeout = \"5s\"\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\ntimeout = \"2s\"\nresolvers = [\"127.0.0.1:5353\", \"tls://127.0.0.1#dns.test\"]\n";
+        let c = parse(text, "t.toml", Path::new("/")).expect("valid");
+        let s = &c.sites[0].settings;
+        assert_eq!(s.interval, Duration::from_secs(30));
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.failure_threshold, 3);
+        assert_eq!(
+            s.resolvers[1],
+            ResolverSpec::Tls {
+                addr: "127.0.0.1:853".parse().expect("addr"),
+                name: "dns.test".into()
+            }
+        );
+    }
+
+    #[test]
+    fn timeout_may_not_exceed_interval() {
+        let text = "[defaults]\ninterval = \"5s\"\ntimeout = \"10s\"\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\n";
+        let e = parse(text, "t.toml", Path::new("/")).expect_err("invalid");
+        assert_eq!(e.errors[0].path, "defaults.timeout");
+        assert_eq!(
+            e.errors[0].position,
+            Position {
+                line: 3,
+                column: 11
+            }
+        );
+    }
+}

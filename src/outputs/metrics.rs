@@ -14,6 +14,11 @@ use crate::verdict::state::State;
 
 const BASE: [&str; 3] = ["site", "target", "role"];
 
+/// A target's base label values: site, target, role.
+type TargetKey = [String; 3];
+/// The `ip` and `resolver` label values last exported for a target.
+type DynamicLabels = (Vec<String>, Vec<String>);
+
 /// Every metric mirrorwatch exports.
 pub struct Metrics {
     registry: Registry,
@@ -31,7 +36,7 @@ pub struct Metrics {
     checks: IntCounterVec,
     reload_ok: prometheus::IntGauge,
     /// Per target: the `ip` and `resolver` label values last exported.
-    dynamic: Mutex<HashMap<[String; 3], (Vec<String>, Vec<String>)>>,
+    dynamic: Mutex<HashMap<TargetKey, DynamicLabels>>,
 }
 
 fn labels<'a>(extra: &[&'a str]) -> Vec<&'a str> {

@@ -1,0 +1,179 @@
+//! The command line: `check-config` error reporting and exit codes, `run`
+//! refusing a bad config, and `probe` against the simulated world.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn mirrorwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("mirrorwatch runs")
+}
+
+fn check_config(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).expect("write");
+    let out = mirrorwatch(&["check-config", path.to_str().expect("utf-8 path")]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const SITE: &str = "[[sites]]\nname = \"a\"\nmain = \"https://www.a.test/\"\n";
+
+#[test]
+fn shipped_config_is_valid() {
+    let out = mirrorwatch(&[
+        "check-config",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/mirrorwatch.toml"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 sites, 2 addresses"));
+}
+
+/// Each bad config exits 2 and names the key path and `file:line:column`.
+#[test]
+fn each_config_error_names_key_line_and_column() {
+    let cases: [(&str, String, &str, &str); 6] = [
+        (
+            "unknown key",
+            format!("{SITE}colour = \"red\"\n"),
+            "bad.toml:4:1:",
+            "unknown field `colour`",
+        ),
+        (
+            "bad duration",
+            format!("[defaults]\ninterval = \"soon\"\n{SITE}"),
+            "bad.toml:2:12: defaults.interval:",
+            "not a duration",
+        ),
+        (
+            "bad URL",
+            "[[sites]]\nname = \"a\"\nmain = \"https://\"\n".into(),
+            "bad.toml:3:8: sites[0].main:",
+            "not a URL",
+        ),
+        (
+            "duplicate site",
+            format!("{SITE}{SITE}"),
+            "bad.toml:5:8: sites[1].name:",
+            "duplicate site name `a`",
+        ),
+        (
+            "bad resolver",
+            format!("[defaults]\nresolvers = [\"127.0.0.1\", \"dns.example\"]\n{SITE}"),
+            "bad.toml:2:27: defaults.resolvers[1]:",
+            "not a resolver",
+        ),
+        (
+            "TOML syntax error",
+            format!("{SITE}mirrors = [\"https://b.test/\"\n"),
+            "bad.toml:4:29:",
+            "unclosed array",
+        ),
+    ];
+    for (what, text, location, message) in cases {
+        let (code, stderr) = check_config(&text);
+        assert_eq!(code, Some(2), "{what}: exit code; stderr: {stderr}");
+        assert!(
+            stderr.contains(location),
+            "{what}: {stderr:?} lacks {location:?}"
+        );
+        assert!(
+            stderr.contains(message),
+            "{what}: {stderr:?} lacks {message:?}"
+        );
+    }
+}
+
+#[test]
+fn every_value_problem_is_reported_not_just_the_first() {
+    let text = "[defaults]\ntimeout = \"x\"\nfailure_threshold = 0\n[[sites]]\nname = \"a b\"\nmain = \"ftp://a.test/\"\nmirrors = [\"https://ok.test/\", \"nope\"]\npaths = [\"index.html\"]\n";
+    let (code, stderr) = check_config(text);
+    assert_eq!(code, Some(2));
+    for key in [
+        "defaults.timeout",
+        "defaults.failure_threshold",
+        "sites[0].name",
+        "sites[0].main",
+        "sites[0].mirrors[1]",
+        "sites[0].paths[0]",
+    ] {
+        assert!(
+            stderr.contains(&format!(": {key}:")),
+            "{key} missing from:\n{stderr}"
+        );
+    }
+    assert_eq!(stderr.lines().count(), 6, "one line per problem:\n{stderr}");
+}
+
+#[test]
+fn run_refuses_a_bad_config_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[server]\nlisten = \"nowhere\"\n").expect("write");
+    let out = mirrorwatch(&["run", "--config", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+}
+
+#[test]
+fn probe_reports_and_exits_by_state() {
+    let env = common::start_world();
+    let resolver = env.world.dns.to_string();
+    let probe = |host: &str, json: bool| {
+        let url = env.world.url(host);
+        let mut args = vec![
+            "probe",
+            url.as_str(),
+            "--resolver",
+            resolver.as_str(),
+            "--ca-file",
+            env.ca_file.as_str(),
+            "--timeout",
+            "2s",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = mirrorwatch(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = probe("www.healthy.test", false);
+    assert_eq!(code, Some(0), "healthy probe:\n{text}");
+    assert!(
+        text.contains("state: up") && text.contains("GET / -> 200"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TLSv1_3") || text.contains("TLSv1_2"),
+        "TLS version shown:\n{text}"
+    );
+
+    let (code, text) = probe("www.expired.test", false);
+    assert_eq!(code, Some(1), "expired probe:\n{text}");
+    assert!(
+        text.contains("PROBLEM tls_invalid") && text.contains("certificate expired"),
+        "{text}"
+    );
+
+    let (code, json) = probe("www.unavailable.test", true);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("probe --json is JSON");
+    assert_eq!(v["state"], "down");
+    assert_eq!(v["problems"][0]["kind"], "http_error");
+    assert_eq!(v["report"]["http"][0]["status"], 503);
+}
