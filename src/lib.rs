@@ -1,7 +1,7 @@
 //! mirrorwatch: watches a news site's main domain and its mirrors.
 //!
 //! The pipeline, one module each: [`config`] → [`scheduler`] → [`checks`]
-//! (dns, connect, tls, http) → [`verdict`] → [`outputs`] (metrics, status) →
+//! (dns, connect, tls, http) → [`parity`] → [`verdict`] → [`outputs`] (metrics, status) →
 //! [`server`]. [`daemon`] wires them and owns shutdown; [`world`] is the
 //! simulated mirror network used by tests (and later `demo`).
 //! See ARCHITECTURE.md for the invariants.
@@ -10,6 +10,7 @@ pub mod checks;
 pub mod config;
 pub mod daemon;
 pub mod outputs;
+pub mod parity;
 pub mod probe;
 pub mod scheduler;
 pub mod server;

@@ -37,21 +37,27 @@ enum Command {
     /// Validate a config file: exit 0, or print every problem and exit 2.
     CheckConfig { file: PathBuf },
     /// Check one URL once and print a report; exit 0 when its state is up.
-    Probe {
-        url: url::Url,
-        /// Resolver to use (repeatable; forms as in the config). Default: the config defaults.
-        #[arg(long = "resolver")]
-        resolvers: Vec<String>,
-        /// Extra trust anchors (PEM).
-        #[arg(long)]
-        ca_file: Option<PathBuf>,
-        /// Round timeout, e.g. "10s".
-        #[arg(long, default_value = "10s")]
-        timeout: humantime::Duration,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Probe(Box<ProbeArgs>),
+}
+
+#[derive(clap::Args)]
+struct ProbeArgs {
+    url: url::Url,
+    /// Judge URL as a mirror of this main-site URL (adds parity).
+    #[arg(long)]
+    reference: Option<url::Url>,
+    /// Resolver to use (repeatable; forms as in the config). Default: the config defaults.
+    #[arg(long = "resolver")]
+    resolvers: Vec<String>,
+    /// Extra trust anchors (PEM).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Round timeout, e.g. "10s".
+    #[arg(long, default_value = "10s")]
+    timeout: humantime::Duration,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 fn init_logging(format: LogFormat) {
@@ -101,13 +107,15 @@ fn main() -> ExitCode {
             };
             runtime(|| mirrorwatch::daemon::run(cfg))
         }
-        Command::Probe {
-            url,
-            resolvers,
-            ca_file,
-            timeout,
-            json,
-        } => {
+        Command::Probe(args) => {
+            let ProbeArgs {
+                url,
+                reference,
+                resolvers,
+                ca_file,
+                timeout,
+                json,
+            } = *args;
             let mut settings = Settings {
                 timeout: timeout.into(),
                 ca_file,
@@ -133,7 +141,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(mirrorwatch::probe::probe(url, settings)) {
+            match rt.block_on(mirrorwatch::probe::probe(url, reference, settings)) {
                 Ok(result) => {
                     if json {
                         println!(

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::checks::{Probes, RoundReport, run_round};
-use crate::config::{Config, Role, ServerConfig, Settings, Site, Target};
+use crate::config::{Config, ParityConfig, ServerConfig, Settings, Site, Target};
 use crate::timefmt::unix_rfc3339;
 use crate::verdict::state::{State, Tracker};
 use crate::verdict::{Verdict, evaluate};
@@ -15,22 +15,35 @@ use crate::verdict::{Verdict, evaluate};
 /// The outcome of one probe.
 pub struct ProbeResult {
     pub target: Target,
+    pub reference: Option<url::Url>,
     pub report: RoundReport,
     pub verdict: Verdict,
     pub state: State,
 }
 
-/// Probes `url` once with `settings`.
-pub async fn probe(url: url::Url, settings: Settings) -> anyhow::Result<ProbeResult> {
+/// Probes `url` once with `settings`. With `reference`, the reference is
+/// probed first as the main site and `url` is judged as its mirror,
+/// parity included.
+pub async fn probe(
+    url: url::Url,
+    reference: Option<url::Url>,
+    settings: Settings,
+) -> anyhow::Result<ProbeResult> {
+    let path = if url.path().is_empty() {
+        "/".to_string()
+    } else {
+        url.path().to_string()
+    };
     let site = Site {
         name: "probe".into(),
-        main: url.clone(),
-        mirrors: Vec::new(),
-        paths: vec![if url.path().is_empty() {
-            "/".into()
-        } else {
-            url.path().to_string()
-        }],
+        main: reference.clone().unwrap_or_else(|| url.clone()),
+        mirrors: reference
+            .as_ref()
+            .map(|_| vec![url.clone()])
+            .unwrap_or_default(),
+        paths: vec![path],
+        article_pattern: None,
+        parity: ParityConfig::default(),
         settings,
     };
     let config = Config {
@@ -38,25 +51,25 @@ pub async fn probe(url: url::Url, settings: Settings) -> anyhow::Result<ProbeRes
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         },
         sites: vec![site],
+        fingerprints: Vec::new(),
         source: "probe".into(),
     };
     let probes = Probes::new(&config)?;
-    let target = config
-        .targets()
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no target"))?;
-    let report = run_round(&probes, &target).await;
-    let now = SystemTime::now();
+    let mut last = None;
+    for target in config.targets() {
+        let mut report = run_round(&probes, &target).await;
+        let now = SystemTime::now();
+        probes.content.analyse(&target, &mut report, now);
+        last = Some((target, report, now));
+    }
+    let (target, report, now) = last.ok_or_else(|| anyhow::anyhow!("no target"))?;
     let verdict = evaluate(&target, &report, now);
     let mut tracker = Tracker::new(now);
     tracker.apply(&verdict.findings, 1, 1, now);
     Ok(ProbeResult {
         state: tracker.state(),
-        target: Target {
-            role: Role::Main,
-            ..target
-        },
+        reference,
+        target,
         report,
         verdict,
     })
@@ -71,6 +84,9 @@ impl ProbeResult {
                 "kind": f.kind, "severity": f.kind.severity(), "detail": f.detail,
             })).collect::<Vec<_>>(),
             "dns_consistent": self.verdict.dns_consistent,
+            "reference": self.reference.as_ref().map(url::Url::as_str),
+            "parity": self.report.content.parity,
+            "fingerprints": self.report.content.fingerprints,
             "report": self.report,
         })
     }
@@ -178,6 +194,31 @@ impl ProbeResult {
                     .map(|e| format!(", {e}"))
                     .unwrap_or_default()
             );
+        }
+        if let Some(reference) = &self.reference {
+            let _ = writeln!(o, "PARITY against {reference}");
+            match &r.content.parity {
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "  not compared (no good reference page, or the mirror page failed)"
+                    );
+                }
+                Some(p) => {
+                    let _ = writeln!(
+                        o,
+                        "  similarity {:.3}, title match {}, length ratio {:.3}, missing articles {}, lag {:.0} s",
+                        p.similarity,
+                        p.title_match,
+                        p.length_ratio,
+                        p.missing_articles,
+                        p.lag_seconds
+                    );
+                }
+            }
+        }
+        for m in &r.content.fingerprints {
+            let _ = writeln!(o, "FINGERPRINT {} ({:?}): {}", m.name, m.kind, m.evidence);
         }
         let t = &r.timings;
         let _ = writeln!(

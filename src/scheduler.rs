@@ -5,7 +5,8 @@
 //! another. Cancelling the shutdown token stops every task, cancelling rounds
 //! in flight.
 //!
-//! After each round the scheduler asks `verdict` for the findings, stores them
+//! After each round the scheduler has `parity` analyse the bodies, asks
+//! `verdict` for the findings, stores them
 //! on the board and updates metrics. It also beats a heartbeat that
 //! `/healthz` reads.
 
@@ -116,7 +117,7 @@ async fn target_loop(shared: Arc<Shared>, index: usize, target: Target, token: C
             },
         };
         let backstop = target.settings.timeout + Duration::from_secs(1);
-        let report = tokio::select! {
+        let mut report = tokio::select! {
             _ = token.cancelled() => return,
             r = tokio::time::timeout(backstop, run_round(&shared.probes, &target)) => match r {
                 Ok(report) => report,
@@ -124,6 +125,7 @@ async fn target_loop(shared: Arc<Shared>, index: usize, target: Target, token: C
             },
         };
         let now = SystemTime::now();
+        shared.probes.content.analyse(&target, &mut report, now);
         let verdict = verdict::evaluate(&target, &report, now);
         if let Some((entry, changes)) = shared.board.record(index, report, verdict, now) {
             shared.metrics.record(&entry);

@@ -176,4 +176,41 @@ fn probe_reports_and_exits_by_state() {
     assert_eq!(v["state"], "down");
     assert_eq!(v["problems"][0]["kind"], "http_error");
     assert_eq!(v["report"]["http"][0]["status"], 503);
+
+    // With --reference the URL is judged as a mirror, parity included.
+    let main = env.world.url(mirrorwatch::world::MAIN_HOST);
+    let with_ref = |host: &str| {
+        let url = env.world.url(host);
+        let args = [
+            "probe",
+            url.as_str(),
+            "--reference",
+            main.as_str(),
+            "--resolver",
+            resolver.as_str(),
+            "--ca-file",
+            env.ca_file.as_str(),
+            "--timeout",
+            "2s",
+        ];
+        let out = mirrorwatch(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = with_ref("www.noisy.test");
+    assert_eq!(code, Some(0), "noisy mirror:\n{text}");
+    assert!(
+        text.contains("PARITY against")
+            && text.contains("title match true")
+            && text.contains("missing articles 0"),
+        "{text}"
+    );
+    let (code, text) = with_ref("www.parked.test");
+    assert_eq!(code, Some(1), "parked mirror:\n{text}");
+    assert!(
+        text.contains("PROBLEM content_mismatch") && text.contains("title match false"),
+        "{text}"
+    );
 }

@@ -25,9 +25,18 @@ const KINDS: [&str; 12] = [
 ];
 
 /// (scenario, state, problem kinds, a word the detail must contain).
-const EXPECTED: [(&str, &str, &[&str], &str); 11] = [
+const EXPECTED: [(&str, &str, &[&str], &str); 15] = [
     ("main", "up", &[], ""),
     ("healthy", "up", &[], ""),
+    ("noisy_in_sync", "up", &[], ""),
+    (
+        "seized",
+        "down",
+        &["seized"],
+        "fingerprint us-seizure-banner matched",
+    ),
+    ("parked", "down", &["content_mismatch"], "similarity 0.0"),
+    ("blockpage_http", "down", &["blockpage"], "10.10.34.34"),
     ("expired_cert", "down", &["tls_invalid"], "expired"),
     (
         "wrong_host_cert",
@@ -69,16 +78,10 @@ const EXPECTED: [(&str, &str, &[&str], &str); 11] = [
     ),
 ];
 
-fn host_of(env: &Env, scenario: &str) -> String {
-    if scenario == "main" {
-        return mirrorwatch::world::MAIN_HOST.to_string();
-    }
+fn scenario<'a>(env: &'a Env, name: &str) -> &'a mirrorwatch::world::Scenario {
     env.world
-        .scenarios
-        .iter()
-        .find(|s| s.name == scenario)
-        .map(|s| s.host.clone())
-        .unwrap_or_else(|| panic!("world has no scenario {scenario}"))
+        .scenario(name)
+        .unwrap_or_else(|| panic!("world has no scenario {name}"))
 }
 
 #[test]
@@ -90,9 +93,8 @@ fn every_scenario_end_to_end() {
     let metrics = metrics_text(&daemon);
     let mut failures = Vec::new();
     for (scenario, state, kinds, evidence) in EXPECTED {
-        let host = host_of(&env, scenario);
-        let url = env.world.url(&host);
-        let label = env.world.label(&host);
+        let sc = self::scenario(&env, scenario);
+        let (url, label) = (sc.url.clone(), sc.label.clone());
         let Some(t) = target(&status, &url) else {
             failures.push(format!("{scenario}: {url} missing from /api/v1/status"));
             continue;
@@ -168,7 +170,7 @@ fn every_scenario_end_to_end() {
     }
     // Scenario-specific series.
     let m = |scenario: &str, name: &str, extra: &[(&str, &str)]| {
-        let label = env.world.label(&host_of(&env, scenario));
+        let label = self::scenario(&env, scenario).label.clone();
         let mut labels = vec![("target", label.as_str())];
         labels.extend_from_slice(extra);
         metric(&metrics, name, &labels)
@@ -285,6 +287,24 @@ fn every_scenario_end_to_end() {
             failures.push(format!("/metrics lacks {name}"));
         }
     }
+    // Parity facts: the noisy mirror is similar and its titles match; the
+    // main site has no content series.
+    let noisy = target(&status, &scenario(&env, "noisy_in_sync").url).expect("noisy target");
+    let sim = noisy["parity"]["similarity"].as_f64().unwrap_or(0.0);
+    println!(
+        "noisy-but-in-sync similarity: {sim:.3}, length ratio {}",
+        noisy["parity"]["length_ratio"]
+    );
+    if sim < 0.8 || noisy["parity"]["title_match"] != true {
+        failures.push(format!("noisy mirror parity {}", noisy["parity"]));
+    }
+    let sim_metric = m("noisy_in_sync", "mirrorwatch_content_similarity_ratio", &[]);
+    if sim_metric.is_none_or(|v| (v - sim).abs() > 0.2) {
+        failures.push(format!("noisy mirror similarity metric {sim_metric:?}"));
+    }
+    if m("main", "mirrorwatch_content_similarity_ratio", &[]).is_some() {
+        failures.push("main site exports a content series".into());
+    }
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
@@ -292,6 +312,7 @@ fn every_scenario_end_to_end() {
         failures.join("\n")
     );
 
+    stale_mirror_goes_stale_after_max_lag(&env, &daemon);
     blackhole_round_is_bounded_and_others_unaffected(&env, &daemon);
     sigterm_exits_zero_quickly(daemon);
 }
@@ -300,8 +321,8 @@ fn every_scenario_end_to_end() {
 /// address's rounds stay fast and keep their pace.
 fn blackhole_round_is_bounded_and_others_unaffected(env: &Env, daemon: &Daemon) {
     let timeout = 1.5;
-    let black = env.world.url(&host_of(env, "blackhole"));
-    let healthy = env.world.url(&host_of(env, "healthy"));
+    let black = scenario(env, "blackhole").url.clone();
+    let healthy = scenario(env, "healthy").url.clone();
     // Wait for a few rounds of each so pacing can be compared.
     let status = wait_for("three blackhole rounds", Duration::from_secs(30), || {
         let s = status_json(daemon);
@@ -333,6 +354,77 @@ fn blackhole_round_is_bounded_and_others_unaffected(env: &Env, daemon: &Daemon) 
         h_rounds + 1 >= b_rounds,
         "healthy address fell behind: {h_rounds} rounds vs blackhole's {b_rounds}"
     );
+}
+
+/// The frozen mirror is up until the main site's newest article has been
+/// missing from it for longer than `max_lag`; then exactly `content_stale`.
+fn stale_mirror_goes_stale_after_max_lag(env: &Env, daemon: &Daemon) {
+    let url = scenario(env, "stale").url.clone();
+    let label = scenario(env, "stale").label.clone();
+    let t = wait_for(
+        "content_stale on the frozen mirror",
+        Duration::from_secs(40),
+        || {
+            let s = status_json(daemon);
+            let t = target(&s, &url)?.clone();
+            let stale = t["problems"]
+                .as_array()?
+                .iter()
+                .any(|p| p["kind"] == "content_stale");
+            stale.then_some(t)
+        },
+    );
+    let kinds: Vec<&str> = t["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["content_stale"], "stale mirror: {}", t["problems"]);
+    assert_eq!(t["state"], "degraded");
+    let lag = t["parity"]["lag_seconds"].as_f64().unwrap_or(0.0);
+    assert!(lag > 4.0, "lag {lag} should exceed max_lag");
+    assert!(t["parity"]["missing_articles"].as_u64().unwrap_or(0) >= 1);
+    let detail = t["problems"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("missing") && detail.contains("/Detail/2026/"),
+        "{detail}"
+    );
+    let metrics = metrics_text(daemon);
+    assert!(
+        metric(
+            &metrics,
+            "mirrorwatch_content_lag_seconds",
+            &[("target", &label)]
+        )
+        .is_some_and(|v| v > 4.0)
+    );
+    assert!(
+        metric(
+            &metrics,
+            "mirrorwatch_content_missing_articles",
+            &[("target", &label)]
+        )
+        .is_some_and(|v| v >= 1.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "mirrorwatch_problem",
+            &[("target", &label), ("kind", "content_stale")]
+        ),
+        Some(1.0)
+    );
+    // In-sync mirrors stay in sync while the main site publishes.
+    let s = status_json(daemon);
+    for name in ["healthy", "noisy_in_sync"] {
+        let t = target(&s, &scenario(env, name).url).expect("target");
+        assert_eq!(
+            t["state"], "up",
+            "{name} while the main site publishes: {}",
+            t["problems"]
+        );
+    }
 }
 
 fn sigterm_exits_zero_quickly(mut daemon: Daemon) {

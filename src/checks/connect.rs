@@ -46,8 +46,17 @@ fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<IpAddr> {
             .into_iter()
             .collect()
     };
-    let v4 = all.iter().filter(|a| a.is_ipv4()).take(MAX_PER_FAMILY);
-    let v6 = all.iter().filter(|a| a.is_ipv6()).take(MAX_PER_FAMILY);
+    let probe = |a: &&IpAddr| !round.skip.contains(a);
+    let v4 = all
+        .iter()
+        .filter(probe)
+        .filter(|a| a.is_ipv4())
+        .take(MAX_PER_FAMILY);
+    let v6 = all
+        .iter()
+        .filter(probe)
+        .filter(|a| a.is_ipv6())
+        .take(MAX_PER_FAMILY);
     v4.chain(v6).copied().collect()
 }
 

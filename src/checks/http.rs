@@ -71,6 +71,7 @@ pub struct HttpReport {
     /// The body was longer than `max_body_bytes` (after decompression).
     pub truncated: bool,
     pub content_encoding: Option<String>,
+    pub content_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +136,7 @@ async fn fetch(
         body_bytes: 0,
         truncated: false,
         content_encoding: None,
+        content_type: None,
         error: None,
         failed_stage: None,
         stalled: false,
@@ -203,6 +205,11 @@ async fn fetch(
             .get(CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.trim().to_ascii_lowercase());
+        out.content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match read_body(round, response, out.content_encoding.as_deref()).await {
             Ok((body, truncated)) => {
                 out.body_bytes = body.len() as u64;

@@ -48,6 +48,8 @@ pub struct RoundReport {
     /// The round was cut off by the scheduler's backstop: nothing in it is
     /// trustworthy beyond "it did not finish".
     pub aborted: bool,
+    /// Fingerprints and parity, filled in by `parity` after the checks.
+    pub content: crate::parity::ContentReport,
 }
 
 impl RoundReport {
@@ -61,6 +63,7 @@ impl RoundReport {
             timings: Timings::default(),
             deadline_hit: false,
             aborted: false,
+            content: crate::parity::ContentReport::default(),
         }
     }
 
@@ -102,6 +105,10 @@ impl Timings {
 pub struct Probes {
     resolvers: HashMap<ResolverSpec, Arc<dns::Resolver>>,
     tls: HashMap<Option<std::path::PathBuf>, Arc<tls::TlsSetup>>,
+    /// Per-site content memory and fingerprints (used after the checks).
+    pub content: crate::parity::Content,
+    /// Known blockpage addresses: never connected to.
+    skip: Vec<IpAddr>,
 }
 
 impl Probes {
@@ -128,7 +135,14 @@ impl Probes {
                 );
             }
         }
-        Ok(Self { resolvers, tls })
+        let content = crate::parity::Content::new(config);
+        let skip = content.blocked_ips();
+        Ok(Self {
+            resolvers,
+            tls,
+            content,
+            skip,
+        })
     }
 
     fn resolvers_for(&self, target: &Target) -> Vec<Arc<dns::Resolver>> {
@@ -147,6 +161,8 @@ pub struct Round<'a> {
     pub deadline: Instant,
     pub resolvers: Vec<Arc<dns::Resolver>>,
     pub tls: Option<Arc<tls::TlsSetup>>,
+    /// Addresses the connect stage leaves alone.
+    pub skip: &'a [IpAddr],
 }
 
 impl Round<'_> {
@@ -167,6 +183,7 @@ pub async fn run_round(probes: &Probes, target: &Target) -> RoundReport {
         deadline: begin + target.settings.timeout,
         resolvers: probes.resolvers_for(target),
         tls: probes.tls.get(&target.settings.ca_file).cloned(),
+        skip: &probes.skip,
     };
     let mut report = RoundReport::empty(started);
     let mut conns = connect::Pool::default();

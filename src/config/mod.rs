@@ -27,6 +27,8 @@ pub const SYSTEM_PATH: &str = "/etc/mirrorwatch/mirrorwatch.toml";
 pub struct Config {
     pub server: ServerConfig,
     pub sites: Vec<Site>,
+    /// Configured fingerprints (the shipped list is added by `parity`).
+    pub fingerprints: Vec<crate::parity::fingerprints::Fingerprint>,
     /// Where it came from, for logs (`<embedded default>` for the built-in one).
     pub source: String,
 }
@@ -43,7 +45,26 @@ pub struct Site {
     pub main: Url,
     pub mirrors: Vec<Url>,
     pub paths: Vec<String>,
+    /// Regex picking article links (validated); `None`: the heuristic.
+    pub article_pattern: Option<String>,
+    pub parity: ParityConfig,
     pub settings: Settings,
+}
+
+/// `[sites.parity]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParityConfig {
+    pub min_similarity: f64,
+    pub max_lag: Duration,
+}
+
+impl Default for ParityConfig {
+    fn default() -> Self {
+        Self {
+            min_similarity: 0.6,
+            max_lag: Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 /// Effective per-site settings (`[defaults]` overlaid with the site's keys).
@@ -132,6 +153,7 @@ pub struct Target {
     pub url: Url,
     pub role: Role,
     pub paths: Vec<String>,
+    pub parity: ParityConfig,
     pub settings: Settings,
 }
 
@@ -164,6 +186,7 @@ impl Config {
                     url: url.clone(),
                     role,
                     paths: site.paths.clone(),
+                    parity: site.parity,
                     settings: site.settings.clone(),
                 });
             }

@@ -45,7 +45,30 @@ with_settings! {
         #[serde(default)]
         pub mirrors: Vec<String>,
         pub paths: Option<Vec<String>>,
+        pub article_pattern: Option<String>,
+        pub parity: Option<RawParity>,
     }
+}
+
+/// `[sites.parity]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParity {
+    pub min_similarity: Option<f64>,
+    pub max_lag: Option<String>,
+}
+
+/// One `[[fingerprints]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFingerprint {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub kind: String,
+    pub body_regex: Option<String>,
+    pub dns_ip: Option<String>,
+    pub ns_suffix: Option<String>,
 }
 
 /// `[server]`.
@@ -65,6 +88,8 @@ pub struct RawConfig {
     pub defaults: RawSettings,
     #[serde(default)]
     pub sites: Vec<RawSite>,
+    #[serde(default)]
+    pub fingerprints: Vec<RawFingerprint>,
 }
 
 impl RawSite {

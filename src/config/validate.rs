@@ -12,8 +12,11 @@ use std::time::Duration;
 use url::Url;
 
 use super::locate::{Locator, position};
-use super::raw::{RawConfig, RawSettings, RawSite};
-use super::{Config, ConfigError, ConfigErrors, ResolverSpec, ServerConfig, Settings, Site};
+use super::raw::{RawConfig, RawFingerprint, RawParity, RawSettings, RawSite};
+use super::{
+    Config, ConfigError, ConfigErrors, ParityConfig, ResolverSpec, ServerConfig, Settings, Site,
+};
+use crate::parity::fingerprints::{Fingerprint, FpKind, Matcher, body_regex};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9874";
 
@@ -120,11 +123,117 @@ impl Validator<'_> {
             }
             sites.push(self.site(s, &prefix, &defaults));
         }
+        let fingerprints = raw
+            .fingerprints
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| self.fingerprint(f, &format!("fingerprints[{i}].")))
+            .collect();
         Config {
             server: ServerConfig { listen },
             sites,
+            fingerprints,
             source: file.to_string(),
         }
+    }
+
+    fn fingerprint(&mut self, f: &RawFingerprint, prefix: &str) -> Option<Fingerprint> {
+        if f.name.trim().is_empty() {
+            self.err(&format!("{prefix}name"), "missing fingerprint name");
+        }
+        let kind = match f.kind.as_str() {
+            "blockpage" => Some(FpKind::Blockpage),
+            "seized" => Some(FpKind::Seized),
+            other => {
+                self.err(
+                    &format!("{prefix}kind"),
+                    format!(
+                        "`{other}` is not a fingerprint kind; expected \"blockpage\" or \"seized\""
+                    ),
+                );
+                None
+            }
+        };
+        let given = [
+            f.body_regex.is_some(),
+            f.dns_ip.is_some(),
+            f.ns_suffix.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if given != 1 {
+            self.err(
+                prefix.trim_end_matches('.'),
+                "needs exactly one of body_regex, dns_ip, ns_suffix",
+            );
+            return None;
+        }
+        let matcher = if let Some(re) = &f.body_regex {
+            match body_regex(re) {
+                Ok(r) => Some(Matcher::Body(r)),
+                Err(e) => {
+                    self.err(
+                        &format!("{prefix}body_regex"),
+                        format!("invalid regex: {e}"),
+                    );
+                    None
+                }
+            }
+        } else if let Some(ip) = &f.dns_ip {
+            match ip.parse::<IpAddr>() {
+                Ok(ip) => Some(Matcher::DnsIp(ip)),
+                Err(_) => {
+                    self.err(
+                        &format!("{prefix}dns_ip"),
+                        format!("`{ip}` is not an IP address"),
+                    );
+                    None
+                }
+            }
+        } else {
+            let suffix = f
+                .ns_suffix
+                .clone()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            if suffix.is_empty() {
+                self.err(
+                    &format!("{prefix}ns_suffix"),
+                    "must be a domain such as \"seized.example\"",
+                );
+                None
+            } else {
+                Some(Matcher::NsSuffix(suffix))
+            }
+        };
+        Some(Fingerprint {
+            name: f.name.clone(),
+            kind: kind?,
+            matcher: matcher?,
+        })
+    }
+
+    fn parity(&mut self, raw: Option<&RawParity>, prefix: &str) -> ParityConfig {
+        let mut out = ParityConfig::default();
+        let Some(raw) = raw else { return out };
+        if let Some(s) = raw.min_similarity {
+            if (0.0..=1.0).contains(&s) {
+                out.min_similarity = s;
+            } else {
+                self.err(
+                    &format!("{prefix}min_similarity"),
+                    format!("{s} is out of range; expected 0.0 to 1.0"),
+                );
+            }
+        }
+        let max_lag = raw
+            .max_lag
+            .as_ref()
+            .map(|m| (m, format!("{prefix}max_lag")));
+        out.max_lag = self.duration(max_lag, out.max_lag, Duration::ZERO);
+        out
     }
 
     fn site(&mut self, s: &RawSite, prefix: &str, defaults: &Settings) -> Site {
@@ -180,12 +289,23 @@ impl Validator<'_> {
             }
         };
         let settings = self.settings(&s.overrides(), prefix, defaults);
+        let parity = self.parity(s.parity.as_ref(), &format!("{prefix}parity."));
+        if let Some(p) = &s.article_pattern {
+            if let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+                self.err(
+                    &format!("{prefix}article_pattern"),
+                    format!("invalid regex: {e}"),
+                );
+            }
+        }
         Site {
             name: s.name.clone(),
             main: main
                 .unwrap_or_else(|| Url::parse("http://invalid.invalid/").expect("static URL")),
             mirrors,
             paths,
+            article_pattern: s.article_pattern.clone(),
+            parity,
             settings,
         }
     }

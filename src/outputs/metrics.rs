@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::board::Entry;
+use crate::config::Role;
 use crate::verdict::Kind;
 use crate::verdict::state::State;
 
@@ -33,6 +34,9 @@ pub struct Metrics {
     cert_valid: IntGaugeVec,
     http_status: IntGaugeVec,
     http_redirects: IntGaugeVec,
+    similarity: GaugeVec,
+    lag: GaugeVec,
+    missing: IntGaugeVec,
     checks: IntCounterVec,
     reload_ok: prometheus::IntGauge,
     /// Per target: the `ip` and `resolver` label values last exported.
@@ -127,6 +131,21 @@ impl Metrics {
             )?,
             http_status: ig("http_status_code", "Final HTTP status, 0 when none.", &[])?,
             http_redirects: ig("http_redirects", "Redirects followed.", &[])?,
+            similarity: fg(
+                "content_similarity_ratio",
+                "Mirror's text similarity to the main site (0-1).",
+                &[],
+            )?,
+            lag: fg(
+                "content_lag_seconds",
+                "Age of the oldest main-site article the mirror lacks.",
+                &[],
+            )?,
+            missing: ig(
+                "content_missing_articles",
+                "Main-site articles the mirror lacks.",
+                &[],
+            )?,
             checks,
             reload_ok,
             registry,
@@ -154,6 +173,11 @@ impl Metrics {
         }
         for r in ["ok", "failed"] {
             self.checks.with_label_values(&with(&b, r)).inc_by(0);
+        }
+        if e.target.role == Role::Mirror {
+            self.similarity.with_label_values(&b).set(0.0);
+            self.lag.with_label_values(&b).set(0.0);
+            self.missing.with_label_values(&b).set(0);
         }
     }
 
@@ -220,6 +244,18 @@ impl Metrics {
         self.http_redirects
             .with_label_values(&b)
             .set(first.map_or(0, |h| h.redirects.len() as i64));
+        if let Some(p) = r
+            .content
+            .parity
+            .as_ref()
+            .filter(|_| e.target.role == Role::Mirror)
+        {
+            self.similarity.with_label_values(&b).set(p.similarity);
+            self.lag.with_label_values(&b).set(p.lag_seconds);
+            self.missing
+                .with_label_values(&b)
+                .set(p.missing_articles as i64);
+        }
         self.forget_stale(base, ips, resolvers);
     }
 

@@ -108,7 +108,8 @@ fn target(e: &Entry) -> Value {
         "dns": dns,
         "tls": tls,
         "http": http,
-        "parity": Value::Null,
+        "parity": last.and_then(|r| r.content.parity.as_ref()),
+        "fingerprints": last.map(|r| &r.content.fingerprints),
         "last_round": last_round,
     })
 }

@@ -18,6 +18,7 @@ use crate::checks::dns::Outcome;
 use crate::checks::http::{FailStage, status_ok};
 use crate::checks::tls::Handshake;
 use crate::config::{Role, Target};
+use crate::parity::fingerprints::FpKind;
 use crate::timefmt;
 
 /// The fixed problem vocabulary (SPEC section 3).
@@ -127,14 +128,88 @@ pub fn evaluate(target: &Target, report: &RoundReport, now: SystemTime) -> Verdi
         );
         return v;
     }
+    // Fingerprints win: a seizure banner served with 403 is `seized`, and
+    // neither kind ever also raises a content problem.
+    if fingerprints(report, &mut v) {
+        return v;
+    }
     if report.dns.looked_up && !dns(report, &mut v) {
         return v;
     }
     if !connect(target, report, &mut v, now) {
         return v;
     }
-    http(target, report, &mut v);
+    if http(target, report, &mut v) {
+        content(target, report, &mut v);
+    }
     v
+}
+
+/// `seized`/`blockpage` from matched fingerprints; `true` when any matched.
+fn fingerprints(report: &RoundReport, v: &mut Verdict) -> bool {
+    for (kind, fp) in [
+        (Kind::Seized, FpKind::Seized),
+        (Kind::Blockpage, FpKind::Blockpage),
+    ] {
+        let hits: Vec<String> = report
+            .content
+            .fingerprints
+            .iter()
+            .filter(|m| m.kind == fp)
+            .map(|m| format!("fingerprint {} matched: {}", m.name, m.evidence))
+            .collect();
+        if !hits.is_empty() {
+            v.push(kind, hits.join("; "));
+        }
+    }
+    !v.findings.is_empty()
+}
+
+/// Mirror content against the main site's reference.
+fn content(target: &Target, report: &RoundReport, v: &mut Verdict) {
+    let Some(p) = report
+        .content
+        .parity
+        .as_ref()
+        .filter(|_| target.role == Role::Mirror)
+    else {
+        return;
+    };
+    let age = if p.reference_age_seconds >= 1.0 {
+        format!(
+            " (reference page {} old)",
+            humantime::format_duration(Duration::from_secs(p.reference_age_seconds as u64))
+        )
+    } else {
+        String::new()
+    };
+    if p.similarity < target.parity.min_similarity {
+        v.push(
+            Kind::ContentMismatch,
+            format!(
+                "similarity {:.2} < {:.2} to the main site{age}; title match {}, length ratio {:.2}",
+                p.similarity, target.parity.min_similarity, p.title_match, p.length_ratio
+            ),
+        );
+        return;
+    }
+    let max_lag = target.parity.max_lag.as_secs_f64();
+    if p.lag_seconds > max_lag {
+        let oldest = p
+            .paths
+            .iter()
+            .find_map(|x| x.oldest_missing.clone())
+            .unwrap_or_default();
+        v.push(
+            Kind::ContentStale,
+            format!(
+                "lags the main site by {} (max {}): missing {} articles, oldest {oldest}{age}",
+                humantime::format_duration(Duration::from_secs(p.lag_seconds.ceil() as u64)),
+                humantime::format_duration(target.parity.max_lag),
+                p.missing_articles
+            ),
+        );
+    }
 }
 
 /// DNS findings; `false` when the address cannot be reached at all.
@@ -332,8 +407,8 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
     true
 }
 
-/// HTTP findings over every fetched path.
-fn http(target: &Target, report: &RoundReport, v: &mut Verdict) {
+/// HTTP findings over every fetched path; `true` when there were none.
+fn http(target: &Target, report: &RoundReport, v: &mut Verdict) -> bool {
     let mut errors = Vec::new();
     let mut offsite = Vec::new();
     for h in &report.http {
@@ -368,9 +443,14 @@ fn http(target: &Target, report: &RoundReport, v: &mut Verdict) {
     if !offsite.is_empty() {
         v.push(Kind::RedirectOffsite, offsite.join("; "));
     }
+    let clean = offsite.is_empty() && errors.is_empty();
+    if !offsite.is_empty() {
+        v.push(Kind::RedirectOffsite, offsite.join("; "));
+    }
     if !errors.is_empty() {
         v.push(Kind::HttpError, errors.join("; "));
     }
+    clean
 }
 
 fn outcome_text(o: &Outcome, rcode: &str) -> String {

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HOST, LOCATION};
+use std::io::Write as _;
+
+use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, LOCATION};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::ServerConfig;
@@ -18,18 +20,22 @@ use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::pages::{self, Article};
+use super::pages::{self, Feed, Noise};
 
 /// What a virtual host answers.
 #[derive(Debug, Clone)]
 pub enum Behavior {
-    /// The news homepage with these articles.
+    /// The news homepage from `feed` (frozen at the world's start, or live),
+    /// optionally noisy and gzip-encoded.
     Page {
         title: String,
-        articles: Arc<Vec<Article>>,
+        feed: Arc<Feed>,
+        frozen: bool,
+        noise: Noise,
+        gzip: bool,
     },
-    /// A fixed status with a short body.
-    Status(u16),
+    /// A fixed status and body.
+    Fixed { status: u16, body: String },
     /// `301` to this absolute URL.
     Redirect(String),
 }
@@ -98,35 +104,71 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    let reply = |status: u16, body: String| {
+    let accepts_gzip = req
+        .headers()
+        .get(ACCEPT_ENCODING)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.contains("gzip"));
+    let reply = |status: u16, body: Vec<u8>| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         r.headers_mut().insert(
             CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+            HeaderValue::from_static("text/html; charset=utf-8"),
         );
         r
     };
     match vhosts.get(&host).map(|v| &v.behavior) {
-        None => reply(404, "<h1>no such site</h1>".into()),
-        Some(Behavior::Status(code)) => {
-            reply(*code, format!("<h1>{code}</h1><p>Service unavailable.</p>"))
-        }
+        None => reply(404, b"<h1>no such site</h1>".to_vec()),
+        Some(Behavior::Fixed { status, body }) => reply(*status, body.clone().into_bytes()),
         Some(Behavior::Redirect(to)) => {
-            let mut r = reply(301, String::new());
-            if let Ok(v) = hyper::header::HeaderValue::from_str(to) {
+            let mut r = reply(301, Vec::new());
+            if let Ok(v) = HeaderValue::from_str(to) {
                 r.headers_mut().insert(LOCATION, v);
             }
             r
         }
-        Some(Behavior::Page { title, articles }) => {
+        Some(Behavior::Page {
+            title,
+            feed,
+            frozen,
+            noise,
+            gzip,
+        }) => {
             let stamp = crate::timefmt::rfc3339(SystemTime::now());
-            let ad = format!(
-                "Advertisement #{}",
-                stamp.len() + stamp.chars().filter(|c| *c == '1').count()
-            );
-            reply(200, pages::homepage(title, &host, articles, &stamp, &ad))
+            let html = pages::homepage(title, &host, &feed.latest(*frozen), &stamp, *noise);
+            if *gzip && accepts_gzip {
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let compressed = enc.write_all(html.as_bytes()).and_then(|_| enc.finish());
+                if let Ok(bytes) = compressed {
+                    let mut r = reply(200, bytes);
+                    r.headers_mut()
+                        .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    return r;
+                }
+            }
+            reply(200, html.into_bytes())
         }
+    }
+}
+
+/// Serves every vhost over plain HTTP on `listener` until aborted.
+pub async fn serve_plain(listener: TcpListener, vhosts: Arc<HashMap<String, Vhost>>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let vhosts = vhosts.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let vhosts = vhosts.clone();
+                async move { Ok::<_, Infallible>(respond(&vhosts, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
     }
 }
 

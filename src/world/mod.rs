@@ -17,11 +17,13 @@ pub mod pki;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use self::https::{Behavior, Vhost};
+use self::pages::Noise;
 use self::pki::{Ca, CertKind};
 
 const LIVE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
@@ -32,12 +34,19 @@ const HIJACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 /// The main site's host.
 pub const MAIN_HOST: &str = "www.main.test";
 
+/// How often the main site (and every in-sync mirror) publishes an article.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(3);
+
 /// One address of the world and what it demonstrates.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Short name, e.g. `expired_cert`.
     pub name: &'static str,
     pub host: String,
+    /// Its URL (https, except the plain-HTTP blockpage).
+    pub url: String,
+    /// The `target` label mirrorwatch gives it (`host:port`).
+    pub label: String,
 }
 
 /// A running world; everything stops when it is dropped.
@@ -48,6 +57,8 @@ pub struct World {
     pub tamper_dns: std::net::SocketAddr,
     /// The HTTPS port every vhost uses.
     pub port: u16,
+    /// The plain-HTTP port (127.0.0.1).
+    pub http_port: u16,
     /// The private CA, PEM: give it to mirrorwatch as `ca_file`.
     pub ca_pem: String,
     /// Mirror scenarios (the main site is [`MAIN_HOST`]).
@@ -64,14 +75,14 @@ impl Drop for World {
     }
 }
 
-/// (scenario, host, addresses, certificate, behaviour); `None` behaviour is
-/// the main site's page.
+/// (scenario, host, addresses, certificate, behaviour, plain HTTP).
 type Spec = (
     &'static str,
     &'static str,
     Vec<IpAddr>,
     CertKind,
-    Option<Behavior>,
+    Behavior,
+    bool,
 );
 
 impl World {
@@ -79,91 +90,161 @@ impl World {
     pub async fn start() -> anyhow::Result<Self> {
         let ca = Ca::new()?;
         let (tls_listener, blackhole, hijack, port) = bind_trio().await?;
+        let plain = TcpListener::bind((LIVE, 0)).await?;
+        let http_port = plain.local_addr()?.port();
         let main_url = format!("https://{MAIN_HOST}:{port}/");
-        let articles = Arc::new(pages::articles(1, 24));
-        let page = Behavior::Page {
+        let feed = Arc::new(pages::Feed {
+            start: tokio::time::Instant::now().into_std(),
+            initial: 40,
+            every: PUBLISH_EVERY,
+            shown: 30,
+        });
+        let page = |frozen: bool, noise: Noise, gzip: bool| Behavior::Page {
             title: "World News Network".into(),
-            articles: articles.clone(),
+            feed: feed.clone(),
+            frozen,
+            noise,
+            gzip,
         };
+        let live = page(false, Noise::default(), false);
+        let noisy = page(
+            false,
+            Noise {
+                swap_blocks: true,
+                cache_busters: true,
+                ad: 1,
+            },
+            true,
+        );
+        let fixed = |status: u16, body: String| Behavior::Fixed { status, body };
         let specs: Vec<Spec> = vec![
             (
                 "main",
                 MAIN_HOST,
                 vec![LIVE],
                 CertKind::Valid,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "healthy",
                 "www.healthy.test",
                 vec![LIVE],
                 CertKind::Valid,
-                Some(page.clone()),
+                live.clone(),
+                false,
+            ),
+            (
+                "noisy_in_sync",
+                "www.noisy.test",
+                vec![LIVE],
+                CertKind::Valid,
+                noisy,
+                false,
+            ),
+            (
+                "stale",
+                "www.stale.test",
+                vec![LIVE],
+                CertKind::Valid,
+                page(true, Noise::default(), false),
+                false,
+            ),
+            (
+                "seized",
+                "www.seized.test",
+                vec![LIVE],
+                CertKind::Valid,
+                fixed(403, pages::seized()),
+                false,
+            ),
+            (
+                "parked",
+                "www.parked.test",
+                vec![LIVE],
+                CertKind::Valid,
+                fixed(200, pages::parked("www.parked.test")),
+                false,
+            ),
+            (
+                "blockpage_http",
+                "www.blocked.test",
+                vec![LIVE],
+                CertKind::Valid,
+                fixed(200, pages::blockpage()),
+                true,
             ),
             (
                 "expired_cert",
                 "www.expired.test",
                 vec![LIVE],
                 CertKind::Expired,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "wrong_host_cert",
                 "www.wronghost.test",
                 vec![LIVE],
                 CertKind::WrongHost,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "expiring_cert",
                 "www.expiring.test",
                 vec![LIVE],
                 CertKind::ExpiresInDays(5),
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "blackhole",
                 "www.blackhole.test",
                 vec![BLACKHOLE],
                 CertKind::Valid,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "http_503",
                 "www.unavailable.test",
                 vec![LIVE],
                 CertKind::Valid,
-                Some(Behavior::Status(503)),
+                fixed(503, "<h1>503</h1><p>Service unavailable.</p>".into()),
+                false,
             ),
             (
                 "redirect_to_main",
                 "www.redirect.test",
                 vec![LIVE],
                 CertKind::Valid,
-                Some(Behavior::Redirect(main_url)),
+                Behavior::Redirect(main_url),
+                false,
             ),
             (
                 "tampered_dns",
                 "www.tampered.test",
                 vec![LIVE],
                 CertKind::Valid,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
             (
                 "one_dead_address",
                 "www.halfdead.test",
                 vec![LIVE, DEAD],
                 CertKind::Valid,
-                Some(page.clone()),
+                live.clone(),
+                false,
             ),
         ];
         let mut zone = dns::Zone::default();
         let mut vhosts = HashMap::new();
         let mut hijacked = HashMap::new();
         let mut scenarios = Vec::new();
-        for (name, host, ips, cert, behavior) in specs {
+        for (name, host, ips, cert, behavior, plain_http) in specs {
             zone.hosts.insert(host.to_string(), ips);
-            let behavior = behavior.unwrap_or_else(|| page.clone());
             vhosts.insert(
                 host.to_string(),
                 Vhost {
@@ -178,17 +259,24 @@ impl World {
                     behavior,
                 },
             );
-            if name != "main" {
-                scenarios.push(Scenario {
-                    name,
-                    host: host.to_string(),
-                });
-            }
+            let (scheme, p) = if plain_http {
+                ("http", http_port)
+            } else {
+                ("https", port)
+            };
+            scenarios.push(Scenario {
+                name,
+                host: host.to_string(),
+                url: format!("{scheme}://{host}:{p}/"),
+                label: format!("{host}:{p}"),
+            });
         }
         // NXDOMAIN: in no zone at all.
         scenarios.push(Scenario {
             name: "nxdomain",
             host: "www.gone.test".into(),
+            url: format!("https://www.gone.test:{port}/"),
+            label: format!("www.gone.test:{port}"),
         });
         let mut tampered = zone.clone();
         tampered
@@ -196,8 +284,10 @@ impl World {
             .insert("www.tampered.test".into(), vec![HIJACK]);
         let authoritative = dns::serve(zone).await?;
         let tamperer = dns::serve(tampered).await?;
+        let vhosts = Arc::new(vhosts);
         let tasks = vec![
-            tokio::spawn(https::serve_tls(tls_listener, Arc::new(vhosts))),
+            tokio::spawn(https::serve_tls(tls_listener, vhosts.clone())),
+            tokio::spawn(https::serve_plain(plain, vhosts)),
             tokio::spawn(https::serve_blackhole(blackhole)),
             tokio::spawn(https::serve_tls(hijack, Arc::new(hijacked))),
         ];
@@ -205,11 +295,17 @@ impl World {
             dns: authoritative.addr,
             tamper_dns: tamperer.addr,
             port,
+            http_port,
             ca_pem: ca.pem,
             scenarios,
             _dns: vec![authoritative, tamperer],
             tasks,
         })
+    }
+
+    /// The scenario called `name`.
+    pub fn scenario(&self, name: &str) -> Option<&Scenario> {
+        self.scenarios.iter().find(|s| s.name == name)
     }
 
     /// `https://HOST:PORT/` for a world host.
@@ -224,23 +320,26 @@ impl World {
 
     /// A config watching the whole world as one site (main + every scenario
     /// as a mirror), through both resolvers, trusting the world's CA at
-    /// `ca_file`.
+    /// `ca_file`, with thresholds of 1 and parity's `max_lag`.
     pub fn config_toml(
         &self,
         listen: &str,
         ca_file: &str,
         interval: &str,
         timeout: &str,
+        max_lag: &str,
     ) -> String {
         let mirrors: Vec<String> = self
             .scenarios
             .iter()
-            .map(|s| format!("\"{}\"", self.url(&s.host)))
+            .filter(|s| s.name != "main")
+            .map(|s| format!("\"{}\"", s.url))
             .collect();
         format!(
             "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
              resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = 1\nsuccess_threshold = 1\n\
-             cert_warning = \"14d\"\n\n[[sites]]\nname = \"world\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n",
+             cert_warning = \"14d\"\n\n[[sites]]\nname = \"world\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
+             [sites.parity]\nmin_similarity = 0.6\nmax_lag = \"{max_lag}\"\n",
             self.dns,
             self.tamper_dns,
             self.url(MAIN_HOST),

@@ -54,12 +54,15 @@ impl Drop for Daemon {
     }
 }
 
+/// Max lag the world's config gives parity (the main site publishes every 3 s).
+pub const MAX_LAG: &str = "4s";
+
 pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let config = env
         .world
-        .config_toml(&listen, &env.ca_file, interval, timeout);
+        .config_toml(&listen, &env.ca_file, interval, timeout, MAX_LAG);
     let path = env.dir.path().join(format!("mirrorwatch-{port}.toml"));
     std::fs::write(&path, config).expect("write config");
     let child = Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))

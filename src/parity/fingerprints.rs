@@ -1,0 +1,149 @@
+//! Seizure and blockpage fingerprints: a shipped list plus the config's.
+//!
+//! A fingerprint matches a response body (regex over the decoded document,
+//! any status), an address in a DNS answer, or the NS delegation of the
+//! registered domain. Matching is a fact; `verdict` turns it into `seized` or
+//! `blockpage`.
+
+use std::net::IpAddr;
+
+use regex::{Regex, RegexBuilder};
+use serde::Serialize;
+
+/// What a match means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FpKind {
+    Blockpage,
+    Seized,
+}
+
+/// How a fingerprint matches.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Body(Regex),
+    DnsIp(IpAddr),
+    NsSuffix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub name: String,
+    pub kind: FpKind,
+    pub matcher: Matcher,
+}
+
+/// One fingerprint that matched, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FingerprintMatch {
+    pub name: String,
+    pub kind: FpKind,
+    pub evidence: String,
+}
+
+/// Compiles a body regex with bounded size (config and shipped alike).
+pub fn body_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+}
+
+/// The shipped list (see README, "Fingerprints").
+pub fn shipped() -> Vec<Fingerprint> {
+    let body = |name: &str, kind, re: &str| {
+        body_regex(re).ok().map(|r| Fingerprint {
+            name: name.into(),
+            kind,
+            matcher: Matcher::Body(r),
+        })
+    };
+    let mut out: Vec<Fingerprint> = [
+        body(
+            "us-seizure-banner",
+            FpKind::Seized,
+            r"(?i)has\s+been\s+seized\s+by\s+the\s+united\s+states\s+government|in\s+accordance\s+with\s+a\s+seizure\s+warrant|this\s+domain\s+has\s+been\s+seized",
+        ),
+        body("iran-10.10.34.34-blockpage", FpKind::Blockpage, r"10\.10\.34\.3[4-6]"),
+        body("russia-rkn-blockpage", FpKind::Blockpage, r"(?i)eais\.rkn\.gov\.ru"),
+        body("indonesia-internet-positif", FpKind::Blockpage, r"(?i)internet-?positif\.(?:id|info)"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for suffix in ["seized.gov", "seizedservers.com"] {
+        out.push(Fingerprint {
+            name: format!("ns-{suffix}"),
+            kind: FpKind::Seized,
+            matcher: Matcher::NsSuffix(suffix.into()),
+        });
+    }
+    for ip in ["10.10.34.34", "10.10.34.35", "10.10.34.36"] {
+        if let Ok(ip) = ip.parse() {
+            out.push(Fingerprint {
+                name: "iran-10.10.34.34-dns".into(),
+                kind: FpKind::Blockpage,
+                matcher: Matcher::DnsIp(ip),
+            });
+        }
+    }
+    out
+}
+
+/// The active list: shipped plus configured.
+#[derive(Debug, Clone)]
+pub struct Fingerprints(Vec<Fingerprint>);
+
+impl Fingerprints {
+    pub fn new(configured: &[Fingerprint]) -> Self {
+        let mut all = shipped();
+        all.extend_from_slice(configured);
+        Self(all)
+    }
+
+    /// Addresses known to be blockpage servers: not worth connecting to.
+    pub fn blocked_ips(&self) -> Vec<IpAddr> {
+        self.0
+            .iter()
+            .filter_map(|f| match f.matcher {
+                Matcher::DnsIp(ip) => Some(ip),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every fingerprint that matches this round's body, answers or NS.
+    pub fn matches(&self, body: &str, answers: &[IpAddr], ns: &[String]) -> Vec<FingerprintMatch> {
+        let mut out = Vec::new();
+        for f in &self.0 {
+            let evidence = match &f.matcher {
+                Matcher::Body(re) => re
+                    .find(body)
+                    .map(|m| format!("page contains \"{}\"", excerpt(m.as_str()))),
+                Matcher::DnsIp(ip) => answers.contains(ip).then(|| format!("DNS answer {ip}")),
+                Matcher::NsSuffix(suffix) => ns
+                    .iter()
+                    .find(|n| {
+                        n.trim_end_matches('.') == suffix
+                            || n.trim_end_matches('.').ends_with(&format!(".{suffix}"))
+                    })
+                    .map(|n| format!("NS delegated to {n}")),
+            };
+            if let Some(evidence) = evidence {
+                if !out.iter().any(|m: &FingerprintMatch| m.name == f.name) {
+                    out.push(FingerprintMatch {
+                        name: f.name.clone(),
+                        kind: f.kind,
+                        evidence,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    let cut: String = s.chars().take(80).collect();
+    cut.split_whitespace().collect::<Vec<_>>().join(" ")
+}

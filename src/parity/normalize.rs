@@ -1,0 +1,218 @@
+//! Page normalisation: bytes → the text, title and links that parity
+//! compares.
+//!
+//! Decodes the charset (header, BOM, `<meta>` prescan, else UTF-8), then runs
+//! html5ever's tokenizer, which is linear in the input (no tree building, so
+//! no quadratic paths on hostile markup). Text inside script, style,
+//! noscript and template is dropped, as are comments. The mirror's host names
+//! (in links, scheme-relative links and text) are rewritten to the main host;
+//! link identity is the path with the query removed.
+
+use std::cell::RefCell;
+
+use encoding_rs::{Encoding, UTF_8};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+use url::Url;
+
+/// A page reduced to what parity compares.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub title: String,
+    /// Visible text, whitespace collapsed, hosts rewritten.
+    pub text: String,
+    /// Link paths (query removed) that stay on the page's own site, in order.
+    pub links: Vec<String>,
+    /// Decoded length of the whole document, bytes.
+    pub length: usize,
+}
+
+/// Which host names to rewrite, and where links resolve.
+pub struct Rewrite<'a> {
+    /// The URL the page was fetched from.
+    pub base: &'a Url,
+    /// Host names (the page's own) to replace by `to`.
+    pub from: &'a [String],
+    pub to: &'a str,
+}
+
+/// Decodes `body` using the charset from `content_type`, a BOM or a
+/// `<meta charset>` in the first 1024 bytes; UTF-8 otherwise.
+pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(charset_param)
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
+        .and_then(|label| Encoding::for_label(label.as_bytes()))
+        .unwrap_or(UTF_8);
+    let (text, _, _) = declared.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn meta_charset(head: &[u8]) -> Option<String> {
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = head.find("charset=")? + "charset=".len();
+    let label: String = head[at..]
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!label.is_empty()).then_some(label)
+}
+
+#[derive(Default)]
+struct State {
+    skip_depth: u32,
+    in_title: bool,
+    title: String,
+    text: String,
+    links: Vec<String>,
+}
+
+struct Sink<'a> {
+    state: RefCell<State>,
+    rewrite: &'a Rewrite<'a>,
+}
+
+const SKIPPED: [&str; 4] = ["script", "style", "noscript", "template"];
+
+impl TokenSink for Sink<'_> {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let mut s = self.state.borrow_mut();
+        match token {
+            Token::TagToken(tag) => {
+                let name: &str = &tag.name;
+                match tag.kind {
+                    TagKind::StartTag => {
+                        if name == "a" {
+                            if let Some(href) = tag.attrs.iter().find(|a| &*a.name.local == "href")
+                            {
+                                if let Some(path) = link_path(self.rewrite, &href.value) {
+                                    s.links.push(path);
+                                }
+                            }
+                        }
+                        if !s.text.ends_with(' ') {
+                            s.text.push(' ');
+                        }
+                        if tag.self_closing {
+                            return TokenSinkResult::Continue;
+                        }
+                        if SKIPPED.contains(&name) {
+                            s.skip_depth += 1;
+                            return TokenSinkResult::RawData(if name == "script" {
+                                RawKind::ScriptData
+                            } else {
+                                RawKind::Rawtext
+                            });
+                        }
+                        if name == "title" {
+                            s.in_title = true;
+                            return TokenSinkResult::RawData(RawKind::Rcdata);
+                        }
+                        if name == "textarea" {
+                            return TokenSinkResult::RawData(RawKind::Rcdata);
+                        }
+                    }
+                    TagKind::EndTag => {
+                        if SKIPPED.contains(&name) {
+                            s.skip_depth = s.skip_depth.saturating_sub(1);
+                        } else if name == "title" {
+                            s.in_title = false;
+                        }
+                        if !s.text.ends_with(' ') {
+                            s.text.push(' ');
+                        }
+                    }
+                }
+            }
+            Token::CharacterTokens(t) => {
+                if s.in_title {
+                    s.title.push_str(&t);
+                } else if s.skip_depth == 0 {
+                    push_collapsed(&mut s.text, &t);
+                }
+            }
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+fn push_collapsed(out: &mut String, t: &StrTendril) {
+    for word in t.split_whitespace() {
+        if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if t.ends_with(char::is_whitespace) && !out.ends_with(' ') {
+        out.push(' ');
+    }
+}
+
+/// The identity of an `href` on this page: its path (query and fragment
+/// removed), when it points at the page's own site (after rewriting).
+fn link_path(rw: &Rewrite<'_>, href: &str) -> Option<String> {
+    let url = rw.base.join(href.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    let own = host == rw.to || rw.from.contains(&host);
+    own.then(|| url.path().to_string())
+}
+
+fn rewrite_hosts(text: &str, rw: &Rewrite<'_>) -> String {
+    let mut out = text.to_string();
+    for h in rw
+        .from
+        .iter()
+        .filter(|h| !h.is_empty() && h.as_str() != rw.to)
+    {
+        if out.contains(h.as_str()) {
+            out = out.replace(h.as_str(), rw.to);
+        }
+    }
+    out
+}
+
+/// Normalises a decoded document.
+pub fn normalize(html: &str, rw: &Rewrite<'_>) -> Page {
+    let sink = Sink {
+        state: RefCell::new(State::default()),
+        rewrite: rw,
+    };
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    let s = tokenizer.sink.state.into_inner();
+    Page {
+        title: rewrite_hosts(
+            s.title
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str(),
+            rw,
+        ),
+        text: rewrite_hosts(s.text.trim(), rw),
+        links: s.links,
+        length: html.len(),
+    }
+}

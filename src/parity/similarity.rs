@@ -1,0 +1,148 @@
+//! Similarity of two normalised pages.
+//!
+//! Words are lower-cased and every digit run becomes `0`, so rotating
+//! timestamps and counters compare equal. Overlapping shingles of
+//! [`SHINGLE`] words are hashed; similarity is the Jaccard index of the two
+//! shingle sets. Reordering a few blocks only changes the shingles at their
+//! boundaries, and a changed ad slot only the shingles that touch it. Sets are
+//! sorted vectors, so a comparison allocates two vectors and no hash tables.
+
+/// Words per shingle.
+pub const SHINGLE: usize = 4;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One FNV-1a (64-bit) step: fast and stable across runs.
+fn fnv_step(h: u64, byte: u8) -> u64 {
+    (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// Hash of one word, lower-cased, every digit run folded to `0`.
+fn word_hash(word: &str) -> u64 {
+    let mut h = FNV_OFFSET;
+    let mut in_digits = false;
+    for c in word.chars() {
+        if c.is_numeric() {
+            if !in_digits {
+                h = fnv_step(h, b'0');
+            }
+            in_digits = true;
+            continue;
+        }
+        in_digits = false;
+        if c.is_ascii() {
+            h = fnv_step(h, c.to_ascii_lowercase() as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            for lc in c.to_lowercase() {
+                for b in lc.encode_utf8(&mut buf).bytes() {
+                    h = fnv_step(h, b);
+                }
+            }
+        }
+    }
+    h
+}
+
+/// The sorted, de-duplicated shingle hashes of `text`.
+pub fn shingles(text: &str) -> Vec<u64> {
+    let words: Vec<u64> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(word_hash)
+        .collect();
+    let mut out: Vec<u64> = if words.len() < SHINGLE {
+        if words.is_empty() {
+            Vec::new()
+        } else {
+            vec![combine(&words)]
+        }
+    } else {
+        words.windows(SHINGLE).map(combine).collect()
+    };
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn combine(window: &[u64]) -> u64 {
+    window.iter().fold(0x9e37_79b9_7f4a_7c15u64, |acc, w| {
+        (acc.rotate_left(23) ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd)
+    })
+}
+
+/// Jaccard index of two sorted shingle sets; 1.0 when both are empty.
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut both) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    both as f64 / (a.len() + b.len() - both) as f64
+}
+
+/// OONI's title test: no word of 5 or more bytes appears in only one title.
+pub fn title_match(a: &str, b: &str) -> bool {
+    let long = |t: &str| -> std::collections::BTreeSet<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 5)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    long(a) == long(b)
+}
+
+/// OONI's body length ratio: min(a/b, b/a); 1.0 when both are empty.
+pub fn length_ratio(a: usize, b: usize) -> f64 {
+    match (a, b) {
+        (0, 0) => 1.0,
+        (0, _) | (_, 0) => 0.0,
+        (a, b) => (a.min(b) as f64) / (a.max(b) as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_text_is_one_and_disjoint_is_zero() {
+        let a = shingles("the quick brown fox jumps over the lazy dog");
+        assert_eq!(jaccard(&a, &a), 1.0);
+        let b = shingles("lorem ipsum dolor sit amet consectetur adipiscing elit");
+        assert_eq!(jaccard(&a, &b), 0.0);
+    }
+
+    #[test]
+    fn digits_fold_so_timestamps_match() {
+        let a = shingles("Updated 2026-11-27T13:43:33Z by the news desk today");
+        let b = shingles("Updated 2026-11-27T13:44:09Z by the news desk today");
+        assert_eq!(jaccard(&a, &b), 1.0);
+    }
+
+    #[test]
+    fn title_match_and_length_ratio_follow_ooni() {
+        assert!(title_match("World News | Latest", "world news | latest"));
+        assert!(
+            title_match("Press TV - Home", "Press TV - Hem"),
+            "words under 5 bytes do not count"
+        );
+        assert!(
+            !title_match("Press TV - Home", "Press TV - Accueil"),
+            "a long word on one side only"
+        );
+        assert!(!title_match("World News | Latest", "Domain for sale"));
+        assert_eq!(length_ratio(100, 50), 0.5);
+        assert_eq!(length_ratio(0, 0), 1.0);
+    }
+}
