@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 
 use encoding_rs::{Encoding, UTF_8};
+use html5ever::local_name;
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{
@@ -85,7 +86,13 @@ struct Sink<'a> {
     rewrite: &'a Rewrite<'a>,
 }
 
-const SKIPPED: [&str; 4] = ["script", "style", "noscript", "template"];
+/// Elements whose text is not visible.
+fn skipped(name: &html5ever::LocalName) -> bool {
+    *name == local_name!("script")
+        || *name == local_name!("style")
+        || *name == local_name!("noscript")
+        || *name == local_name!("template")
+}
 
 impl TokenSink for Sink<'_> {
     type Handle = ();
@@ -94,49 +101,45 @@ impl TokenSink for Sink<'_> {
         let mut s = self.state.borrow_mut();
         match token {
             Token::TagToken(tag) => {
-                let name: &str = &tag.name;
-                match tag.kind {
-                    TagKind::StartTag => {
-                        if name == "a" {
-                            if let Some(href) = tag.attrs.iter().find(|a| &*a.name.local == "href")
-                            {
-                                if let Some(path) = link_path(self.rewrite, &href.value) {
-                                    s.links.push(path);
-                                }
-                            }
-                        }
-                        if !s.text.ends_with(' ') {
-                            s.text.push(' ');
-                        }
-                        if tag.self_closing {
-                            return TokenSinkResult::Continue;
-                        }
-                        if SKIPPED.contains(&name) {
-                            s.skip_depth += 1;
-                            return TokenSinkResult::RawData(if name == "script" {
-                                RawKind::ScriptData
-                            } else {
-                                RawKind::Rawtext
-                            });
-                        }
-                        if name == "title" {
-                            s.in_title = true;
-                            return TokenSinkResult::RawData(RawKind::Rcdata);
-                        }
-                        if name == "textarea" {
-                            return TokenSinkResult::RawData(RawKind::Rcdata);
-                        }
+                let name = &tag.name;
+                if !s.text.ends_with(' ') {
+                    s.text.push(' ');
+                }
+                if tag.kind == TagKind::EndTag {
+                    if skipped(name) {
+                        s.skip_depth = s.skip_depth.saturating_sub(1);
+                    } else if *name == local_name!("title") {
+                        s.in_title = false;
                     }
-                    TagKind::EndTag => {
-                        if SKIPPED.contains(&name) {
-                            s.skip_depth = s.skip_depth.saturating_sub(1);
-                        } else if name == "title" {
-                            s.in_title = false;
-                        }
-                        if !s.text.ends_with(' ') {
-                            s.text.push(' ');
-                        }
+                    return TokenSinkResult::Continue;
+                }
+                if *name == local_name!("a") {
+                    let href = tag
+                        .attrs
+                        .iter()
+                        .find(|a| a.name.local == local_name!("href"));
+                    if let Some(path) = href.and_then(|h| link_path(self.rewrite, &h.value)) {
+                        s.links.push(path);
                     }
+                }
+                if tag.self_closing {
+                    return TokenSinkResult::Continue;
+                }
+                if skipped(name) {
+                    s.skip_depth += 1;
+                    let kind = if *name == local_name!("script") {
+                        RawKind::ScriptData
+                    } else {
+                        RawKind::Rawtext
+                    };
+                    return TokenSinkResult::RawData(kind);
+                }
+                if *name == local_name!("title") {
+                    s.in_title = true;
+                    return TokenSinkResult::RawData(RawKind::Rcdata);
+                }
+                if *name == local_name!("textarea") {
+                    return TokenSinkResult::RawData(RawKind::Rcdata);
                 }
             }
             Token::CharacterTokens(t) => {
@@ -153,27 +156,63 @@ impl TokenSink for Sink<'_> {
 }
 
 fn push_collapsed(out: &mut String, t: &StrTendril) {
-    for word in t.split_whitespace() {
+    for word in t.split_ascii_whitespace() {
         if !out.is_empty() && !out.ends_with(' ') {
             out.push(' ');
         }
         out.push_str(word);
     }
-    if t.ends_with(char::is_whitespace) && !out.ends_with(' ') {
+    if t.ends_with(|c: char| c.is_ascii_whitespace()) && !out.ends_with(' ') {
         out.push(' ');
     }
 }
 
 /// The identity of an `href` on this page: its path (query and fragment
 /// removed), when it points at the page's own site (after rewriting).
+/// Root-relative, scheme-relative and absolute http(s) links take a fast
+/// path; anything else is resolved with `Url::join`.
 fn link_path(rw: &Rewrite<'_>, href: &str) -> Option<String> {
-    let url = rw.base.join(href.trim()).ok()?;
+    let href = href.trim();
+    let strip = |p: &str| -> String {
+        let end = p.find(['?', '#']).unwrap_or(p.len());
+        if end == 0 {
+            "/".to_string()
+        } else {
+            p[..end].to_string()
+        }
+    };
+    let own = |host: &str| {
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        host.eq_ignore_ascii_case(rw.to) || rw.from.iter().any(|f| host.eq_ignore_ascii_case(f))
+    };
+    let after_scheme = href
+        .strip_prefix("https://")
+        .or_else(|| href.strip_prefix("http://"))
+        .or_else(|| href.strip_prefix("//"));
+    if let Some(rest) = after_scheme {
+        let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (host, path) = rest.split_at(split);
+        let simple = !host.is_empty()
+            && !host.contains(['@', '\\', '%'])
+            && !path.contains(['\\', '%'])
+            && !path.contains("/.");
+        if simple {
+            return own(host).then(|| strip(path));
+        }
+    } else if href.starts_with('/') && !href.contains(['\\', '%']) && !href.contains("/.") {
+        return Some(strip(href));
+    }
+    let url = rw.base.join(href).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    let host = url.host_str()?.to_ascii_lowercase();
-    let own = host == rw.to || rw.from.contains(&host);
-    own.then(|| url.path().to_string())
+    own(url.host_str()?).then(|| url.path().to_string())
 }
 
 fn rewrite_hosts(text: &str, rw: &Rewrite<'_>) -> String {
@@ -193,7 +232,10 @@ fn rewrite_hosts(text: &str, rw: &Rewrite<'_>) -> String {
 /// Normalises a decoded document.
 pub fn normalize(html: &str, rw: &Rewrite<'_>) -> Page {
     let sink = Sink {
-        state: RefCell::new(State::default()),
+        state: RefCell::new(State {
+            text: String::with_capacity(html.len() / 2),
+            ..State::default()
+        }),
         rewrite: rw,
     };
     let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());

@@ -21,6 +21,20 @@ fn fnv_step(h: u64, byte: u8) -> u64 {
 fn word_hash(word: &str) -> u64 {
     let mut h = FNV_OFFSET;
     let mut in_digits = false;
+    if word.is_ascii() {
+        for b in word.bytes() {
+            if b.is_ascii_digit() {
+                if !in_digits {
+                    h = fnv_step(h, b'0');
+                }
+                in_digits = true;
+            } else {
+                in_digits = false;
+                h = fnv_step(h, b.to_ascii_lowercase());
+            }
+        }
+        return h;
+    }
     for c in word.chars() {
         if c.is_numeric() {
             if !in_digits {
