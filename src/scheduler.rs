@@ -165,7 +165,9 @@ async fn target_loop(
             },
         };
         let now = SystemTime::now();
-        shared.probes.content.analyse(&target, &mut report, now);
+        // Parsing up to max_body_bytes is CPU work: keep it off the worker's
+        // async duties so other targets' rounds are not delayed.
+        tokio::task::block_in_place(|| shared.probes.content.analyse(&target, &mut report, now));
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;

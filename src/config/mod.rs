@@ -317,4 +317,26 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn parity_and_fingerprint_keys_are_validated() {
+        let text = "[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\narticle_pattern = \"(\"\n[sites.parity]\nmin_similarity = 1.5\nmax_lag = \"soon\"\n\n[[fingerprints]]\nname = \"x\"\nkind = \"hacked\"\nbody_regex = \"ok\"\n\n[[fingerprints]]\nname = \"y\"\nkind = \"blockpage\"\ndns_ip = \"10.0.0.1\"\nns_suffix = \"z.test\"\n";
+        let e = parse(text, "t.toml", Path::new("/")).expect_err("invalid");
+        let paths: Vec<&str> = e.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "sites[0].parity.min_similarity",
+                "sites[0].parity.max_lag",
+                "sites[0].article_pattern",
+                "fingerprints[0].kind",
+                "fingerprints[1]"
+            ]
+        );
+        let ok = "[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\narticle_pattern = '/Detail/\\d{4}/'\n[sites.parity]\nmax_lag = \"5m\"\n[[fingerprints]]\nname = \"isp\"\nkind = \"blockpage\"\nbody_regex = 'blocked by order'\n";
+        let c = parse(ok, "t.toml", Path::new("/")).expect("valid");
+        assert_eq!(c.sites[0].parity.max_lag, Duration::from_secs(300));
+        assert_eq!(c.sites[0].parity.min_similarity, 0.6);
+        assert_eq!(c.fingerprints.len(), 1);
+    }
 }
