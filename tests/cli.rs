@@ -131,7 +131,8 @@ fn run_refuses_a_bad_config_with_exit_2() {
 fn probe_reports_and_exits_by_state() {
     let env = common::start_world();
     let resolver = env.world.dns.to_string();
-    let probe = |host: &str, json: bool| {
+    // `probe` against a world host with the world's resolver and CA, plus `extra` flags.
+    let probe_with = |host: &str, extra: &[&str]| {
         let url = env.world.url(host);
         let mut args = vec![
             "probe",
@@ -143,15 +144,14 @@ fn probe_reports_and_exits_by_state() {
             "--timeout",
             "2s",
         ];
-        if json {
-            args.push("--json");
-        }
+        args.extend_from_slice(extra);
         let out = mirrorwatch(&args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    let probe = |host: &str, json: bool| probe_with(host, if json { &["--json"] } else { &[] });
     let (code, text) = probe("www.healthy.test", false);
     assert_eq!(code, Some(0), "healthy probe:\n{text}");
     assert!(
@@ -179,26 +179,7 @@ fn probe_reports_and_exits_by_state() {
 
     // With --reference the URL is judged as a mirror, parity included.
     let main = env.world.url(mirrorwatch::world::MAIN_HOST);
-    let with_ref = |host: &str| {
-        let url = env.world.url(host);
-        let args = [
-            "probe",
-            url.as_str(),
-            "--reference",
-            main.as_str(),
-            "--resolver",
-            resolver.as_str(),
-            "--ca-file",
-            env.ca_file.as_str(),
-            "--timeout",
-            "2s",
-        ];
-        let out = mirrorwatch(&args);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let with_ref = |host: &str| probe_with(host, &["--reference", main.as_str()]);
     let (code, text) = with_ref("www.noisy.test");
     assert_eq!(code, Some(0), "noisy mirror:\n{text}");
     assert!(

@@ -62,14 +62,7 @@ fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<IpAddr> {
 
 /// The connect stage. Continues when at least one address is good.
 pub async fn run(round: &Round<'_>, report: &mut RoundReport, pool: &mut Pool) -> Flow {
-    let url = &round.target.url;
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let tls = if url.scheme() == "https" {
-        round.tls.as_deref()
-    } else {
-        None
-    };
+    let (host, port, tls) = round.endpoint(&round.target.url);
     let ips = addresses(round, report);
     let dials = ips
         .iter()

@@ -307,13 +307,7 @@ async fn other_sender(
 }
 
 async fn redial(round: &Round<'_>, ip: IpAddr, url: &Url) -> Result<Stream, Failure> {
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let tls = if url.scheme() == "https" {
-        round.tls.as_deref()
-    } else {
-        None
-    };
+    let (host, port, tls) = round.endpoint(url);
     let dialed = net::dial(ip, port, host, tls, round.deadline).await;
     let good = dialed.good();
     if let Some(t) = dialed.tls.as_ref().filter(|_| !good) {

@@ -166,6 +166,18 @@ pub struct Round<'a> {
 }
 
 impl Round<'_> {
+    /// Host, port and TLS setup (for https) to dial for `url`.
+    pub fn endpoint<'u>(&self, url: &'u url::Url) -> (&'u str, u16, Option<&tls::TlsSetup>) {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let tls = if url.scheme() == "https" {
+            self.tls.as_deref()
+        } else {
+            None
+        };
+        (host, port, tls)
+    }
+
     /// Time left before the round's deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())

@@ -79,18 +79,25 @@ pub async fn serve_tls(listener: TcpListener, vhosts: Arc<HashMap<String, Vhost>
         let acceptor = acceptor.clone();
         let vhosts = vhosts.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let service = hyper::service::service_fn(move |req| {
-                let vhosts = vhosts.clone();
-                async move { Ok::<_, Infallible>(respond(&vhosts, &req)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                serve_connection(tls, vhosts).await;
+            }
         });
     }
+}
+
+/// Serves HTTP/1.1 for the vhosts on one accepted connection.
+async fn serve_connection<S>(io: S, vhosts: Arc<HashMap<String, Vhost>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let vhosts = vhosts.clone();
+        async move { Ok::<_, Infallible>(respond(&vhosts, &req)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -160,15 +167,7 @@ pub async fn serve_plain(listener: TcpListener, vhosts: Arc<HashMap<String, Vhos
             continue;
         };
         let vhosts = vhosts.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let vhosts = vhosts.clone();
-                async move { Ok::<_, Infallible>(respond(&vhosts, &req)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
+        tokio::spawn(serve_connection(tcp, vhosts));
     }
 }
 
