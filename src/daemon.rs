@@ -1,47 +1,116 @@
-//! The daemon: wires config → scheduler → outputs → server, and owns
-//! shutdown.
+//! The daemon: wires config → scheduler → outputs → server, and owns reload
+//! and shutdown.
 //!
 //! Shutdown is one `CancellationToken`. SIGTERM or SIGINT cancels it; every
 //! target task drops its round in flight at its next `.await`, the server
 //! stops accepting and finishes open requests, and `run` returns within
 //! [`SHUTDOWN_GRACE`] whatever is still running.
+//!
+//! Reload (SIGHUP or `POST /-/reload`) re-reads the config from its source.
+//! A valid config is applied in place: the board keeps every surviving
+//! address's state, the scheduler restarts only what changed, metrics of
+//! removed addresses are dropped. An invalid one changes nothing, is logged
+//! problem by problem, and sets `mirrorwatch_config_last_reload_successful`
+//! to 0. `server.*` changes need a restart and are reported as such.
+//!
+//! systemd: `READY=1` once the server socket is bound and the scheduler runs,
+//! `STATUS=` with a one-line summary, `WATCHDOG=1` from the scheduler's
+//! heartbeat (so a wedged scheduler gets restarted).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Probes;
-use crate::config::Config;
+use crate::config::{self, Config, ConfigErrors};
 use crate::outputs::board::Board;
 use crate::outputs::metrics::Metrics;
-use crate::scheduler::{self, Heartbeat, MAX_CONCURRENT_ROUNDS, Shared};
-use crate::server::{self, AppState};
+use crate::scheduler::{Heartbeat, Scheduler, Shared};
+use crate::server::{self, AppState, ReloadRequest};
+use crate::verdict::state::State;
 
 /// Upper bound on the time from signal to return.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
+/// Where the config comes from, so a reload reads the same place.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file (`--config`, or the system path).
+    File(PathBuf),
+    /// `/etc/mirrorwatch/mirrorwatch.toml` if present, else the embedded default.
+    Default,
+    /// Fixed text (the demo), with the folder relative paths resolve from.
+    Text {
+        text: String,
+        name: String,
+        base: PathBuf,
+    },
+}
+
+impl Source {
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        match self {
+            Source::File(p) => config::load(p),
+            Source::Default => config::load_default(),
+            Source::Text { text, name, base } => config::parse(text, name, base),
+        }
+    }
+}
+
 /// Runs until SIGTERM/SIGINT.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(source: Source, config: Config) -> anyhow::Result<()> {
     let token = CancellationToken::new();
-    let signals = tokio::spawn(wait_for_signal(token.clone()));
-    let result = run_until(config, token).await;
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let signals = tokio::spawn(wait_for_signals(token.clone(), reload_tx.clone()));
+    let result = run_until(source, config, token, reload_tx, reload_rx, |addr| {
+        tracing::info!(listen = %addr, "serving");
+    })
+    .await;
     signals.abort();
     result
 }
 
-/// Runs until `token` is cancelled.
-pub async fn run_until(config: Config, token: CancellationToken) -> anyhow::Result<()> {
+/// One line for systemd's STATUS=.
+fn summary(board: &Board) -> String {
+    let entries = board.snapshot();
+    let count = |s: State| entries.iter().filter(|e| e.tracker.state() == s).count();
+    format!(
+        "{} addresses: {} up, {} degraded, {} down, {} unknown",
+        entries.len(),
+        count(State::Up),
+        count(State::Degraded),
+        count(State::Down),
+        count(State::Unknown)
+    )
+}
+
+/// Runs until `token` is cancelled. `on_listen` is told the bound address.
+pub async fn run_until(
+    source: Source,
+    config: Config,
+    token: CancellationToken,
+    reload_tx: mpsc::Sender<ReloadRequest>,
+    mut reload_rx: mpsc::Receiver<ReloadRequest>,
+    on_listen: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
     let local = listener
         .local_addr()
         .context("reading the listen address")?;
-    let probes = Probes::new(&config).context("building probes")?;
+    let tls = match &config.server.tls {
+        Some(t) => {
+            Some(server::tls::load(&t.cert_file, &t.key_file).context("loading [server.tls]")?)
+        }
+        None => None,
+    };
+    let probes = Probes::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
@@ -50,25 +119,57 @@ pub async fn run_until(config: Config, token: CancellationToken) -> anyhow::Resu
     }
     metrics.set_reload_ok(true);
     let heartbeat = Arc::new(Heartbeat::default());
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         probes,
+        board.clone(),
+        metrics.clone(),
+        heartbeat.clone(),
+    ));
+    let state = AppState {
         board: board.clone(),
         metrics: metrics.clone(),
-        heartbeat: heartbeat.clone(),
-        limit: Semaphore::new(MAX_CONCURRENT_ROUNDS),
-    });
-    tracing::info!(listen = %local, config = %config.source, sites = config.sites.len(), addresses = targets.len(), "mirrorwatch started");
-    let mut tasks = scheduler::spawn(shared, targets, token.clone());
-    let state = AppState {
-        board,
-        metrics,
         heartbeat,
+        reload: reload_tx,
     };
-    let server = tokio::spawn(server::serve(listener, state, token.clone()));
-    token.cancelled().await;
+    let router = server::router(state, config.server.basic_auth.clone());
+    let server = tokio::spawn(server::serve(listener, router, tls, token.clone()));
+    let status_board = board.clone();
+    let mut last_status = String::new();
+    let on_beat = move || {
+        let line = summary(&status_board);
+        let mut states = vec![sd_notify::NotifyState::Watchdog];
+        if line != last_status {
+            states.push(sd_notify::NotifyState::Status(&line));
+        }
+        let _ = sd_notify::notify(&states);
+        last_status = line;
+    };
+    let on_beat = std::sync::Mutex::new(on_beat);
+    let mut scheduler = Scheduler::start(shared.clone(), targets, token.child_token(), move || {
+        if let Ok(mut f) = on_beat.lock() {
+            (f)()
+        }
+    });
+    tracing::info!(config = %config.source, sites = config.sites.len(), addresses = board.snapshot().len(), "mirrorwatch started");
+    on_listen(local);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let mut current = config;
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            req = reload_rx.recv() => {
+                let Some(req) = req else { break };
+                let result = reload(&source, &mut current, &shared, &mut scheduler);
+                if let Some(reply) = req.reply {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let drain = async {
-        while tasks.join_next().await.is_some() {}
+        scheduler.stop(SHUTDOWN_GRACE).await;
         let _ = server.await;
     };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
@@ -77,7 +178,60 @@ pub async fn run_until(config: Config, token: CancellationToken) -> anyhow::Resu
     Ok(())
 }
 
-async fn wait_for_signal(token: CancellationToken) {
+/// Re-reads the config and applies it; `Err` carries every problem.
+fn reload(
+    source: &Source,
+    current: &mut Config,
+    shared: &Arc<Shared>,
+    scheduler: &mut Scheduler,
+) -> Result<String, String> {
+    let fail = |why: String| {
+        shared.metrics.set_reload_ok(false);
+        Err(why)
+    };
+    let config = match source.load() {
+        Ok(c) => c,
+        Err(errors) => {
+            for line in errors.to_string().lines() {
+                tracing::error!(
+                    problem = line,
+                    "config reload refused; keeping the running config"
+                );
+            }
+            return fail(errors.to_string());
+        }
+    };
+    let probes = match Probes::new(&config, Some(&shared.probes())) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused; keeping the running config");
+            return fail(format!("{e:#}"));
+        }
+    };
+    let targets = config.targets();
+    shared.set_probes(probes);
+    let sync = shared.board.sync(&targets);
+    for e in &sync.removed {
+        shared.metrics.forget(e);
+    }
+    for e in &sync.added {
+        shared.metrics.register_target(e);
+    }
+    let applied = scheduler.apply(targets);
+    shared.metrics.set_reload_ok(true);
+    let mut summary = format!(
+        "reloaded {}: {} added, {} removed, {} restarted",
+        config.source, applied.added, applied.removed, applied.restarted
+    );
+    if config.server != current.server {
+        summary.push_str("; [server] changes take effect after a restart");
+    }
+    tracing::info!("{summary}");
+    *current = config;
+    Ok(summary)
+}
+
+async fn wait_for_signals(token: CancellationToken, reload: mpsc::Sender<ReloadRequest>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -91,7 +245,8 @@ async fn wait_for_signal(token: CancellationToken) {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = hup.recv() => {
-                tracing::warn!("SIGHUP received: live reload is not implemented yet; restart to apply a new config");
+                tracing::info!("SIGHUP: reloading the config");
+                let _ = reload.send(ReloadRequest { reply: None }).await;
             }
         }
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mirrorwatch::config::{self, Settings, validate_resolver};
+use mirrorwatch::daemon::Source;
 
 #[derive(Parser)]
 #[command(
@@ -105,7 +106,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            runtime(|| mirrorwatch::daemon::run(cfg))
+            let source = match config {
+                Some(path) => Source::File(path),
+                None => Source::Default,
+            };
+            runtime(|| mirrorwatch::daemon::run(source, cfg))
         }
         Command::Probe(args) => {
             let ProbeArgs {

@@ -49,12 +49,14 @@ pub async fn probe(
     let config = Config {
         server: ServerConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            basic_auth: Default::default(),
         },
         sites: vec![site],
         fingerprints: Vec::new(),
         source: "probe".into(),
     };
-    let probes = Probes::new(&config)?;
+    let probes = Probes::new(&config, None)?;
     let mut last = None;
     for target in config.targets() {
         let mut report = run_round(&probes, &target).await;

@@ -2,29 +2,29 @@
 //! `interval`, starting at a stable per-address offset (jitter) so rounds do
 //! not burst. A global semaphore caps rounds in flight; every round is bounded
 //! by its `timeout` (plus a 1 s backstop), so a hung address never delays
-//! another. Cancelling the shutdown token stops every task, cancelling rounds
+//! another. [`Scheduler::apply`] swaps in a new target set on reload:
+//! unchanged addresses keep running untouched, changed ones restart, removed
+//! ones stop. Cancelling the root token stops everything, cancelling rounds
 //! in flight.
 //!
 //! After each round the scheduler has `parity` analyse the bodies, asks
-//! `verdict` for the findings, stores them
-//! on the board and updates metrics. It also beats a heartbeat that
-//! `/healthz` reads.
-
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+//! `verdict` for the findings, stores them on the board and updates metrics.
+//! Its heartbeat feeds `/healthz` and the systemd watchdog.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::{Probes, RoundReport, run_round};
 use crate::config::{Role, Target};
-use crate::outputs::board::Board;
+use crate::outputs::board::{Board, Key};
 use crate::outputs::metrics::Metrics;
 use crate::verdict;
 
@@ -34,84 +34,215 @@ pub const MAX_CONCURRENT_ROUNDS: usize = 256;
 pub const MAX_START_SPREAD: Duration = Duration::from_secs(10);
 /// `/healthz` fails when the heartbeat is older than this.
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
+/// Test hook: with this variable set to a duration (e.g. `2s`), the
+/// scheduler loop wedges itself after that long, to prove the watchdog and
+/// `/healthz` notice.
+pub const WEDGE_ENV: &str = "MIRRORWATCH_TEST_WEDGE_AFTER";
 
 /// Liveness of the scheduler loop, as milliseconds since the Unix epoch of
 /// the last beat.
 #[derive(Default)]
 pub struct Heartbeat(AtomicU64);
 
+fn now_ms() -> u64 {
+    (crate::timefmt::unix(SystemTime::now()) * 1000.0) as u64
+}
+
 impl Heartbeat {
     fn beat(&self) {
-        let now = crate::timefmt::unix(SystemTime::now());
-        self.0.store((now * 1000.0) as u64, Ordering::Relaxed);
+        self.0.store(now_ms(), Ordering::Relaxed);
     }
 
     /// How long since the last beat (`None` before the first).
     pub fn age(&self) -> Option<Duration> {
         let last = self.0.load(Ordering::Relaxed);
-        if last == 0 {
-            return None;
-        }
-        let now = (crate::timefmt::unix(SystemTime::now()) * 1000.0) as u64;
-        Some(Duration::from_millis(now.saturating_sub(last)))
+        (last != 0).then(|| Duration::from_millis(now_ms().saturating_sub(last)))
     }
 }
 
 /// What every target task shares.
 pub struct Shared {
-    pub probes: Probes,
+    probes: RwLock<Arc<Probes>>,
     pub board: Arc<Board>,
     pub metrics: Arc<Metrics>,
     pub heartbeat: Arc<Heartbeat>,
-    pub limit: Semaphore,
+    limit: Semaphore,
 }
 
-/// Spawns the heartbeat and one task per target; they run until `token` is
-/// cancelled.
-pub fn spawn(shared: Arc<Shared>, targets: Vec<Target>, token: CancellationToken) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    {
-        let shared = shared.clone();
-        let token = token.clone();
-        set.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                shared.heartbeat.beat();
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tick.tick() => {}
-                }
-            }
-        });
+impl Shared {
+    pub fn new(
+        probes: Probes,
+        board: Arc<Board>,
+        metrics: Arc<Metrics>,
+        heartbeat: Arc<Heartbeat>,
+    ) -> Self {
+        Self {
+            probes: RwLock::new(Arc::new(probes)),
+            board,
+            metrics,
+            heartbeat,
+            limit: Semaphore::new(MAX_CONCURRENT_ROUNDS),
+        }
     }
-    let mut mains: HashMap<String, watch::Sender<bool>> = HashMap::new();
-    for t in targets.iter().filter(|t| t.role == Role::Main) {
-        mains.insert(t.site.clone(), watch::channel(false).0);
+
+    /// The probes in force (swapped on reload).
+    pub fn probes(&self) -> Arc<Probes> {
+        self.probes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
-    for (index, target) in targets.into_iter().enumerate() {
-        let order = match (target.role, mains.get(&target.site)) {
-            (Role::Main, Some(tx)) => FirstRound::Main(tx.clone()),
-            (Role::Mirror, Some(tx)) => FirstRound::Mirror(tx.subscribe()),
-            _ => FirstRound::Free,
+
+    pub fn set_probes(&self, probes: Probes) {
+        *self.probes.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(probes);
+    }
+}
+
+struct Running {
+    target: Target,
+    token: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+/// What [`Scheduler::apply`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub added: usize,
+    pub removed: usize,
+    pub restarted: usize,
+}
+
+/// The running target tasks and the heartbeat loop.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    root: CancellationToken,
+    running: HashMap<Key, Running>,
+    beat: JoinHandle<()>,
+}
+
+impl Scheduler {
+    /// Starts the heartbeat (pinging `on_beat` each tick) and one task per target.
+    pub fn start(
+        shared: Arc<Shared>,
+        targets: Vec<Target>,
+        root: CancellationToken,
+        on_beat: impl Fn() + Send + 'static,
+    ) -> Self {
+        let beat = tokio::spawn(heartbeat_loop(shared.clone(), root.clone(), on_beat));
+        let mut s = Self {
+            shared,
+            root,
+            running: HashMap::new(),
+            beat,
         };
-        set.spawn(target_loop(
-            shared.clone(),
-            index,
-            target,
-            order,
-            token.clone(),
-        ));
+        s.apply(targets);
+        s
     }
-    set
+
+    /// Runs exactly `targets` from now on.
+    pub fn apply(&mut self, targets: Vec<Target>) -> Applied {
+        let mut applied = Applied::default();
+        let wanted: HashMap<Key, &Target> = targets.iter().map(|t| (Key::of(t), t)).collect();
+        let gone: Vec<Key> = self
+            .running
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(r) = self.running.remove(&key) {
+                r.token.cancel();
+                applied.removed += 1;
+            }
+        }
+        let fresh: Vec<&Target> = targets
+            .iter()
+            .filter(|t| {
+                self.running
+                    .get(&Key::of(t))
+                    .is_none_or(|r| r.target != **t)
+            })
+            .collect();
+        // A fresh main site's first round goes before its fresh mirrors'.
+        let mut mains: HashMap<String, watch::Sender<bool>> = HashMap::new();
+        for t in fresh.iter().filter(|t| t.role == Role::Main) {
+            mains.insert(t.site.clone(), watch::channel(false).0);
+        }
+        for t in fresh {
+            let key = Key::of(t);
+            if let Some(old) = self.running.remove(&key) {
+                old.token.cancel();
+                applied.restarted += 1;
+            } else {
+                applied.added += 1;
+            }
+            let order = match (t.role, mains.get(&t.site)) {
+                (Role::Main, Some(tx)) => FirstRound::Main(tx.clone()),
+                (Role::Mirror, Some(tx)) => FirstRound::Mirror(tx.subscribe()),
+                _ => FirstRound::Free,
+            };
+            let token = self.root.child_token();
+            let handle = tokio::spawn(target_loop(
+                self.shared.clone(),
+                t.clone(),
+                order,
+                token.clone(),
+            ));
+            self.running.insert(
+                key,
+                Running {
+                    target: t.clone(),
+                    token,
+                    handle,
+                },
+            );
+        }
+        applied
+    }
+
+    /// Stops every task and waits for them (bounded by `grace`).
+    pub async fn stop(self, grace: Duration) {
+        self.root.cancel();
+        let all = async {
+            for r in self.running.into_values() {
+                let _ = r.handle.await;
+            }
+            let _ = self.beat.await;
+        };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("scheduler tasks still running after the grace period");
+        }
+    }
 }
 
-/// Ordering of a site's first rounds: a mirror's first round waits (at most
-/// its timeout + 1 s) for the main site's, so there is a reference page to
-/// compare it with.
-enum FirstRound {
-    Main(watch::Sender<bool>),
-    Mirror(watch::Receiver<bool>),
-    Free,
+/// Beats every second (or a third of the systemd watchdog interval, if
+/// shorter) until cancelled.
+async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, on_beat: impl Fn()) {
+    let watchdog = std::env::var("WATCHDOG_USEC")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|us| Duration::from_micros(us) / 3);
+    let period = watchdog
+        .unwrap_or(Duration::from_secs(1))
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let wedge_at = std::env::var(WEDGE_ENV)
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .map(|d| Instant::now() + d);
+    let mut tick = tokio::time::interval(period);
+    loop {
+        if wedge_at.is_some_and(|at| Instant::now() >= at) {
+            tracing::warn!("{WEDGE_ENV}: scheduler loop wedged on purpose");
+            root.cancelled().await;
+            return;
+        }
+        shared.heartbeat.beat();
+        on_beat();
+        tokio::select! {
+            _ = root.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+    }
 }
 
 /// A stable offset in `[0, min(interval, MAX_START_SPREAD))` for this target.
@@ -127,13 +258,22 @@ fn jitter(target: &Target) -> Duration {
     Duration::from_millis(h.finish() % window)
 }
 
+/// Ordering of a site's first rounds: a mirror's first round waits (at most
+/// its timeout + 1 s) for the main site's, so there is a reference page to
+/// compare it with.
+enum FirstRound {
+    Main(watch::Sender<bool>),
+    Mirror(watch::Receiver<bool>),
+    Free,
+}
+
 async fn target_loop(
     shared: Arc<Shared>,
-    index: usize,
     target: Target,
     mut order: FirstRound,
     token: CancellationToken,
 ) {
+    let key = Key::of(&target);
     let mut ticker = interval_at(Instant::now() + jitter(&target), target.settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -156,10 +296,11 @@ async fn target_loop(
                 Err(_) => return,
             },
         };
+        let probes = shared.probes();
         let backstop = target.settings.timeout + Duration::from_secs(1);
         let mut report = tokio::select! {
             _ = token.cancelled() => return,
-            r = tokio::time::timeout(backstop, run_round(&shared.probes, &target)) => match r {
+            r = tokio::time::timeout(backstop, run_round(&probes, &target)) => match r {
                 Ok(report) => report,
                 Err(_) => RoundReport::aborted(SystemTime::now() - backstop, backstop),
             },
@@ -167,26 +308,27 @@ async fn target_loop(
         let now = SystemTime::now();
         // Parsing up to max_body_bytes is CPU work: keep it off the worker's
         // async duties so other targets' rounds are not delayed.
-        tokio::task::block_in_place(|| shared.probes.content.analyse(&target, &mut report, now));
+        tokio::task::block_in_place(|| probes.content.analyse(&target, &mut report, now));
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;
         }
         let verdict = verdict::evaluate(&target, &report, now);
-        if let Some((entry, changes)) = shared.board.record(index, report, verdict, now) {
-            shared.metrics.record(&entry);
-            for kind in &changes.raised {
-                let detail = entry
-                    .tracker
-                    .problems()
-                    .iter()
-                    .find(|p| p.kind == *kind)
-                    .map(|p| p.detail.clone());
-                tracing::warn!(site = %target.site, target = %target.label(), problem = kind.as_str(), detail = detail.unwrap_or_default(), "problem raised");
-            }
-            for kind in &changes.cleared {
-                tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");
-            }
+        let Some((entry, changes)) = shared.board.record(&key, report, verdict, now) else {
+            continue;
+        };
+        shared.metrics.record(&entry);
+        for kind in &changes.raised {
+            let detail = entry
+                .tracker
+                .problems()
+                .iter()
+                .find(|p| p.kind == *kind)
+                .map(|p| p.detail.clone());
+            tracing::warn!(site = %target.site, target = %target.label(), problem = kind.as_str(), detail = detail.unwrap_or_default(), "problem raised");
+        }
+        for kind in &changes.cleared {
+            tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");
         }
     }
 }

@@ -113,8 +113,9 @@ pub struct Probes {
 
 impl Probes {
     /// Builds a resolver per distinct resolver spec and a TLS setup per
-    /// distinct `ca_file` in the config.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
+    /// distinct `ca_file` in the config; content memory carries over from
+    /// `previous` (see `parity::Content::new`).
+    pub fn new(config: &Config, previous: Option<&Probes>) -> anyhow::Result<Self> {
         let mut resolvers = HashMap::new();
         let mut tls = HashMap::new();
         for site in &config.sites {
@@ -135,7 +136,7 @@ impl Probes {
                 );
             }
         }
-        let content = crate::parity::Content::new(config);
+        let content = crate::parity::Content::new(config, previous.map(|p| &p.content));
         let skip = content.blocked_ips();
         Ok(Self {
             resolvers,

@@ -33,9 +33,19 @@ pub struct Config {
     pub source: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Serve over HTTPS with this certificate chain and key.
+    pub tls: Option<ServerTls>,
+    /// Users and bcrypt hashes; empty means no authentication.
+    pub basic_auth: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// One watched site: a main address and its mirrors.

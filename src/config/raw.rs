@@ -76,6 +76,26 @@ pub struct RawFingerprint {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: Option<String>,
+    pub tls: Option<RawServerTls>,
+    pub basic_auth: Option<RawBasicAuth>,
+}
+
+/// `[server.tls]`: serve the endpoints over HTTPS.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    #[serde(default)]
+    pub cert_file: String,
+    #[serde(default)]
+    pub key_file: String,
+}
+
+/// `[server.basic_auth]`: `users = { name = "bcrypt hash" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, String>,
 }
 
 /// The whole file.

@@ -129,12 +129,53 @@ impl Validator<'_> {
             .enumerate()
             .filter_map(|(i, f)| self.fingerprint(f, &format!("fingerprints[{i}].")))
             .collect();
+        let tls = raw.server.tls.as_ref().and_then(|t| self.server_tls(t));
+        let mut basic_auth = std::collections::BTreeMap::new();
+        for (user, hash) in raw.server.basic_auth.iter().flat_map(|b| &b.users) {
+            let path = format!("server.basic_auth.users.{user}");
+            if user.is_empty() || user.contains(':') {
+                self.err(
+                    &path,
+                    "user names must be non-empty and must not contain ':'",
+                );
+            } else if !(hash.starts_with("$2a$")
+                || hash.starts_with("$2b$")
+                || hash.starts_with("$2y$"))
+                || hash.len() != 60
+            {
+                self.err(&path, "must be a bcrypt hash ($2b$..., 60 characters), e.g. from `htpasswd -nbBC 10 user pass`");
+            } else {
+                basic_auth.insert(user.clone(), hash.clone());
+            }
+        }
         Config {
-            server: ServerConfig { listen },
+            server: ServerConfig {
+                listen,
+                tls,
+                basic_auth,
+            },
             sites,
             fingerprints,
             source: file.to_string(),
         }
+    }
+
+    fn server_tls(&mut self, t: &super::raw::RawServerTls) -> Option<super::ServerTls> {
+        let cert_file = self.base.join(&t.cert_file);
+        let key_file = self.base.join(&t.key_file);
+        if let Err(e) = crate::server::tls::load(&cert_file, &key_file) {
+            let which = if matches!(e, crate::server::tls::LoadError::Key(_)) {
+                "key_file"
+            } else {
+                "cert_file"
+            };
+            self.err(&format!("server.tls.{which}"), e.to_string());
+            return None;
+        }
+        Some(super::ServerTls {
+            cert_file,
+            key_file,
+        })
     }
 
     fn fingerprint(&mut self, f: &RawFingerprint, prefix: &str) -> Option<Fingerprint> {

@@ -1,14 +1,45 @@
 //! The status board: per address, the problem tracker, the last round's
-//! report and verdict. The scheduler writes one entry per finished round;
-//! the HTTP endpoints read snapshots. Locks are never held across `.await`.
+//! report and verdict, and a short history of recent rounds. The scheduler
+//! writes one entry per finished round; the HTTP endpoints read snapshots; a
+//! reload re-synchronises the set of entries, keeping the state of every
+//! address that survives it. Locks are never held across `.await`.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use crate::checks::RoundReport;
 use crate::config::Target;
 use crate::verdict::Verdict;
-use crate::verdict::state::{Changes, Tracker};
+use crate::verdict::state::{Changes, State, Tracker};
+
+/// Rounds kept per address for the status page's history strip.
+pub const HISTORY: usize = 60;
+
+/// Identity of an address across reloads: site name and URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub site: String,
+    pub url: String,
+}
+
+impl Key {
+    pub fn of(t: &Target) -> Self {
+        Self {
+            site: t.site.clone(),
+            url: t.url.to_string(),
+        }
+    }
+}
+
+/// One finished round, as the history strip shows it.
+#[derive(Debug, Clone)]
+pub struct Past {
+    pub at: SystemTime,
+    pub state: State,
+    /// Problem kinds the round itself showed (before thresholds).
+    pub findings: usize,
+}
 
 /// One address as last seen.
 #[derive(Clone)]
@@ -18,7 +49,45 @@ pub struct Entry {
     pub last: Option<Arc<RoundReport>>,
     pub verdict: Verdict,
     pub last_check: Option<SystemTime>,
+    pub history: VecDeque<Past>,
 }
+
+impl Entry {
+    fn new(target: Target, now: SystemTime) -> Self {
+        Self {
+            target,
+            tracker: Tracker::new(now),
+            last: None,
+            verdict: Verdict::default(),
+            last_check: None,
+            history: VecDeque::with_capacity(HISTORY),
+        }
+    }
+}
+
+/// What a re-synchronisation changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sync {
+    pub added: Vec<Entry>,
+    pub removed: Vec<Entry>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("target", &self.target.url.as_str())
+            .field("state", &self.tracker.state())
+            .finish()
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.target == other.target
+    }
+}
+
+impl Eq for Entry {}
 
 /// Every address, in config order.
 pub struct Board {
@@ -28,33 +97,50 @@ pub struct Board {
 impl Board {
     pub fn new(targets: &[Target]) -> Self {
         let now = SystemTime::now();
-        let entries = targets
-            .iter()
-            .map(|t| Entry {
-                target: t.clone(),
-                tracker: Tracker::new(now),
-                last: None,
-                verdict: Verdict::default(),
-                last_check: None,
-            })
-            .collect();
         Self {
-            entries: RwLock::new(entries),
+            entries: RwLock::new(targets.iter().map(|t| Entry::new(t.clone(), now)).collect()),
         }
     }
 
-    /// Stores a judged round for address `index`, feeding its findings to
-    /// the address's threshold tracker; returns the updated entry and what
-    /// changed.
+    /// Makes the board hold exactly `targets`, in their order: surviving
+    /// addresses keep their tracker, history and last round (with the new
+    /// settings), new ones start `unknown`, missing ones are dropped.
+    pub fn sync(&self, targets: &[Target]) -> Sync {
+        let now = SystemTime::now();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut old: Vec<Entry> = std::mem::take(&mut *entries);
+        let mut out = Sync::default();
+        for t in targets {
+            let key = Key::of(t);
+            match old.iter().position(|e| Key::of(&e.target) == key) {
+                Some(i) => {
+                    let mut e = old.swap_remove(i);
+                    e.target = t.clone();
+                    entries.push(e);
+                }
+                None => {
+                    let e = Entry::new(t.clone(), now);
+                    out.added.push(e.clone());
+                    entries.push(e);
+                }
+            }
+        }
+        out.removed = old;
+        out
+    }
+
+    /// Stores a judged round for `key`, feeding its findings to the
+    /// address's threshold tracker; returns the updated entry and what
+    /// changed. `None` when the address is no longer on the board.
     pub fn record(
         &self,
-        index: usize,
+        key: &Key,
         report: RoundReport,
         verdict: Verdict,
         now: SystemTime,
     ) -> Option<(Entry, Changes)> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get_mut(index)?;
+        let entry = entries.iter_mut().find(|e| Key::of(&e.target) == *key)?;
         let s = &entry.target.settings;
         let changes = entry.tracker.apply(
             &verdict.findings,
@@ -62,6 +148,14 @@ impl Board {
             s.success_threshold,
             now,
         );
+        if entry.history.len() == HISTORY {
+            entry.history.pop_front();
+        }
+        entry.history.push_back(Past {
+            at: now,
+            state: entry.tracker.state(),
+            findings: verdict.findings.len(),
+        });
         entry.verdict = verdict;
         entry.last = Some(Arc::new(report));
         entry.last_check = Some(now);

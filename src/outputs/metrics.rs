@@ -181,6 +181,42 @@ impl Metrics {
         }
     }
 
+    /// Removes every series of an address that left the config.
+    pub fn forget(&self, e: &Entry) {
+        let base = base(e);
+        let b = [base[0].as_str(), base[1].as_str(), base[2].as_str()];
+        for g in [
+            &self.up,
+            &self.dns_consistent,
+            &self.cert_valid,
+            &self.http_status,
+            &self.http_redirects,
+            &self.missing,
+        ] {
+            let _ = g.remove_label_values(&b);
+        }
+        for g in [&self.cert_not_after, &self.similarity, &self.lag] {
+            let _ = g.remove_label_values(&b);
+        }
+        for s in State::ALL {
+            let _ = self.state.remove_label_values(&with(&b, s.as_str()));
+        }
+        for k in Kind::ALL {
+            let _ = self.problem.remove_label_values(&with(&b, k.as_str()));
+        }
+        for (phase, _) in crate::checks::Timings::default().phases() {
+            let _ = self.phase.remove_label_values(&with(&b, phase));
+        }
+        for r in ["ok", "failed"] {
+            let _ = self.checks.remove_label_values(&with(&b, r));
+        }
+        self.forget_stale(base.clone(), Vec::new(), Vec::new());
+        self.dynamic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&base);
+    }
+
     /// Updates every series of one address after a round.
     pub fn record(&self, e: &Entry) {
         let base = base(e);

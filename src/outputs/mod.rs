@@ -2,6 +2,8 @@
 //! state of every address; metrics and the status API read and format it.
 //! Only this layer formats; it never decides problems.
 
+pub mod badge;
 pub mod board;
 pub mod metrics;
+pub mod page;
 pub mod status;

@@ -47,7 +47,7 @@ struct Memory {
 struct SiteContent {
     main: Url,
     matcher: ArticleMatcher,
-    memory: Mutex<Memory>,
+    memory: Arc<Mutex<Memory>>,
 }
 
 /// Per-site content memory and the fingerprint list, built per config.
@@ -60,6 +60,7 @@ pub struct Content {
 #[derive(Debug, Clone, Serialize)]
 pub struct PathParity {
     pub path: String,
+    pub title: String,
     pub similarity: f64,
     pub title_match: bool,
     pub length_ratio: f64,
@@ -77,6 +78,8 @@ pub struct PathParity {
 /// The mirror's parity over all paths: worst similarity, largest lag.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParityReport {
+    /// The mirror's page title (first path): network text, shown escaped.
+    pub mirror_title: Option<String>,
     pub similarity: f64,
     pub title_match: bool,
     pub length_ratio: f64,
@@ -95,7 +98,9 @@ pub struct ContentReport {
 }
 
 impl Content {
-    pub fn new(config: &Config) -> Self {
+    /// Content state for `config`. Sites of `previous` whose main URL is
+    /// unchanged keep their reference pages and first-seen clock.
+    pub fn new(config: &Config, previous: Option<&Content>) -> Self {
         let sites = config
             .sites
             .iter()
@@ -104,10 +109,14 @@ impl Content {
                     .article_pattern
                     .as_deref()
                     .and_then(|p| regex::Regex::new(p).ok());
+                let kept = previous
+                    .and_then(|p| p.sites.get(&s.name))
+                    .filter(|old| old.main == s.main)
+                    .map(|old| old.memory.clone());
                 let content = SiteContent {
                     main: s.main.clone(),
                     matcher: ArticleMatcher::new(pattern),
-                    memory: Mutex::new(Memory::default()),
+                    memory: kept.unwrap_or_default(),
                 };
                 (s.name.clone(), content)
             })
@@ -253,6 +262,7 @@ fn compare(
         let shingles = similarity::shingles(&page.text);
         paths.push(PathParity {
             path: path.clone(),
+            title: page.title.chars().take(300).collect(),
             similarity: similarity::jaccard(&reference.shingles, &shingles),
             title_match: similarity::title_match(&reference.page.title, &page.title),
             length_ratio: similarity::length_ratio(reference.page.length, page.length),
@@ -275,6 +285,7 @@ fn compare(
         paths.iter().map(f).fold(start, pick)
     };
     Some(ParityReport {
+        mirror_title: paths.first().map(|p| p.title.clone()),
         similarity: fold(|p| p.similarity, f64::min, 1.0),
         title_match: paths.iter().all(|p| p.title_match),
         length_ratio: fold(|p| p.length_ratio, f64::min, 1.0),

@@ -1,0 +1,159 @@
+//! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz`,
+//! `/api/v1/status`, the status page `/`, badges and `POST /-/reload`.
+//! Handlers only read shared state (board reads take a short read lock, no
+//! `.await` under it); a reload is a request to the daemon, answered once it
+//! is applied or refused.
+
+pub mod auth;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::outputs::board::Board;
+use crate::outputs::metrics::Metrics;
+use crate::outputs::{badge, page, status};
+use crate::scheduler::{Heartbeat, STALL_AFTER};
+
+/// A reload asked for by SIGHUP (no reply) or `POST /-/reload`.
+pub struct ReloadRequest {
+    /// `Ok(summary)` or `Err(every problem, one per line)`.
+    pub reply: Option<oneshot::Sender<Result<String, String>>>,
+}
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct AppState {
+    pub board: Arc<Board>,
+    pub metrics: Arc<Metrics>,
+    pub heartbeat: Arc<Heartbeat>,
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
+pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(api_status))
+        .route("/badge/{file}", get(site_badge))
+        .route("/-/reload", post(reload))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(users),
+            auth::require,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `token` is cancelled (over TLS when `tls` is given), then
+/// lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    token: CancellationToken,
+) -> std::io::Result<()> {
+    match tls {
+        Some(config) => {
+            tls::serve(listener, router, config, token, Duration::from_secs(3)).await;
+            Ok(())
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+        }
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.heartbeat.age() {
+        Some(age) if age <= STALL_AFTER => (StatusCode::OK, "ok\n").into_response(),
+        Some(age) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("scheduler stalled: last heartbeat {}s ago\n", age.as_secs()),
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "scheduler not started\n").into_response(),
+    }
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.board.all_checked() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: some addresses have not finished a round\n",
+        )
+            .into_response()
+    }
+}
+
+async fn api_status(State(s): State<AppState>) -> Response {
+    axum::Json(status::build(&s.board.snapshot())).into_response()
+}
+
+async fn status_page(State(s): State<AppState>) -> Response {
+    let html = page::render(&s.board.snapshot(), std::time::SystemTime::now());
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+async fn site_badge(State(s): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some(site) = file.strip_suffix(".svg") else {
+        return (StatusCode::NOT_FOUND, "badges are /badge/<site>.svg\n").into_response();
+    };
+    match badge::render(&s.board.snapshot(), site) {
+        Some(svg) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            svg,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such site\n").into_response(),
+    }
+}
+
+async fn reload(State(s): State<AppState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if s.reload
+        .send(ReloadRequest { reply: Some(tx) })
+        .await
+        .is_err()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match rx.await {
+        Ok(Ok(summary)) => (StatusCode::OK, format!("{summary}\n")).into_response(),
+        Ok(Err(errors)) => (
+            StatusCode::BAD_REQUEST,
+            format!("config not reloaded; the running one stays:\n{errors}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "reload abandoned\n").into_response(),
+    }
+}
