@@ -3,12 +3,13 @@
 //! The pipeline, one module each: [`config`] → [`scheduler`] → [`checks`]
 //! (dns, connect, tls, http) → [`parity`] → [`verdict`] → [`outputs`] (metrics, status) →
 //! [`server`]. [`daemon`] wires them and owns shutdown; [`world`] is the
-//! simulated mirror network used by tests (and later `demo`).
+//! simulated mirror network the tests and `demo` share.
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod checks;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod outputs;
 pub mod parity;
 pub mod probe;

@@ -39,6 +39,12 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Check one URL once and print a report; exit 0 when its state is up.
     Probe(Box<ProbeArgs>),
+    /// Start a simulated mirror network on loopback and watch it (offline first run).
+    Demo {
+        /// Where to serve the status page, API and metrics.
+        #[arg(long, default_value = "127.0.0.1:9874")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(clap::Args)]
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
             };
             runtime(|| mirrorwatch::daemon::run(source, cfg))
         }
+        Command::Demo { listen } => runtime(|| mirrorwatch::demo::run(listen)),
         Command::Probe(args) => {
             let ProbeArgs {
                 url,

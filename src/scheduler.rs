@@ -258,9 +258,9 @@ fn jitter(target: &Target) -> Duration {
     Duration::from_millis(h.finish() % window)
 }
 
-/// Ordering of a site's first rounds: a mirror's first round waits (at most
-/// its timeout + 1 s) for the main site's, so there is a reference page to
-/// compare it with.
+/// Ordering of a site's first rounds: a mirror's first round waits for the
+/// main site's (at most the start window plus timeout + 1 s), so there is a
+/// reference page to compare it with.
 enum FirstRound {
     Main(watch::Sender<bool>),
     Mirror(watch::Receiver<bool>),
@@ -282,7 +282,10 @@ async fn target_loop(
             _ = ticker.tick() => {}
         }
         if let FirstRound::Mirror(rx) = &mut order {
-            let wait = target.settings.timeout + Duration::from_secs(1);
+            // The main site's own first round may start anywhere in the
+            // start window, then take up to its timeout.
+            let spread = target.settings.interval.min(MAX_START_SPREAD);
+            let wait = spread + target.settings.timeout + Duration::from_secs(1);
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)) => {}

@@ -25,10 +25,11 @@ const KINDS: [&str; 12] = [
 ];
 
 /// (scenario, state, problem kinds, a word the detail must contain).
-const EXPECTED: [(&str, &str, &[&str], &str); 15] = [
+const EXPECTED: [(&str, &str, &[&str], &str); 16] = [
     ("main", "up", &[], ""),
     ("healthy", "up", &[], ""),
     ("noisy_in_sync", "up", &[], ""),
+    ("hostile_title", "up", &[], ""),
     (
         "seized",
         "down",

@@ -34,6 +34,10 @@ const HIJACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 /// The main site's host.
 pub const MAIN_HOST: &str = "www.main.test";
 
+/// The hostile mirror's site title: markup that must only ever show as text.
+pub const HOSTILE_TITLE: &str =
+    "World News <img src=x onerror=\"document.body.setAttribute('data-pwned','yes')\">";
+
 /// How often the main site (and every in-sync mirror) publishes an article.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(3);
 
@@ -61,6 +65,7 @@ pub struct World {
     pub http_port: u16,
     /// The private CA, PEM: give it to mirrorwatch as `ca_file`.
     pub ca_pem: String,
+    ca: Ca,
     /// Mirror scenarios (the main site is [`MAIN_HOST`]).
     pub scenarios: Vec<Scenario>,
     _dns: Vec<dns::DnsServer>,
@@ -107,6 +112,14 @@ impl World {
             gzip,
         };
         let live = page(false, Noise::default(), false);
+        // A copy whose title tries to inject markup into whatever shows it.
+        let hostile = Behavior::Page {
+            title: HOSTILE_TITLE.into(),
+            feed: feed.clone(),
+            frozen: false,
+            noise: Noise::default(),
+            gzip: false,
+        };
         let noisy = page(
             false,
             Noise {
@@ -132,6 +145,14 @@ impl World {
                 vec![LIVE],
                 CertKind::Valid,
                 live.clone(),
+                false,
+            ),
+            (
+                "hostile_title",
+                "www.hostile.test",
+                vec![LIVE],
+                CertKind::Valid,
+                hostile,
                 false,
             ),
             (
@@ -296,11 +317,17 @@ impl World {
             tamper_dns: tamperer.addr,
             port,
             http_port,
-            ca_pem: ca.pem,
+            ca_pem: ca.pem.clone(),
+            ca,
             scenarios,
             _dns: vec![authoritative, tamperer],
             tasks,
         })
+    }
+
+    /// A certificate for `name` signed by the world's CA: (cert PEM, key PEM).
+    pub fn issue(&self, name: &str) -> anyhow::Result<(String, String)> {
+        Ok(self.ca.issue_pem(name)?)
     }
 
     /// The scenario called `name`.

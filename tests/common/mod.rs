@@ -57,6 +57,7 @@ impl Drop for Daemon {
 /// Max lag the world's config gives parity (the main site publishes every 3 s).
 pub const MAX_LAG: &str = "4s";
 
+/// The daemon on a config watching the whole world.
 pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -65,10 +66,17 @@ pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
         .config_toml(&listen, &env.ca_file, interval, timeout, MAX_LAG);
     let path = env.dir.path().join(format!("mirrorwatch-{port}.toml"));
     std::fs::write(&path, config).expect("write config");
+    start_daemon_with(&path, &listen, &[])
+}
+
+/// The daemon on the config at `path` (which listens on `listen`), with
+/// extra environment variables.
+pub fn start_daemon_with(path: &std::path::Path, listen: &str, env: &[(&str, &str)]) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
         .args(["run", "--config"])
-        .arg(&path)
+        .arg(path)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -80,6 +88,12 @@ pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
     }
 }
 
+/// An HTTP client for the tests (ring as rustls's provider, as in the daemon).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().expect("HTTP client")
+}
+
 /// GET `url` (5 s timeout): status and body, or `None` when nothing answers.
 pub fn get(url: &str) -> Option<(u16, String)> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -87,7 +101,7 @@ pub fn get(url: &str) -> Option<(u16, String)> {
         .build()
         .ok()?;
     rt.block_on(async {
-        let resp = reqwest::Client::new()
+        let resp = http_client()
             .get(url)
             .timeout(Duration::from_secs(5))
             .send()

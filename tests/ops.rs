@@ -1,0 +1,348 @@
+//! Operations: live reload (SIGHUP and `POST /-/reload`), systemd
+//! notifications and watchdog (fake `NOTIFY_SOCKET`), endpoint TLS and basic
+//! auth, and the status page and badge over HTTP.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::Command;
+
+use rustls::pki_types::pem::PemObject;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn sighup(d: &Daemon) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+fn post(url: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let r = http_client()
+            .post(url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("POST answers");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    })
+}
+
+/// A config over part of the world: main plus the named scenarios.
+fn partial_config(env: &Env, listen: &str, scenarios: &[&str]) -> String {
+    let full = env
+        .world
+        .config_toml(listen, &env.ca_file, "1s", "800ms", MAX_LAG);
+    let head = full.split("mirrors = [").next().unwrap_or_default();
+    let urls: Vec<String> = scenarios
+        .iter()
+        .map(|n| {
+            format!(
+                "\"{}\"",
+                env.world
+                    .scenario(n)
+                    .map(|s| s.url.clone())
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!("{head}mirrors = [{}]\n", urls.join(", "))
+}
+
+fn rounds(status: &serde_json::Value, url: &str) -> u64 {
+    target(status, url)
+        .and_then(|t| t["rounds"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn reload_applies_valid_configs_in_place_and_refuses_broken_ones() {
+    let env = start_world();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = env.dir.path().join("reload.toml");
+    std::fs::write(
+        &path,
+        partial_config(&env, &listen, &["healthy", "expired_cert"]),
+    )
+    .expect("write");
+    let daemon = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&daemon);
+    let url = |n: &str| {
+        env.world
+            .scenario(n)
+            .map(|s| s.url.clone())
+            .unwrap_or_default()
+    };
+    let before = wait_for("two rounds everywhere", Duration::from_secs(20), || {
+        let s = status_json(&daemon);
+        (rounds(&s, &url("main")) >= 2 && rounds(&s, &url("expired_cert")) >= 2).then_some(s)
+    });
+    let expired_since = target(&before, &url("expired_cert")).map(|t| t["since"].clone());
+
+    // Add a mirror, and "break" another: healthy's URL now points at a name that does not resolve.
+    let text = partial_config(
+        &env,
+        &listen,
+        &["expired_cert", "noisy_in_sync", "nxdomain"],
+    );
+    std::fs::write(&path, text).expect("write");
+    sighup(&daemon);
+    let after = wait_for(
+        "the reloaded targets to be checked",
+        Duration::from_secs(20),
+        || {
+            let s = status_json(&daemon);
+            let gone = target(&s, &url("nxdomain"))?;
+            let noisy = target(&s, &url("noisy_in_sync"))?;
+            (gone["state"] == "down" && noisy["state"] == "up").then_some(s)
+        },
+    );
+    assert!(
+        target(&after, &url("healthy")).is_none(),
+        "removed target still listed"
+    );
+    let gone = target(&after, &url("nxdomain")).expect("broken target");
+    assert_eq!(gone["problems"][0]["kind"], "dns_failure");
+    // Unchanged addresses kept their state: the round count did not restart
+    // (it was at least 2 before) and `since` is the same.
+    assert!(rounds(&after, &url("expired_cert")) >= rounds(&before, &url("expired_cert")));
+    assert_eq!(
+        target(&after, &url("expired_cert")).map(|t| t["since"].clone()),
+        expired_since
+    );
+    let metrics = metrics_text(&daemon);
+    let healthy_label = env
+        .world
+        .scenario("healthy")
+        .map(|s| s.label.clone())
+        .unwrap_or_default();
+    assert!(
+        !metrics.contains(&format!("target=\"{healthy_label}\"")),
+        "removed target's series dropped"
+    );
+    assert_eq!(
+        metric(&metrics, "mirrorwatch_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+
+    // A broken config: the running one stays, the metric drops, the endpoint says why.
+    std::fs::write(&path, "[[sites]\nname = \"x\"\n").expect("write");
+    sighup(&daemon);
+    wait_for("reload failure metric", Duration::from_secs(10), || {
+        (metric(
+            &metrics_text(&daemon),
+            "mirrorwatch_config_last_reload_successful",
+            &[],
+        ) == Some(0.0))
+        .then_some(())
+    });
+    let (code, body) = post(&format!("{}/-/reload", daemon.base));
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("reload.toml:1:") && body.contains("TOML syntax error"),
+        "{body}"
+    );
+    let s = status_json(&daemon);
+    assert!(
+        target(&s, &url("noisy_in_sync")).is_some() && target(&s, &url("expired_cert")).is_some()
+    );
+
+    // Fixed again through the endpoint.
+    std::fs::write(&path, partial_config(&env, &listen, &["expired_cert"])).expect("write");
+    let (code, body) = post(&format!("{}/-/reload", daemon.base));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("0 added, 2 removed, 0 restarted"), "{body}");
+    assert_eq!(
+        metric(
+            &metrics_text(&daemon),
+            "mirrorwatch_config_last_reload_successful",
+            &[]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn systemd_ready_status_and_watchdog_until_wedged() {
+    let env = start_world();
+    let socket_path = env.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let path = env.dir.path().join("notify.toml");
+    std::fs::write(&path, partial_config(&env, &listen, &["healthy"])).expect("write");
+    let notify = socket_path.display().to_string();
+    let daemon = start_daemon_with(
+        &path,
+        &listen,
+        &[
+            ("NOTIFY_SOCKET", notify.as_str()),
+            ("WATCHDOG_USEC", "300000"),
+            ("MIRRORWATCH_TEST_WEDGE_AFTER", "3s"),
+        ],
+    );
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut recv = || {
+        socket
+            .recv(&mut buf)
+            .ok()
+            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let mut messages: Vec<(Duration, String)> = Vec::new();
+    // READY=1 comes once the server is listening.
+    wait_for("READY=1", Duration::from_secs(20), || {
+        let m = recv()?;
+        messages.push((started.elapsed(), m.clone()));
+        m.lines().any(|l| l == "READY=1").then_some(())
+    });
+    let (code, _) = get(&format!("{}/healthz", daemon.base))
+        .expect("server answers as soon as READY=1 is sent");
+    assert_eq!(code, 200);
+    // Watchdog pings keep coming (every ~100 ms) until the wedge at 3 s.
+    while started.elapsed() < Duration::from_secs(6) {
+        if let Some(m) = recv() {
+            messages.push((started.elapsed(), m));
+        }
+    }
+    let pings: Vec<Duration> = messages
+        .iter()
+        .filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    let early = pings
+        .iter()
+        .filter(|t| **t < Duration::from_secs(2))
+        .count();
+    assert!(early >= 5, "watchdog pings before the wedge: {early}");
+    let last = pings.last().copied().unwrap_or_default();
+    assert!(
+        last < Duration::from_secs(5),
+        "pings stopped after the wedge (last at {last:?})"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(_, m)| m.contains("STATUS=") && m.contains("addresses:")),
+        "a STATUS= summary line: {messages:?}"
+    );
+}
+
+#[test]
+fn endpoint_tls_and_basic_auth_protect_all_but_health() {
+    let env = start_world();
+    let (cert_pem, key_pem) = env.world.issue("localhost").expect("server cert");
+    let cert = env.dir.path().join("server.pem");
+    let key = env.dir.path().join("server.key");
+    std::fs::write(&cert, cert_pem).expect("write");
+    std::fs::write(&key, key_pem).expect("write");
+    let hash = bcrypt::hash("s3cret", 4).expect("hash");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base_config = partial_config(&env, &listen, &["healthy"]);
+    let text = base_config.replacen(
+        "\n\n[defaults]",
+        &format!(
+            "\n[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n[server.basic_auth.users]\nops = \"{hash}\"\n\n[defaults]",
+            cert.display(),
+            key.display()
+        ),
+        1,
+    );
+    let path = env.dir.path().join("secure.toml");
+    std::fs::write(&path, text).expect("write");
+    let _daemon = start_daemon_with(&path, &listen, &[]);
+    let base = format!(
+        "https://localhost:{}",
+        listen.rsplit(':').next().unwrap_or_default()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let client = {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in
+            rustls::pki_types::CertificateDer::pem_slice_iter(env.world.ca_pem.as_bytes()).flatten()
+        {
+            roots.add(c).expect("CA");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(mirrorwatch::checks::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .resolve("localhost", listen.parse().expect("addr"))
+            .build()
+            .expect("client")
+    };
+    let fetch = |path: &str, auth: Option<(&str, &str)>| {
+        rt.block_on(async {
+            let mut req = client
+                .get(format!("{base}{path}"))
+                .timeout(Duration::from_secs(5));
+            if let Some((u, p)) = auth {
+                req = req.basic_auth(u, Some(p));
+            }
+            req.send().await.ok().map(|r| r.status().as_u16())
+        })
+    };
+    wait_for("the HTTPS endpoint", Duration::from_secs(20), || {
+        fetch("/healthz", None).filter(|c| *c == 200)
+    });
+    assert_eq!(
+        fetch("/readyz", None).map(|c| c == 200 || c == 503),
+        Some(true),
+        "readyz stays open"
+    );
+    assert_eq!(fetch("/metrics", None), Some(401));
+    assert_eq!(fetch("/api/v1/status", Some(("ops", "wrong"))), Some(401));
+    assert_eq!(fetch("/metrics", Some(("ops", "s3cret"))), Some(200));
+    assert_eq!(fetch("/", Some(("ops", "s3cret"))), Some(200));
+}
+
+#[test]
+fn status_page_and_badge_show_every_target_escaped() {
+    let env = start_world();
+    let daemon = start_daemon(&env, "2s", "1500ms");
+    wait_ready(&daemon);
+    let (code, html) = get(&format!("{}/", daemon.base)).expect("page");
+    assert_eq!(code, 200);
+    for s in &env.world.scenarios {
+        assert!(
+            html.contains(&format!("data-url=\"{}\"", s.url)),
+            "{} missing from the page",
+            s.name
+        );
+    }
+    assert!(
+        !html.contains("<img src=x"),
+        "hostile title must not become markup"
+    );
+    assert!(
+        html.contains("World News &lt;img src=x onerror="),
+        "hostile title shown as text"
+    );
+    let (code, svg) = get(&format!("{}/badge/world.svg", daemon.base)).expect("badge");
+    assert_eq!(code, 200);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("world: degraded"),
+        "{svg}"
+    );
+    assert_eq!(
+        get(&format!("{}/badge/nope.svg", daemon.base)).map(|(c, _)| c),
+        Some(404)
+    );
+}
