@@ -147,10 +147,8 @@ fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
         "hostile markup became an element"
     );
 
-    let shot =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts/status-page.png");
-    std::fs::create_dir_all(shot.parent().expect("parent")).expect("artifacts dir");
-    let _ = std::fs::remove_file(&shot);
+    // Shoot into our own temp dir, check it, then move it into place.
+    let shot = profile.path().join("status-page.png");
     run_chromium(
         &bin,
         profile.path(),
@@ -163,4 +161,10 @@ fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
     );
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "screenshot saved ({size} bytes)");
+    let artefact =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts/status-page.png");
+    std::fs::create_dir_all(artefact.parent().expect("parent")).expect("artifacts dir");
+    let staged = artefact.with_extension(format!("{}.png", std::process::id()));
+    std::fs::copy(&shot, &staged).expect("stage screenshot");
+    std::fs::rename(&staged, &artefact).expect("publish screenshot");
 }
