@@ -26,12 +26,15 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{Alerts, deliver};
 use crate::checks::Probes;
 use crate::config::{self, Config, ConfigErrors};
 use crate::outputs::board::Board;
+use crate::outputs::board::Key;
 use crate::outputs::metrics::Metrics;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
 use crate::server::{self, AppState, ReloadRequest};
+use crate::store::{Store, schema};
 use crate::verdict::state::State;
 
 /// Upper bound on the time from signal to return.
@@ -113,17 +116,44 @@ pub async fn run_until(
     let probes = Probes::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
+    let store = Store::open(config.storage.path.as_deref())?;
+    board.restore(store.call(schema::load_problems).await?);
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     for e in board.snapshot() {
         metrics.register_target(&e);
     }
+    for r in &config.alerting.receivers {
+        metrics.register_receiver(&r.name);
+    }
     metrics.set_reload_ok(true);
+    let alerts = Arc::new(
+        Alerts::load(
+            store.clone(),
+            config.alerting.clone(),
+            generator_url(&config, local),
+        )
+        .await?,
+    );
+    let delivery = tokio::spawn(deliver::run(
+        alerts.clone(),
+        store.clone(),
+        metrics.clone(),
+        config.storage.retention,
+        token.child_token(),
+    ));
+    let uptime = tokio::spawn(refresh_uptime(
+        board.clone(),
+        store.clone(),
+        token.child_token(),
+    ));
     let heartbeat = Arc::new(Heartbeat::default());
     let shared = Arc::new(Shared::new(
         probes,
         board.clone(),
         metrics.clone(),
         heartbeat.clone(),
+        store,
+        alerts,
     ));
     let state = AppState {
         board: board.clone(),
@@ -171,6 +201,8 @@ pub async fn run_until(
     let drain = async {
         scheduler.stop(SHUTDOWN_GRACE).await;
         let _ = server.await;
+        let _ = delivery.await;
+        let _ = uptime.await;
     };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
         tracing::warn!("shutdown grace period over; abandoning remaining tasks");
@@ -218,17 +250,81 @@ fn reload(
         shared.metrics.register_target(e);
     }
     let applied = scheduler.apply(targets);
+    for r in &config.alerting.receivers {
+        shared.metrics.register_receiver(&r.name);
+    }
+    let generator = config
+        .alerting
+        .external_url
+        .as_ref()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| shared.alerts.config().1);
+    shared.alerts.set_config(config.alerting.clone(), generator);
     shared.metrics.set_reload_ok(true);
     let mut summary = format!(
         "reloaded {}: {} added, {} removed, {} restarted",
         config.source, applied.added, applied.removed, applied.restarted
     );
-    if config.server != current.server {
-        summary.push_str("; [server] changes take effect after a restart");
+    if config.server != current.server || config.storage != current.storage {
+        summary.push_str("; [server] and [storage] changes take effect after a restart");
     }
     tracing::info!("{summary}");
     *current = config;
     Ok(summary)
+}
+
+/// `generatorURL`: `alerting.external_url`, else the status page on the
+/// listen address.
+fn generator_url(config: &Config, local: std::net::SocketAddr) -> String {
+    match &config.alerting.external_url {
+        Some(u) => u.to_string(),
+        None => {
+            let scheme = if config.server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{local}/")
+        }
+    }
+}
+
+/// Recomputes every address's uptime ratios (1 h, 24 h, 7 d) each minute.
+async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToken) {
+    let windows = [
+        Duration::from_secs(3600),
+        Duration::from_secs(86400),
+        Duration::from_secs(7 * 86400),
+    ];
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for e in board.snapshot() {
+            let key = Key::of(&e.target);
+            let now = std::time::SystemTime::now();
+            let since: Vec<i64> = windows
+                .iter()
+                .map(|w| (crate::timefmt::unix(now - *w) * 1000.0) as i64)
+                .collect();
+            let (site, url) = (key.site.clone(), key.url.clone());
+            let ratios = store
+                .call(move |c| {
+                    let mut out = [None; 3];
+                    for (i, s) in since.iter().enumerate() {
+                        out[i] = schema::uptime(c, &site, &url, *s)?;
+                    }
+                    Ok(out)
+                })
+                .await;
+            match ratios {
+                Ok(r) => board.set_uptime(&key, r),
+                Err(e) => tracing::warn!(error = %e, "computing uptime"),
+            }
+        }
+    }
 }
 
 async fn wait_for_signals(token: CancellationToken, reload: mpsc::Sender<ReloadRequest>) {

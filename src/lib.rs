@@ -6,6 +6,7 @@
 //! simulated mirror network the tests and `demo` share.
 //! See ARCHITECTURE.md for the invariants.
 
+pub mod alerts;
 pub mod checks;
 pub mod config;
 pub mod daemon;
@@ -15,6 +16,7 @@ pub mod parity;
 pub mod probe;
 pub mod scheduler;
 pub mod server;
+pub mod store;
 pub mod timefmt;
 pub mod verdict;
 pub mod world;

@@ -47,6 +47,15 @@ pub async fn probe(
         settings,
     };
     let config = Config {
+        storage: crate::config::StorageConfig {
+            path: None,
+            retention: std::time::Duration::from_secs(3600),
+        },
+        alerting: crate::config::AlertingConfig {
+            external_url: None,
+            resend_interval: std::time::Duration::from_secs(60),
+            receivers: Vec::new(),
+        },
         server: ServerConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: None,

@@ -22,10 +22,12 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::Alerts;
 use crate::checks::{Probes, RoundReport, run_round};
 use crate::config::{Role, Target};
 use crate::outputs::board::{Board, Key};
 use crate::outputs::metrics::Metrics;
+use crate::store::{ProblemRow, Store, schema};
 use crate::verdict;
 
 /// Rounds allowed in flight at once, across all addresses.
@@ -66,6 +68,8 @@ pub struct Shared {
     pub board: Arc<Board>,
     pub metrics: Arc<Metrics>,
     pub heartbeat: Arc<Heartbeat>,
+    pub store: Store,
+    pub alerts: Arc<Alerts>,
     limit: Semaphore,
 }
 
@@ -75,12 +79,16 @@ impl Shared {
         board: Arc<Board>,
         metrics: Arc<Metrics>,
         heartbeat: Arc<Heartbeat>,
+        store: Store,
+        alerts: Arc<Alerts>,
     ) -> Self {
         Self {
             probes: RwLock::new(Arc::new(probes)),
             board,
             metrics,
             heartbeat,
+            store,
+            alerts,
             limit: Semaphore::new(MAX_CONCURRENT_ROUNDS),
         }
     }
@@ -245,6 +253,50 @@ async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, on_beat: i
     }
 }
 
+/// Persists what the round changed (raised problems, history) and lets the
+/// alert engine compare wanted and firing alerts.
+async fn publish(
+    shared: &Shared,
+    key: &Key,
+    entry: &crate::outputs::board::Entry,
+    problems_changed: bool,
+    now: SystemTime,
+) {
+    let (site, url) = (key.site.clone(), key.url.clone());
+    let at = (crate::timefmt::unix(now) * 1000.0) as i64;
+    let state = entry.tracker.state().as_str();
+    let rows: Option<Vec<ProblemRow>> = problems_changed.then(|| {
+        entry
+            .tracker
+            .problems()
+            .iter()
+            .map(|p| ProblemRow {
+                site: site.clone(),
+                url: url.clone(),
+                kind: p.kind.as_str().to_string(),
+                detail: p.detail.clone(),
+                since_ms: (crate::timefmt::unix(p.since) * 1000.0) as i64,
+            })
+            .collect()
+    });
+    let stored = shared
+        .store
+        .call(move |c| {
+            if let Some(rows) = rows {
+                schema::save_problems(c, &site, &url, &rows)?;
+            }
+            schema::add_history(c, &site, &url, at, state)
+        })
+        .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "saving round state");
+    }
+    let states = shared.board.site_states(&key.site);
+    if let Err(e) = shared.alerts.observe(entry, &states, now).await {
+        tracing::error!(error = %e, "alert state not saved; will retry next round");
+    }
+}
+
 /// A stable offset in `[0, min(interval, MAX_START_SPREAD))` for this target.
 fn jitter(target: &Target) -> Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -321,6 +373,14 @@ async fn target_loop(
             continue;
         };
         shared.metrics.record(&entry);
+        publish(
+            &shared,
+            &key,
+            &entry,
+            !changes.raised.is_empty() || !changes.cleared.is_empty(),
+            now,
+        )
+        .await;
         for kind in &changes.raised {
             let detail = entry
                 .tracker

@@ -26,6 +26,8 @@ pub const SYSTEM_PATH: &str = "/etc/mirrorwatch/mirrorwatch.toml";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub alerting: AlertingConfig,
     pub sites: Vec<Site>,
     /// Configured fingerprints (the shipped list is added by `parity`).
     pub fingerprints: Vec<crate::parity::fingerprints::Fingerprint>,
@@ -40,6 +42,42 @@ pub struct ServerConfig {
     pub tls: Option<ServerTls>,
     /// Users and bcrypt hashes; empty means no authentication.
     pub basic_auth: std::collections::BTreeMap<String, String>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// SQLite file; `None` keeps state in memory.
+    pub path: Option<PathBuf>,
+    /// How long round history is kept.
+    pub retention: Duration,
+}
+
+/// `[alerting]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertingConfig {
+    /// Base of `generatorURL` (the status page); default `http://<listen>/`.
+    pub external_url: Option<Url>,
+    /// How often firing alerts are re-sent to Alertmanager.
+    pub resend_interval: Duration,
+    pub receivers: Vec<Receiver>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receiver {
+    /// The `receiver` label: configured, else `alertmanager-N` / `webhook-N`.
+    pub name: String,
+    pub kind: ReceiverKind,
+    pub url: Url,
+    /// Webhooks only: re-send firing alerts this often (default off).
+    pub reminder_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverKind {
+    Alertmanager,
+    Webhook,
 }
 
 #[derive(Debug, Clone, PartialEq)]

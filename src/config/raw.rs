@@ -98,12 +98,46 @@ pub struct RawBasicAuth {
     pub users: std::collections::BTreeMap<String, String>,
 }
 
+/// `[storage]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: Option<String>,
+    pub retention: Option<String>,
+}
+
+/// One `[[alerting.alertmanager]]` or `[[alerting.webhook]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReceiver {
+    #[serde(default)]
+    pub url: String,
+    pub name: Option<String>,
+    pub reminder_interval: Option<String>,
+}
+
+/// `[alerting]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerting {
+    pub external_url: Option<String>,
+    pub resend_interval: Option<String>,
+    #[serde(default)]
+    pub alertmanager: Vec<RawReceiver>,
+    #[serde(default)]
+    pub webhook: Vec<RawReceiver>,
+}
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub alerting: RawAlerting,
     #[serde(default)]
     pub defaults: RawSettings,
     #[serde(default)]

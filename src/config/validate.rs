@@ -148,7 +148,21 @@ impl Validator<'_> {
                 basic_auth.insert(user.clone(), hash.clone());
             }
         }
+        let storage = super::StorageConfig {
+            path: raw.storage.path.as_ref().map(|p| self.base.join(p)),
+            retention: self.duration(
+                raw.storage
+                    .retention
+                    .as_ref()
+                    .map(|r| (r, "storage.retention".to_string())),
+                Duration::from_secs(7 * 86400),
+                Duration::from_secs(3600),
+            ),
+        };
+        let alerting = self.alerting(&raw.alerting);
         Config {
+            storage,
+            alerting,
             server: ServerConfig {
                 listen,
                 tls,
@@ -157,6 +171,63 @@ impl Validator<'_> {
             sites,
             fingerprints,
             source: file.to_string(),
+        }
+    }
+
+    fn alerting(&mut self, a: &super::raw::RawAlerting) -> super::AlertingConfig {
+        use super::ReceiverKind;
+        let external_url = a
+            .external_url
+            .as_ref()
+            .and_then(|u| self.url(u, "alerting.external_url"));
+        let resend = a
+            .resend_interval
+            .as_ref()
+            .map(|r| (r, "alerting.resend_interval".to_string()));
+        let resend_interval =
+            self.duration(resend, Duration::from_secs(60), Duration::from_secs(1));
+        let mut receivers: Vec<super::Receiver> = Vec::new();
+        let kinds = [
+            (ReceiverKind::Alertmanager, "alertmanager", &a.alertmanager),
+            (ReceiverKind::Webhook, "webhook", &a.webhook),
+        ];
+        for (kind, key, list) in kinds {
+            for (i, r) in list.iter().enumerate() {
+                let prefix = format!("alerting.{key}[{i}]");
+                let Some(url) = self.url(&r.url, &format!("{prefix}.url")) else {
+                    continue;
+                };
+                let reminder_interval = match (&r.reminder_interval, kind) {
+                    (None, _) => None,
+                    (Some(_), ReceiverKind::Alertmanager) => {
+                        self.err(&format!("{prefix}.reminder_interval"), "Alertmanager receivers are re-sent every resend_interval; reminder_interval is for webhooks");
+                        None
+                    }
+                    (Some(r), ReceiverKind::Webhook) => Some(self.duration(
+                        Some((r, format!("{prefix}.reminder_interval"))),
+                        Duration::from_secs(3600),
+                        Duration::from_secs(1),
+                    )),
+                };
+                let name = r.name.clone().unwrap_or_else(|| format!("{key}-{i}"));
+                if receivers.iter().any(|x| x.name == name) {
+                    self.err(
+                        &format!("{prefix}.name"),
+                        format!("duplicate receiver name `{name}`"),
+                    );
+                }
+                receivers.push(super::Receiver {
+                    name,
+                    kind,
+                    url,
+                    reminder_interval,
+                });
+            }
+        }
+        super::AlertingConfig {
+            external_url,
+            resend_interval,
+            receivers,
         }
     }
 

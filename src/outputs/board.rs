@@ -50,6 +50,8 @@ pub struct Entry {
     pub verdict: Verdict,
     pub last_check: Option<SystemTime>,
     pub history: VecDeque<Past>,
+    /// Share of rounds `up` over 1 h, 24 h, 7 d (from the store's history).
+    pub uptime: [Option<f64>; 3],
 }
 
 impl Entry {
@@ -61,6 +63,7 @@ impl Entry {
             verdict: Verdict::default(),
             last_check: None,
             history: VecDeque::with_capacity(HISTORY),
+            uptime: [None; 3],
         }
     }
 }
@@ -160,6 +163,51 @@ impl Board {
         entry.last = Some(Arc::new(report));
         entry.last_check = Some(now);
         Some((entry.clone(), changes))
+    }
+
+    /// Puts back problems raised before a restart (see `Tracker::restore`).
+    pub fn restore(&self, rows: Vec<crate::store::ProblemRow>) {
+        let now = SystemTime::now();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for e in entries.iter_mut() {
+            let key = Key::of(&e.target);
+            let mine: Vec<crate::verdict::state::Problem> = rows
+                .iter()
+                .filter(|r| r.site == key.site && r.url == key.url)
+                .filter_map(|r| {
+                    Some(crate::verdict::state::Problem {
+                        kind: crate::verdict::Kind::parse(&r.kind)?,
+                        detail: r.detail.clone(),
+                        since: SystemTime::UNIX_EPOCH
+                            + std::time::Duration::from_millis(
+                                u64::try_from(r.since_ms).unwrap_or(0),
+                            ),
+                    })
+                })
+                .collect();
+            if !mine.is_empty() {
+                e.tracker
+                    .restore(mine, e.target.settings.failure_threshold, now);
+            }
+        }
+    }
+
+    /// The states of every address of `site`.
+    pub fn site_states(&self, site: &str) -> Vec<State> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .filter(|e| e.target.site == site)
+            .map(|e| e.tracker.state())
+            .collect()
+    }
+
+    /// Sets the uptime ratios of `key`.
+    pub fn set_uptime(&self, key: &Key, uptime: [Option<f64>; 3]) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.iter_mut().find(|e| Key::of(&e.target) == *key) {
+            e.uptime = uptime;
+        }
     }
 
     /// A copy of every entry.

@@ -38,6 +38,9 @@ pub struct Metrics {
     lag: GaugeVec,
     missing: IntGaugeVec,
     checks: IntCounterVec,
+    notifications: IntCounterVec,
+    queue_depth: prometheus::IntGauge,
+    alerts_firing: prometheus::IntGauge,
     reload_ok: prometheus::IntGauge,
     /// Per target: the `ip` and `resolver` label values last exported.
     dynamic: Mutex<HashMap<TargetKey, DynamicLabels>>,
@@ -77,6 +80,22 @@ impl Metrics {
             &labels(&["result"]),
         )?;
         registry.register(Box::new(checks.clone()))?;
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "mirrorwatch_notifications_total",
+                "Alert deliveries by receiver and result (ok/failed).",
+            ),
+            &["receiver", "result"],
+        )?;
+        registry.register(Box::new(notifications.clone()))?;
+        let queue_depth = prometheus::IntGauge::new(
+            "mirrorwatch_notification_queue_depth",
+            "Notifications waiting for delivery (or retry).",
+        )?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        let alerts_firing =
+            prometheus::IntGauge::new("mirrorwatch_alerts_firing", "Alerts currently firing.")?;
+        registry.register(Box::new(alerts_firing.clone()))?;
         let reload_ok = prometheus::IntGauge::new(
             "mirrorwatch_config_last_reload_successful",
             "1 when the last config load or reload succeeded.",
@@ -147,10 +166,37 @@ impl Metrics {
                 &[],
             )?,
             checks,
+            notifications,
+            queue_depth,
+            alerts_firing,
             reload_ok,
             registry,
             dynamic: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Counts one delivery attempt.
+    pub fn notification(&self, receiver: &str, result: &str) {
+        self.notifications
+            .with_label_values(&[receiver, result])
+            .inc();
+    }
+
+    /// Exports both results of a receiver at 0 before any delivery.
+    pub fn register_receiver(&self, receiver: &str) {
+        for r in ["ok", "failed"] {
+            self.notifications
+                .with_label_values(&[receiver, r])
+                .inc_by(0);
+        }
+    }
+
+    pub fn set_queue_depth(&self, depth: i64) {
+        self.queue_depth.set(depth);
+    }
+
+    pub fn set_alerts_firing(&self, n: usize) {
+        self.alerts_firing.set(n as i64);
     }
 
     /// Marks whether the config in force loaded successfully.

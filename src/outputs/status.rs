@@ -103,6 +103,7 @@ fn target(e: &Entry) -> Value {
         "since": rfc3339(e.tracker.since()),
         "last_check": e.last_check.map(rfc3339),
         "rounds": e.tracker.rounds(),
+        "uptime": { "1h": e.uptime[0], "24h": e.uptime[1], "7d": e.uptime[2] },
         "problems": problems,
         "findings": e.verdict.findings,
         "dns": dns,

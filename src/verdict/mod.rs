@@ -46,6 +46,15 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 impl Kind {
     pub const ALL: [Kind; 12] = [
         Kind::DnsFailure,
@@ -77,6 +86,26 @@ impl Kind {
             Kind::ContentMismatch => "content_mismatch",
             Kind::ContentStale => "content_stale",
         }
+    }
+
+    /// Parses `as_str`'s output back.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The alert name: `Mirror` + the kind in CamelCase (`MirrorDnsFailure`).
+    pub fn alert_name(self) -> String {
+        let camel: String = self
+            .as_str()
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("Mirror{camel}")
     }
 
     pub fn severity(self) -> Severity {

@@ -143,6 +143,33 @@ impl Tracker {
         changes
     }
 
+    /// Puts back problems raised before a restart: they stay raised until
+    /// `success_threshold` clean rounds clear them, as if never interrupted.
+    pub fn restore(&mut self, problems: Vec<Problem>, failure_threshold: u32, now: SystemTime) {
+        for p in problems {
+            let streak = self.streaks.entry(p.kind).or_default();
+            streak.bad = failure_threshold;
+            streak.first_bad = Some(p.since);
+            self.raised.insert(p.kind, p);
+        }
+        self.state = self.derived_state();
+        self.since = now;
+    }
+
+    fn derived_state(&self) -> State {
+        if self
+            .raised
+            .values()
+            .any(|p| p.kind.severity() == Severity::Critical)
+        {
+            State::Down
+        } else if self.raised.is_empty() {
+            State::Up
+        } else {
+            State::Degraded
+        }
+    }
+
     pub fn state(&self) -> State {
         self.state
     }
@@ -203,6 +230,24 @@ mod tests {
         assert_eq!(t.apply(&[], 3, 2, at(5)).cleared, vec![Kind::HttpError]);
         assert_eq!(t.state(), State::Up);
         assert_eq!(t.since(), at(5));
+    }
+
+    #[test]
+    fn restored_problems_stay_until_success_threshold() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let mut t = Tracker::new(now);
+        let p = Problem {
+            kind: Kind::TlsInvalid,
+            detail: "expired".into(),
+            since: SystemTime::UNIX_EPOCH,
+        };
+        t.restore(vec![p], 3, now);
+        assert_eq!(t.state(), State::Down);
+        let still = t.apply(&[f(Kind::TlsInvalid)], 3, 2, now);
+        assert!(still.raised.is_empty(), "no re-raise after restart");
+        assert_eq!(t.problems()[0].since, SystemTime::UNIX_EPOCH);
+        t.apply(&[], 3, 2, now);
+        assert_eq!(t.apply(&[], 3, 2, now).cleared, vec![Kind::TlsInvalid]);
     }
 
     #[test]

@@ -1,0 +1,313 @@
+//! Alerts (SPEC section 7): one alert per (site, target, problem kind),
+//! named `Mirror<Kind>`, plus `SiteAllAddressesDown` when no address of a
+//! site is up.
+//!
+//! Level-based: after every round of an address, the alerts that *should*
+//! be firing for it (its raised problems, and its site's all-down alert)
+//! are compared with the alerts that *are* firing (kept in the store). New
+//! ones fire, missing ones resolve; each transition and the notifications
+//! it causes are committed in one store transaction, and [`deliver`] sends
+//! them with retries. Because raised problems are persisted too, a restart
+//! finds the same alerts wanted and stored: nothing re-fires, and a problem
+//! that clears later still resolves.
+
+pub mod deliver;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::config::{AlertingConfig, ReceiverKind};
+use crate::outputs::board::Entry;
+use crate::store::schema::{AlertRow, Outgoing};
+use crate::store::{Store, StoreError};
+use crate::timefmt::rfc3339;
+use crate::verdict::state::State;
+
+/// The site-level alert.
+pub const ALL_DOWN: &str = "SiteAllAddressesDown";
+
+fn ms(t: SystemTime) -> i64 {
+    (crate::timefmt::unix(t) * 1000.0) as i64
+}
+
+fn from_ms(v: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+/// A firing alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: SystemTime,
+    pub last_reminder: SystemTime,
+}
+
+impl Alert {
+    fn new(
+        labels: BTreeMap<String, String>,
+        annotations: BTreeMap<String, String>,
+        starts_at: SystemTime,
+    ) -> Self {
+        let id = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        Self {
+            id,
+            labels,
+            annotations,
+            starts_at,
+            last_reminder: starts_at,
+        }
+    }
+
+    fn row(&self) -> AlertRow {
+        AlertRow {
+            id: self.id.clone(),
+            labels: serde_json::to_string(&self.labels).unwrap_or_default(),
+            annotations: serde_json::to_string(&self.annotations).unwrap_or_default(),
+            starts_at_ms: ms(self.starts_at),
+            last_reminder_ms: ms(self.last_reminder),
+        }
+    }
+
+    fn from_row(r: &AlertRow) -> Self {
+        Self {
+            id: r.id.clone(),
+            labels: serde_json::from_str(&r.labels).unwrap_or_default(),
+            annotations: serde_json::from_str(&r.annotations).unwrap_or_default(),
+            starts_at: from_ms(r.starts_at_ms),
+            last_reminder: from_ms(r.last_reminder_ms),
+        }
+    }
+
+    /// The JSON both Alertmanager and webhooks receive. `ends_at`: `None`
+    /// for firing (webhooks get Alertmanager's zero time).
+    pub fn json(&self, ends_at: Option<SystemTime>, generator: &str) -> Value {
+        json!({
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "startsAt": rfc3339(self.starts_at),
+            "endsAt": ends_at.map(rfc3339).unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            "generatorURL": generator,
+        })
+    }
+
+    fn is_for(&self, site: &str, target: &str) -> bool {
+        self.labels.get("site").is_some_and(|s| s == site)
+            && (self.labels.get("target").is_some_and(|t| t == target)
+                || self.labels.get("alertname").is_some_and(|a| a == ALL_DOWN))
+    }
+}
+
+/// The alert engine.
+pub struct Alerts {
+    store: Store,
+    config: RwLock<(AlertingConfig, String)>,
+    open: Mutex<BTreeMap<String, Alert>>,
+}
+
+impl Alerts {
+    /// Loads the firing alerts from the store.
+    pub async fn load(
+        store: Store,
+        config: AlertingConfig,
+        generator: String,
+    ) -> Result<Self, StoreError> {
+        let rows = store.call(crate::store::schema::load_alerts).await?;
+        let open = rows
+            .iter()
+            .map(|r| (r.id.clone(), Alert::from_row(r)))
+            .collect();
+        Ok(Self {
+            store,
+            config: RwLock::new((config, generator)),
+            open: Mutex::new(open),
+        })
+    }
+
+    /// Swaps in a reloaded `[alerting]`.
+    pub fn set_config(&self, config: AlertingConfig, generator: String) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = (config, generator);
+    }
+
+    pub fn config(&self) -> (AlertingConfig, String) {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every firing alert.
+    pub async fn firing(&self) -> Vec<Alert> {
+        self.open.lock().await.values().cloned().collect()
+    }
+
+    /// Compares what should fire for `entry`'s address (and its site, whose
+    /// addresses' states are `site_states`) with what fires, and commits the
+    /// difference with its notifications.
+    pub async fn observe(
+        &self,
+        entry: &Entry,
+        site_states: &[State],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let site = entry.target.site.clone();
+        let target = entry.target.label();
+        let mut wanted: BTreeMap<String, Alert> = BTreeMap::new();
+        for p in entry.tracker.problems() {
+            let labels = BTreeMap::from([
+                ("alertname".to_string(), p.kind.alert_name()),
+                ("site".to_string(), site.clone()),
+                ("target".to_string(), target.clone()),
+                ("role".to_string(), entry.target.role.as_str().to_string()),
+                (
+                    "severity".to_string(),
+                    p.kind.severity().as_str().to_string(),
+                ),
+            ]);
+            let annotations = BTreeMap::from([
+                (
+                    "summary".to_string(),
+                    format!("{target} ({site}): {}", p.kind.as_str()),
+                ),
+                ("description".to_string(), p.detail.clone()),
+            ]);
+            let a = Alert::new(labels, annotations, p.since);
+            wanted.insert(a.id.clone(), a);
+        }
+        let all_down = !site_states.is_empty()
+            && site_states
+                .iter()
+                .all(|s| matches!(s, State::Down | State::Degraded));
+        if all_down && !site_states.contains(&State::Unknown) {
+            let labels = BTreeMap::from([
+                ("alertname".to_string(), ALL_DOWN.to_string()),
+                ("site".to_string(), site.clone()),
+                ("severity".to_string(), "critical".to_string()),
+            ]);
+            let annotations = BTreeMap::from([
+                ("summary".to_string(), format!("no address of {site} is up")),
+                (
+                    "description".to_string(),
+                    format!(
+                        "all {} addresses of {site} are down or degraded",
+                        site_states.len()
+                    ),
+                ),
+            ]);
+            let a = Alert::new(labels, annotations, now);
+            wanted.insert(a.id.clone(), a);
+        }
+        let (config, generator) = self.config();
+        let mut open = self.open.lock().await;
+        let in_scope: Vec<String> = open
+            .values()
+            .filter(|a| a.is_for(&site, &target))
+            .map(|a| a.id.clone())
+            .collect();
+        let firing: Vec<Alert> = wanted
+            .values()
+            .filter(|a| !open.contains_key(&a.id))
+            .cloned()
+            .collect();
+        let resolved: Vec<Alert> = in_scope
+            .iter()
+            .filter(|id| !wanted.contains_key(*id))
+            .filter_map(|id| open.get(id).cloned())
+            .filter(|a| {
+                // The site alert is only resolved by a round that saw the site.
+                a.labels.get("alertname").is_none_or(|n| n != ALL_DOWN) || !all_down
+            })
+            .collect();
+        let due_reminder = |a: &Alert, every: Duration| {
+            now.duration_since(a.last_reminder).unwrap_or_default() >= every
+        };
+        let mut outgoing = Vec::new();
+        let mut reminded = Vec::new();
+        for r in &config.receivers {
+            let body = |status: &str, alerts: &[&Alert], ends: Option<SystemTime>| {
+                let list: Vec<Value> = alerts.iter().map(|a| a.json(ends, &generator)).collect();
+                match r.kind {
+                    ReceiverKind::Alertmanager => Value::Array(list).to_string(),
+                    ReceiverKind::Webhook => {
+                        json!({ "status": status, "alerts": list }).to_string()
+                    }
+                }
+            };
+            let url = match r.kind {
+                ReceiverKind::Alertmanager => deliver::alertmanager_endpoint(&r.url),
+                ReceiverKind::Webhook => r.url.to_string(),
+            };
+            let mut push = |b: String| {
+                outgoing.push(Outgoing {
+                    receiver: r.name.clone(),
+                    url: url.clone(),
+                    body: b,
+                })
+            };
+            let fire_list: Vec<&Alert> = firing.iter().collect();
+            let resolve_list: Vec<&Alert> = resolved.iter().collect();
+            if !fire_list.is_empty() {
+                push(body("firing", &fire_list, None));
+            }
+            if !resolve_list.is_empty() {
+                push(body("resolved", &resolve_list, Some(now)));
+            }
+            if let (ReceiverKind::Webhook, Some(every)) = (r.kind, r.reminder_interval) {
+                let due: Vec<&Alert> = in_scope
+                    .iter()
+                    .filter(|id| wanted.contains_key(*id))
+                    .filter_map(|id| open.get(id))
+                    .filter(|a| due_reminder(a, every))
+                    .collect();
+                if !due.is_empty() {
+                    reminded.extend(due.iter().map(|a| a.id.clone()));
+                    push(body("firing", &due, None));
+                }
+            }
+        }
+        if firing.is_empty() && resolved.is_empty() && reminded.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<AlertRow> = firing.iter().map(Alert::row).collect();
+        let gone: Vec<String> = resolved.iter().map(|a| a.id.clone()).collect();
+        let now_ms = ms(now);
+        let (g, r) = (gone.clone(), reminded.clone());
+        let dropped = self
+            .store
+            .call(move |c| crate::store::schema::transition(c, &rows, &g, &r, &outgoing, now_ms))
+            .await?;
+        if dropped > 0 {
+            tracing::error!(
+                dropped,
+                max = crate::store::schema::MAX_QUEUE,
+                "notification queue full: dropped the oldest notifications"
+            );
+        }
+        for a in firing {
+            tracing::warn!(alert = %a.id, "alert firing");
+            open.insert(a.id.clone(), a);
+        }
+        for id in gone {
+            tracing::info!(alert = %id, "alert resolved");
+            open.remove(&id);
+        }
+        for id in reminded {
+            if let Some(a) = open.get_mut(&id) {
+                a.last_reminder = now;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shared handle.
+pub type SharedAlerts = Arc<Alerts>;

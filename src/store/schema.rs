@@ -1,0 +1,324 @@
+//! Schema, migrations and queries. Times are Unix milliseconds.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// Each entry upgrades the schema by one version (index + 1).
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE problems (
+         site TEXT NOT NULL, url TEXT NOT NULL, kind TEXT NOT NULL,
+         detail TEXT NOT NULL, since INTEGER NOT NULL,
+         PRIMARY KEY (site, url, kind));
+     CREATE TABLE alerts (
+         id TEXT PRIMARY KEY, labels TEXT NOT NULL, annotations TEXT NOT NULL,
+         starts_at INTEGER NOT NULL, last_reminder INTEGER NOT NULL);
+     CREATE TABLE queue (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, receiver TEXT NOT NULL, url TEXT NOT NULL,
+         body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+         created INTEGER NOT NULL, last_error TEXT);
+     CREATE TABLE history (
+         site TEXT NOT NULL, url TEXT NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL);
+     CREATE INDEX history_target ON history (site, url, at);",
+];
+
+/// Brings the database to the newest schema, one transaction per step.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A raised problem, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemRow {
+    pub site: String,
+    pub url: String,
+    pub kind: String,
+    pub detail: String,
+    pub since_ms: i64,
+}
+
+/// Replaces the raised problems of one address.
+pub fn save_problems(
+    conn: &mut Connection,
+    site: &str,
+    url: &str,
+    rows: &[ProblemRow],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM problems WHERE site = ?1 AND url = ?2",
+        params![site, url],
+    )?;
+    for r in rows {
+        tx.execute(
+            "INSERT INTO problems (site, url, kind, detail, since) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.site, r.url, r.kind, r.detail, r.since_ms],
+        )?;
+    }
+    tx.commit()
+}
+
+pub fn load_problems(conn: &mut Connection) -> rusqlite::Result<Vec<ProblemRow>> {
+    let mut stmt = conn.prepare("SELECT site, url, kind, detail, since FROM problems")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ProblemRow {
+            site: r.get(0)?,
+            url: r.get(1)?,
+            kind: r.get(2)?,
+            detail: r.get(3)?,
+            since_ms: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// An open (firing) alert, as persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub id: String,
+    /// JSON object.
+    pub labels: String,
+    /// JSON object.
+    pub annotations: String,
+    pub starts_at_ms: i64,
+    pub last_reminder_ms: i64,
+}
+
+pub fn load_alerts(conn: &mut Connection) -> rusqlite::Result<Vec<AlertRow>> {
+    let mut stmt =
+        conn.prepare("SELECT id, labels, annotations, starts_at, last_reminder FROM alerts")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AlertRow {
+            id: r.get(0)?,
+            labels: r.get(1)?,
+            annotations: r.get(2)?,
+            starts_at_ms: r.get(3)?,
+            last_reminder_ms: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A notification to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub receiver: String,
+    pub url: String,
+    pub body: String,
+}
+
+/// The queue holds at most this many notifications; past it the oldest are
+/// dropped, and `transition` reports how many so the caller can say so.
+pub const MAX_QUEUE: i64 = 100_000;
+
+/// Records firing and resolved alerts and queues their notifications, in
+/// one transaction: either all of it happens or none. Returns how many old
+/// notifications had to be dropped to keep the queue bounded.
+pub fn transition(
+    conn: &mut Connection,
+    firing: &[AlertRow],
+    resolved: &[String],
+    reminded: &[String],
+    outgoing: &[Outgoing],
+    now_ms: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    for a in firing {
+        tx.execute(
+            "INSERT OR REPLACE INTO alerts (id, labels, annotations, starts_at, last_reminder) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.id, a.labels, a.annotations, a.starts_at_ms, a.last_reminder_ms],
+        )?;
+    }
+    for id in resolved {
+        tx.execute("DELETE FROM alerts WHERE id = ?1", params![id])?;
+    }
+    for id in reminded {
+        tx.execute(
+            "UPDATE alerts SET last_reminder = ?2 WHERE id = ?1",
+            params![id, now_ms],
+        )?;
+    }
+    enqueue(&tx, outgoing, now_ms)?;
+    let dropped = tx.execute(
+        "DELETE FROM queue WHERE id IN (SELECT id FROM queue ORDER BY id LIMIT MAX(0, (SELECT COUNT(*) FROM queue) - ?1))",
+        params![MAX_QUEUE],
+    )?;
+    tx.commit()?;
+    Ok(dropped)
+}
+
+fn enqueue(tx: &Transaction<'_>, outgoing: &[Outgoing], now_ms: i64) -> rusqlite::Result<()> {
+    for o in outgoing {
+        tx.execute(
+            "INSERT INTO queue (receiver, url, body, next_at, created) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![o.receiver, o.url, o.body, now_ms],
+        )?;
+    }
+    Ok(())
+}
+
+/// A queued notification.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: i64,
+    pub receiver: String,
+    pub url: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+/// Up to `limit` notifications due now, oldest first.
+pub fn due(conn: &mut Connection, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<Queued>> {
+    let mut stmt = conn.prepare("SELECT id, receiver, url, body, attempts FROM queue WHERE next_at <= ?1 ORDER BY id LIMIT ?2")?;
+    let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+        Ok(Queued {
+            id: r.get(0)?,
+            receiver: r.get(1)?,
+            url: r.get(2)?,
+            body: r.get(3)?,
+            attempts: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn delivered(conn: &mut Connection, id: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM queue WHERE id = ?1", params![id])
+        .map(|_| ())
+}
+
+pub fn retry_later(
+    conn: &mut Connection,
+    id: i64,
+    next_at_ms: i64,
+    error: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE queue SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+        params![id, next_at_ms, error],
+    )
+    .map(|_| ())
+}
+
+pub fn queue_depth(conn: &mut Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+}
+
+/// Appends one round to an address's history.
+pub fn add_history(
+    conn: &mut Connection,
+    site: &str,
+    url: &str,
+    at_ms: i64,
+    state: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO history (site, url, at, state) VALUES (?1, ?2, ?3, ?4)",
+        params![site, url, at_ms, state],
+    )
+    .map(|_| ())
+}
+
+/// Drops history older than `before_ms`.
+pub fn prune_history(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM history WHERE at < ?1", params![before_ms])
+}
+
+/// Share of rounds since `since_ms` whose state was `up`; `None` without rounds.
+pub fn uptime(
+    conn: &mut Connection,
+    site: &str,
+    url: &str,
+    since_ms: i64,
+) -> rusqlite::Result<Option<f64>> {
+    conn.query_row(
+        "SELECT AVG(CASE WHEN state = 'up' THEN 1.0 ELSE 0.0 END) FROM history WHERE site = ?1 AND url = ?2 AND at >= ?3",
+        params![site, url, since_ms],
+        |r| r.get::<_, Option<f64>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().expect("db");
+        migrate(&mut c).expect("migrate");
+        c
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_versioned() {
+        let mut c = db();
+        migrate(&mut c).expect("again");
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn transition_is_atomic_and_queue_drains() {
+        let mut c = db();
+        let alert = AlertRow {
+            id: "a".into(),
+            labels: "{}".into(),
+            annotations: "{}".into(),
+            starts_at_ms: 5,
+            last_reminder_ms: 5,
+        };
+        let out = Outgoing {
+            receiver: "webhook-0".into(),
+            url: "http://127.0.0.1:1/".into(),
+            body: "{}".into(),
+        };
+        transition(
+            &mut c,
+            std::slice::from_ref(&alert),
+            &[],
+            &[],
+            std::slice::from_ref(&out),
+            10,
+        )
+        .expect("tx");
+        assert_eq!(load_alerts(&mut c).expect("alerts"), vec![alert]);
+        assert_eq!(queue_depth(&mut c).expect("depth"), 1);
+        let q = due(&mut c, 10, 10).expect("due");
+        retry_later(&mut c, q[0].id, 1000, "refused").expect("retry");
+        assert!(
+            due(&mut c, 999, 10).expect("due").is_empty(),
+            "backoff respected"
+        );
+        let q = due(&mut c, 1000, 10).expect("due");
+        assert_eq!(q[0].attempts, 1);
+        delivered(&mut c, q[0].id).expect("done");
+        assert_eq!(queue_depth(&mut c).expect("depth"), 0);
+        transition(&mut c, &[], &["a".into()], &[], &[], 20).expect("resolve");
+        assert!(load_alerts(&mut c).expect("alerts").is_empty());
+    }
+
+    #[test]
+    fn uptime_is_share_of_up_rounds_in_window() {
+        let mut c = db();
+        for (at, s) in [(1, "down"), (2, "up"), (3, "up"), (4, "degraded")] {
+            add_history(&mut c, "s", "u", at, s).expect("add");
+        }
+        assert_eq!(uptime(&mut c, "s", "u", 0).expect("q"), Some(0.5));
+        assert_eq!(uptime(&mut c, "s", "u", 2).expect("q"), Some(2.0 / 3.0));
+        assert_eq!(uptime(&mut c, "s", "x", 0).expect("q"), None);
+        assert_eq!(prune_history(&mut c, 3).expect("prune"), 2);
+    }
+}
