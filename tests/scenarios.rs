@@ -25,11 +25,12 @@ const KINDS: [&str; 12] = [
 ];
 
 /// (scenario, state, problem kinds, a word the detail must contain).
-const EXPECTED: [(&str, &str, &[&str], &str); 16] = [
+const EXPECTED: [(&str, &str, &[&str], &str); 17] = [
     ("main", "up", &[], ""),
     ("healthy", "up", &[], ""),
     ("noisy_in_sync", "up", &[], ""),
     ("hostile_title", "up", &[], ""),
+    ("flappy", "up", &[], ""),
     (
         "seized",
         "down",

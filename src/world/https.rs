@@ -38,6 +38,11 @@ pub enum Behavior {
     Fixed { status: u16, body: String },
     /// `301` to this absolute URL.
     Redirect(String),
+    /// `up` normally; `503` while the switch is on (tests flip it).
+    Switch {
+        down: Arc<std::sync::atomic::AtomicBool>,
+        up: Box<Behavior>,
+    },
 }
 
 /// A host the TLS listener serves.
@@ -125,7 +130,14 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
         );
         r
     };
-    match vhosts.get(&host).map(|v| &v.behavior) {
+    let mut behavior = vhosts.get(&host).map(|v| &v.behavior);
+    if let Some(Behavior::Switch { down, up }) = behavior {
+        if down.load(std::sync::atomic::Ordering::Relaxed) {
+            return reply(503, b"<h1>503</h1><p>Down for maintenance.</p>".to_vec());
+        }
+        behavior = Some(up.as_ref());
+    }
+    match behavior {
         None => reply(404, b"<h1>no such site</h1>".to_vec()),
         Some(Behavior::Fixed { status, body }) => reply(*status, body.clone().into_bytes()),
         Some(Behavior::Redirect(to)) => {
@@ -135,6 +147,7 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
             }
             r
         }
+        Some(Behavior::Switch { .. }) => reply(500, b"nested switch".to_vec()),
         Some(Behavior::Page {
             title,
             feed,

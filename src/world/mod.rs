@@ -68,6 +68,7 @@ pub struct World {
     ca: Ca,
     /// Mirror scenarios (the main site is [`MAIN_HOST`]).
     pub scenarios: Vec<Scenario>,
+    flappy: Arc<std::sync::atomic::AtomicBool>,
     _dns: Vec<dns::DnsServer>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -130,6 +131,11 @@ impl World {
             true,
         );
         let fixed = |status: u16, body: String| Behavior::Fixed { status, body };
+        let flappy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let switch = Behavior::Switch {
+            down: flappy.clone(),
+            up: Box::new(live.clone()),
+        };
         let specs: Vec<Spec> = vec![
             (
                 "main",
@@ -145,6 +151,14 @@ impl World {
                 vec![LIVE],
                 CertKind::Valid,
                 live.clone(),
+                false,
+            ),
+            (
+                "flappy",
+                "www.flappy.test",
+                vec![LIVE],
+                CertKind::Valid,
+                switch,
                 false,
             ),
             (
@@ -317,6 +331,7 @@ impl World {
             tamper_dns: tamperer.addr,
             port,
             http_port,
+            flappy,
             ca_pem: ca.pem.clone(),
             ca,
             scenarios,
@@ -328,6 +343,12 @@ impl World {
     /// A certificate for `name` signed by the world's CA: (cert PEM, key PEM).
     pub fn issue(&self, name: &str) -> anyhow::Result<(String, String)> {
         Ok(self.ca.issue_pem(name)?)
+    }
+
+    /// Makes the `flappy` scenario answer 503 (`true`) or its page.
+    pub fn set_flappy_down(&self, down: bool) {
+        self.flappy
+            .store(down, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The scenario called `name`.
