@@ -10,7 +10,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -100,26 +100,6 @@ fn config(env: &Env, listen: &str, storage: Option<&Path>, alerting: &str) -> St
     )
 }
 
-fn alertmanager() -> Option<String> {
-    ["prometheus-alertmanager", "alertmanager"]
-        .iter()
-        .find_map(|n| {
-            let out = Command::new("which").arg(n).output().ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        })
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// MirrorHttpError alerts for `target` in Alertmanager: (active count, resolved count).
 fn am_alerts(base: &str, target: &str) -> Option<(usize, usize)> {
     let (code, body) = get(&format!("{base}/api/v2/alerts"))?;
@@ -142,7 +122,7 @@ fn am_alerts(base: &str, target: &str) -> Option<(usize, usize)> {
 
 #[test]
 fn alertmanager_gets_one_alert_and_its_resolve_and_a_late_webhook_loses_nothing() {
-    let Some(am_bin) = alertmanager() else {
+    let Some(am_bin) = which(&["prometheus-alertmanager", "alertmanager"]) else {
         let required = std::env::var("MIRRORWATCH_REQUIRE_ALERTMANAGER").is_ok_and(|v| v == "1");
         assert!(
             !required,
@@ -157,7 +137,7 @@ fn alertmanager_gets_one_alert_and_its_resolve_and_a_late_webhook_loses_nothing(
     std::fs::create_dir_all(&am_dir).expect("am dir");
     let am_config = am_dir.join("alertmanager.yml");
     std::fs::write(&am_config, "route:\n  receiver: blackhole\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: blackhole\n").expect("write");
-    let _am = Kill(
+    let _am = Guard(
         Command::new(&am_bin)
             .arg(format!("--config.file={}", am_config.display()))
             .arg(format!("--storage.path={}", am_dir.display()))

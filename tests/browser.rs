@@ -9,29 +9,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser"].iter().find_map(|name| {
-        let found = Command::new("which").arg(name).output().ok()?;
-        found
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&found.stdout).trim().to_string())
-    })
-}
 
 /// Runs headless Chromium with `args` + `url`; stdout, killed after 60 s.
 fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) -> String {
@@ -54,7 +35,7 @@ fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) 
         .stderr(Stdio::null())
         .spawn()
         .expect("chromium starts");
-    let mut guard = Kill(child);
+    let mut guard = Guard(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while guard.0.try_wait().ok().flatten().is_none() {
         assert!(
@@ -73,7 +54,7 @@ fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) 
 
 #[test]
 fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
-    let Some(bin) = chromium() else {
+    let Some(bin) = which(&["chromium", "chromium-browser"]) else {
         let required = std::env::var("MIRRORWATCH_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
         assert!(
             !required,

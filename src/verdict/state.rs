@@ -125,17 +125,7 @@ impl Tracker {
                 }
             }
         }
-        let state = if self
-            .raised
-            .values()
-            .any(|p| p.kind.severity() == Severity::Critical)
-        {
-            State::Down
-        } else if self.raised.is_empty() {
-            State::Up
-        } else {
-            State::Degraded
-        };
+        let state = self.derived_state();
         if state != self.state {
             self.state = state;
             self.since = now;

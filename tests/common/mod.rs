@@ -41,6 +41,26 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Any child process, killed (and reaped) on drop.
+pub struct Guard(pub std::process::Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The path of the first of `names` found on PATH.
+pub fn which(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let out = Command::new("which").arg(n).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+}
+
 /// A daemon subprocess, killed on drop.
 pub struct Daemon {
     pub child: Child,
