@@ -249,7 +249,13 @@ fn reload(
     for e in &sync.added {
         shared.metrics.register_target(e);
     }
-    let applied = scheduler.apply(targets);
+    let applied = scheduler.apply(targets.clone());
+    let alerts = shared.alerts.clone();
+    tokio::spawn(async move {
+        if let Err(e) = alerts.retain(&targets, std::time::SystemTime::now()).await {
+            tracing::error!(error = %e, "resolving alerts of removed addresses");
+        }
+    });
     for r in &config.alerting.receivers {
         shared.metrics.register_receiver(&r.name);
     }

@@ -318,3 +318,43 @@ fn restarts_neither_refire_nor_forget_a_resolve() {
         drop(daemon);
     }
 }
+
+#[test]
+fn removing_an_address_by_reload_resolves_its_alerts() {
+    let env = start_world();
+    let hook_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let hook = start_webhook(hook_addr);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let alerting = format!("[[alerting.webhook]]\nurl = \"http://{hook_addr}/hook\"\n");
+    let path = env.dir.path().join("retain.toml");
+    std::fs::write(&path, config(&env, &listen, None, &alerting)).expect("write");
+    let daemon = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&daemon);
+    let flappy = env.world.scenario("flappy").cloned().expect("flappy");
+    env.world.set_flappy_down(true);
+    wait_for("the firing webhook", Duration::from_secs(30), || {
+        (count(&webhook_events(&hook), "firing", &flappy.label) == 1).then_some(())
+    });
+    // The mirror leaves the config while its alert fires.
+    let without =
+        config(&env, &listen, None, &alerting).replace(&format!("\"{}\"", flappy.url), "");
+    std::fs::write(&path, without).expect("write");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let code = rt.block_on(async {
+        http_client()
+            .post(format!("{}/-/reload", daemon.base))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    assert_eq!(code.ok(), Some(200));
+    wait_for(
+        "the resolve of the removed address",
+        Duration::from_secs(30),
+        || (count(&webhook_events(&hook), "resolved", &flappy.label) == 1).then_some(()),
+    );
+    assert!(target(&status_json(&daemon), &flappy.url).is_none());
+}

@@ -234,13 +234,7 @@ impl Alerts {
         let mut reminded = Vec::new();
         for r in &config.receivers {
             let body = |status: &str, alerts: &[&Alert], ends: Option<SystemTime>| {
-                let list: Vec<Value> = alerts.iter().map(|a| a.json(ends, &generator)).collect();
-                match r.kind {
-                    ReceiverKind::Alertmanager => Value::Array(list).to_string(),
-                    ReceiverKind::Webhook => {
-                        json!({ "status": status, "alerts": list }).to_string()
-                    }
-                }
+                payload(r.kind, status, alerts, ends, &generator)
             };
             let url = match r.kind {
                 ReceiverKind::Alertmanager => deliver::alertmanager_endpoint(&r.url),
@@ -274,6 +268,62 @@ impl Alerts {
                 }
             }
         }
+        self.commit(&mut open, firing, resolved, reminded, outgoing, now)
+            .await
+    }
+
+    /// Resolves every firing alert whose address (or site) is no longer in
+    /// `targets`: after a reload removes it, no round would ever clear it.
+    pub async fn retain(
+        &self,
+        targets: &[crate::config::Target],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (config, generator) = self.config();
+        let mut open = self.open.lock().await;
+        let gone: Vec<Alert> = open
+            .values()
+            .filter(|a| {
+                let site = a.labels.get("site");
+                match a.labels.get("target") {
+                    Some(t) => !targets
+                        .iter()
+                        .any(|x| Some(&x.site) == site && x.label() == *t),
+                    None => !targets.iter().any(|x| Some(&x.site) == site),
+                }
+            })
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<&Alert> = gone.iter().collect();
+        let outgoing = config
+            .receivers
+            .iter()
+            .map(|r| Outgoing {
+                receiver: r.name.clone(),
+                url: match r.kind {
+                    ReceiverKind::Alertmanager => deliver::alertmanager_endpoint(&r.url),
+                    ReceiverKind::Webhook => r.url.to_string(),
+                },
+                body: payload(r.kind, "resolved", &list, Some(now), &generator),
+            })
+            .collect();
+        self.commit(&mut open, Vec::new(), gone, Vec::new(), outgoing, now)
+            .await
+    }
+
+    /// Commits transitions and their notifications, then updates `open`.
+    async fn commit(
+        &self,
+        open: &mut BTreeMap<String, Alert>,
+        firing: Vec<Alert>,
+        resolved: Vec<Alert>,
+        reminded: Vec<String>,
+        outgoing: Vec<Outgoing>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
         if firing.is_empty() && resolved.is_empty() && reminded.is_empty() {
             return Ok(());
         }
@@ -306,6 +356,21 @@ impl Alerts {
             }
         }
         Ok(())
+    }
+}
+
+/// The body one receiver gets for `alerts` changing to `status`.
+fn payload(
+    kind: ReceiverKind,
+    status: &str,
+    alerts: &[&Alert],
+    ends: Option<SystemTime>,
+    generator: &str,
+) -> String {
+    let list: Vec<Value> = alerts.iter().map(|a| a.json(ends, generator)).collect();
+    match kind {
+        ReceiverKind::Alertmanager => Value::Array(list).to_string(),
+        ReceiverKind::Webhook => json!({ "status": status, "alerts": list }).to_string(),
     }
 }
 

@@ -31,6 +31,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("state store thread has stopped")]
     Gone,
+    #[error("starting the state store thread: {0}")]
+    Thread(std::io::Error),
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -69,10 +71,7 @@ impl Store {
                     job(&mut conn);
                 }
             })
-            .map_err(|e| StoreError::Open {
-                path: shown,
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
+            .map_err(StoreError::Thread)?;
         Ok(Self { jobs })
     }
 
