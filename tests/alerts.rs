@@ -122,13 +122,11 @@ fn am_alerts(base: &str, target: &str) -> Option<(usize, usize)> {
 
 #[test]
 fn alertmanager_gets_one_alert_and_its_resolve_and_a_late_webhook_loses_nothing() {
-    let Some(am_bin) = which(&["prometheus-alertmanager", "alertmanager"]) else {
-        let required = std::env::var("MIRRORWATCH_REQUIRE_ALERTMANAGER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "MIRRORWATCH_REQUIRE_ALERTMANAGER=1 but no alertmanager on PATH"
-        );
-        eprintln!("SKIPPED: alertmanager not installed (apt-get install prometheus-alertmanager)");
+    let Some(am_bin) = tool_or_skip(
+        &["prometheus-alertmanager", "alertmanager"],
+        "MIRRORWATCH_REQUIRE_ALERTMANAGER",
+        "prometheus-alertmanager",
+    ) else {
         return;
     };
     let env = start_world();

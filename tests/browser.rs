@@ -54,15 +54,11 @@ fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) 
 
 #[test]
 fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
-    let Some(bin) = which(&["chromium", "chromium-browser"]) else {
-        let required = std::env::var("MIRRORWATCH_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "MIRRORWATCH_REQUIRE_BROWSER=1 but no chromium on PATH"
-        );
-        eprintln!(
-            "SKIPPED: chromium not installed (apt-get install chromium); set MIRRORWATCH_REQUIRE_BROWSER=1 to require it"
-        );
+    let Some(bin) = tool_or_skip(
+        &["chromium", "chromium-browser"],
+        "MIRRORWATCH_REQUIRE_BROWSER",
+        "chromium",
+    ) else {
         return;
     };
     let port = free_port();

@@ -61,6 +61,25 @@ pub fn which(names: &[&str]) -> Option<String> {
     })
 }
 
+/// The first of `names` on PATH. When none is there the test should skip:
+/// this says so on stderr and returns `None`, unless `require_var` is `1`
+/// (CI sets it after installing `package`), which fails the test instead.
+pub fn tool_or_skip(names: &[&str], require_var: &str, package: &str) -> Option<String> {
+    let found = which(names);
+    if found.is_none() {
+        let required = std::env::var(require_var).is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{require_var}=1 but none of {names:?} is on PATH"
+        );
+        eprintln!(
+            "SKIPPED: {} not installed (apt-get install {package}); set {require_var}=1 to require it",
+            names[0]
+        );
+    }
+    found
+}
+
 /// A daemon subprocess, killed on drop.
 pub struct Daemon {
     pub child: Child,
