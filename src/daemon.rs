@@ -35,7 +35,6 @@ use crate::outputs::metrics::Metrics;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
 use crate::server::{self, AppState, ReloadRequest};
 use crate::store::{Store, schema};
-use crate::verdict::state::State;
 
 /// Upper bound on the time from signal to return.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -79,16 +78,13 @@ pub async fn run(source: Source, config: Config) -> anyhow::Result<()> {
 }
 
 /// One line for systemd's STATUS=.
+/// Runs every heartbeat, so it counts under the board's read lock instead
+/// of copying the board.
 fn summary(board: &Board) -> String {
-    let entries = board.snapshot();
-    let count = |s: State| entries.iter().filter(|e| e.tracker.state() == s).count();
+    let [unknown, up, degraded, down] = board.state_counts();
     format!(
-        "{} addresses: {} up, {} degraded, {} down, {} unknown",
-        entries.len(),
-        count(State::Up),
-        count(State::Degraded),
-        count(State::Down),
-        count(State::Unknown)
+        "{} addresses: {up} up, {degraded} degraded, {down} down, {unknown} unknown",
+        unknown + up + degraded + down
     )
 }
 
@@ -174,12 +170,7 @@ pub async fn run_until(
         let _ = sd_notify::notify(&states);
         last_status = line;
     };
-    let on_beat = std::sync::Mutex::new(on_beat);
-    let mut scheduler = Scheduler::start(shared.clone(), targets, token.child_token(), move || {
-        if let Ok(mut f) = on_beat.lock() {
-            (f)()
-        }
-    });
+    let mut scheduler = Scheduler::start(shared.clone(), targets, token.child_token(), on_beat);
     tracing::info!(config = %config.source, sites = config.sites.len(), addresses = board.snapshot().len(), "mirrorwatch started");
     on_listen(local);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);

@@ -134,7 +134,7 @@ impl Scheduler {
         shared: Arc<Shared>,
         targets: Vec<Target>,
         root: CancellationToken,
-        on_beat: impl Fn() + Send + 'static,
+        on_beat: impl FnMut() + Send + 'static,
     ) -> Self {
         let beat = tokio::spawn(heartbeat_loop(shared.clone(), root.clone(), on_beat));
         let mut s = Self {
@@ -225,7 +225,7 @@ impl Scheduler {
 
 /// Beats every second (or a third of the systemd watchdog interval, if
 /// shorter) until cancelled.
-async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, on_beat: impl Fn()) {
+async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, mut on_beat: impl FnMut()) {
     let watchdog = std::env::var("WATCHDOG_USEC")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

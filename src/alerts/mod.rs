@@ -223,7 +223,9 @@ impl Alerts {
             .filter(|id| !wanted.contains_key(*id))
             .filter_map(|id| open.get(id).cloned())
             .filter(|a| {
-                // The site alert is only resolved by a round that saw the site.
+                // While every address is down or degraded but some are still
+                // unknown (just added), keep the site alert firing: an
+                // address without a round is no evidence of recovery.
                 a.labels.get("alertname").is_none_or(|n| n != ALL_DOWN) || !all_down
             })
             .collect();

@@ -192,6 +192,19 @@ impl Board {
         }
     }
 
+    /// How many addresses are in each state, in `State::ALL` order, without
+    /// copying the board.
+    pub fn state_counts(&self) -> [usize; 4] {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let mut counts = [0; 4];
+        for e in entries.iter() {
+            if let Some(i) = State::ALL.iter().position(|s| *s == e.tracker.state()) {
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
     /// The states of every address of `site`.
     pub fn site_states(&self, site: &str) -> Vec<State> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
