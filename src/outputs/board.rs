@@ -70,7 +70,7 @@ impl Entry {
 
 /// What a re-synchronisation changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Sync {
+pub struct Resync {
     pub added: Vec<Entry>,
     pub removed: Vec<Entry>,
 }
@@ -108,11 +108,11 @@ impl Board {
     /// Makes the board hold exactly `targets`, in their order: surviving
     /// addresses keep their tracker, history and last round (with the new
     /// settings), new ones start `unknown`, missing ones are dropped.
-    pub fn sync(&self, targets: &[Target]) -> Sync {
+    pub fn sync(&self, targets: &[Target]) -> Resync {
         let now = SystemTime::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let mut old: Vec<Entry> = std::mem::take(&mut *entries);
-        let mut out = Sync::default();
+        let mut out = Resync::default();
         for t in targets {
             let key = Key::of(t);
             match old.iter().position(|e| Key::of(&e.target) == key) {

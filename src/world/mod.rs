@@ -361,11 +361,6 @@ impl World {
         format!("https://{host}:{}/", self.port)
     }
 
-    /// The `target` label mirrorwatch gives a world host.
-    pub fn label(&self, host: &str) -> String {
-        format!("{host}:{}", self.port)
-    }
-
     /// A config watching the whole world as one site (main + every scenario
     /// as a mirror), through both resolvers, trusting the world's CA at
     /// `ca_file`, with thresholds of 1 and parity's `max_lag`.
