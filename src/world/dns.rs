@@ -2,7 +2,7 @@
 //! (hickory-server on 127.0.0.1:0, UDP and TCP), and the same zone with some
 //! answers replaced, for the "tampering resolver".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub struct Zone {
 
 struct Handler {
     zone: Arc<Zone>,
+    /// Registered domains of the zone's hosts (they answer NS).
+    domains: HashSet<String>,
 }
 
 impl Handler {
@@ -41,8 +43,7 @@ impl Handler {
                 .collect();
             return (ResponseCode::NoError, data);
         }
-        let is_domain = self.zone.hosts.keys().any(|h| registered_domain(h) == name);
-        if is_domain {
+        if self.domains.contains(&name) {
             let data = match qtype {
                 RecordType::NS => Name::from_ascii(format!("ns1.{name}."))
                     .map(|n| vec![RData::NS(NS(n))])
@@ -111,20 +112,27 @@ pub struct DnsServer {
 pub async fn serve(zone: Zone) -> std::io::Result<DnsServer> {
     let zone = Arc::new(zone);
     for _ in 0..20 {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-        let addr = udp.local_addr()?;
-        let Ok(tcp) = tokio::net::TcpListener::bind(addr).await else {
-            continue;
-        };
-        let mut server = Server::new(Handler { zone: zone.clone() });
-        server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 65535);
-        return Ok(DnsServer {
-            addr,
-            _server: server,
-        });
+        match serve_on(zone.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            other => return other,
+        }
     }
     Err(std::io::Error::other(
         "no free port pair for the world's DNS",
     ))
+}
+
+/// Starts a server for `zone` on `addr` (UDP, and TCP on the port UDP got).
+pub async fn serve_on(zone: Arc<Zone>, addr: SocketAddr) -> std::io::Result<DnsServer> {
+    let udp = tokio::net::UdpSocket::bind(addr).await?;
+    let addr = udp.local_addr()?;
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let domains = zone.hosts.keys().map(|h| registered_domain(h)).collect();
+    let mut server = Server::new(Handler { zone, domains });
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 65535);
+    Ok(DnsServer {
+        addr,
+        _server: server,
+    })
 }
