@@ -32,8 +32,13 @@ use crate::verdict;
 
 /// Rounds allowed in flight at once, across all addresses.
 pub const MAX_CONCURRENT_ROUNDS: usize = 256;
-/// First rounds are spread over at most this window after start.
+/// Small target sets spread their first rounds over at most this window, so
+/// `/readyz` turns ready quickly.
 pub const MAX_START_SPREAD: Duration = Duration::from_secs(10);
+/// Large target sets widen the window by this much per target (at most one
+/// interval), so rounds never burst: 10,000 addresses at 60 s run about 167
+/// rounds a second, evenly, instead of 1,000 a second for ten seconds.
+pub const SPREAD_PER_TARGET: Duration = Duration::from_millis(10);
 /// `/healthz` fails when the heartbeat is older than this.
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
 /// Test hook: with this variable set to a duration (e.g. `2s`), the
@@ -193,6 +198,7 @@ impl Scheduler {
             let handle = tokio::spawn(target_loop(
                 self.shared.clone(),
                 t.clone(),
+                spread(t, targets.len()),
                 order,
                 token.clone(),
             ));
@@ -297,21 +303,23 @@ async fn publish(
     }
 }
 
-/// A stable offset in `[0, min(interval, MAX_START_SPREAD))` for this target.
-fn jitter(target: &Target) -> Duration {
+/// The window over which a set of `n` targets spreads its rounds: at least
+/// [`MAX_START_SPREAD`] or [`SPREAD_PER_TARGET`] per target, at most the
+/// target's interval.
+fn spread(target: &Target, n: usize) -> Duration {
+    let wide = SPREAD_PER_TARGET.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX));
+    target.settings.interval.min(MAX_START_SPREAD.max(wide))
+}
+
+/// A stable offset in `[0, spread)` for this target: its rounds' phase.
+fn jitter(target: &Target, spread: Duration) -> Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (&target.site, target.url.as_str()).hash(&mut h);
-    let window = target
-        .settings
-        .interval
-        .min(MAX_START_SPREAD)
-        .as_millis()
-        .max(1) as u64;
-    Duration::from_millis(h.finish() % window)
+    Duration::from_millis(h.finish() % (spread.as_millis().max(1) as u64))
 }
 
 /// Ordering of a site's first rounds: a mirror's first round waits for the
-/// main site's (at most the start window plus timeout + 1 s), so there is a
+/// main site's (at most the spread window plus timeout + 1 s), so there is a
 /// reference page to compare it with.
 enum FirstRound {
     Main(watch::Sender<bool>),
@@ -322,27 +330,32 @@ enum FirstRound {
 async fn target_loop(
     shared: Arc<Shared>,
     target: Target,
+    spread: Duration,
     mut order: FirstRound,
     token: CancellationToken,
 ) {
     let key = Key::of(&target);
-    let mut ticker = interval_at(Instant::now() + jitter(&target), target.settings.interval);
+    let mut ticker = interval_at(
+        Instant::now() + jitter(&target, spread),
+        target.settings.interval,
+    );
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let due = tokio::select! {
             _ = token.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+            due = ticker.tick() => due,
+        };
+        let mut waited_on_purpose = false;
         if let FirstRound::Mirror(rx) = &mut order {
             // The main site's own first round may start anywhere in the
-            // start window, then take up to its timeout.
-            let spread = target.settings.interval.min(MAX_START_SPREAD);
+            // spread window, then take up to its timeout.
             let wait = spread + target.settings.timeout + Duration::from_secs(1);
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)) => {}
             }
             order = FirstRound::Free;
+            waited_on_purpose = true;
         }
         let _permit = tokio::select! {
             _ = token.cancelled() => return,
@@ -351,6 +364,9 @@ async fn target_loop(
                 Err(_) => return,
             },
         };
+        if !waited_on_purpose {
+            shared.metrics.observe_slip(due.elapsed());
+        }
         let probes = shared.probes();
         let backstop = target.settings.timeout + Duration::from_secs(1);
         let mut report = tokio::select! {
@@ -362,8 +378,13 @@ async fn target_loop(
         };
         let now = SystemTime::now();
         // Parsing up to max_body_bytes is CPU work: keep it off the worker's
-        // async duties so other targets' rounds are not delayed.
-        tokio::task::block_in_place(|| probes.content.analyse(&target, &mut report, now));
+        // async duties so other targets' rounds are not delayed. A scan for
+        // fingerprints only is cheaper than handing the worker over.
+        if probes.content.parses(&target) {
+            tokio::task::block_in_place(|| probes.content.analyse(&target, &mut report, now));
+        } else {
+            probes.content.analyse(&target, &mut report, now);
+        }
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;

@@ -24,7 +24,7 @@ use url::Url;
 
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{ArticleMatcher, Clock};
-use self::normalize::{Page, Rewrite, decode, normalize};
+use self::normalize::{Rewrite, decode, normalize};
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
@@ -32,7 +32,10 @@ use crate::config::{Config, Role, Target};
 /// A main-site page kept as the reference for one path.
 #[derive(Debug)]
 pub struct Reference {
-    pub page: Page,
+    /// Only what comparisons read is kept (not the text), since every site
+    /// holds one per path.
+    pub title: String,
+    pub length: usize,
     pub shingles: Vec<u64>,
     pub articles: Vec<String>,
     pub fetched_at: SystemTime,
@@ -46,6 +49,9 @@ struct Memory {
 
 struct SiteContent {
     main: Url,
+    /// Without mirrors nobody reads the reference, so the main page is not
+    /// normalised at all.
+    has_mirrors: bool,
     matcher: ArticleMatcher,
     memory: Arc<Mutex<Memory>>,
 }
@@ -115,6 +121,7 @@ impl Content {
                     .map(|old| old.memory.clone());
                 let content = SiteContent {
                     main: s.main.clone(),
+                    has_mirrors: !s.mirrors.is_empty(),
                     matcher: ArticleMatcher::new(pattern),
                     memory: kept.unwrap_or_default(),
                 };
@@ -132,6 +139,14 @@ impl Content {
         self.fingerprints.blocked_ips()
     }
 
+    /// Whether [`Content::analyse`] will parse this target's pages (mirrors,
+    /// and main sites that have mirrors), as opposed to only scanning them
+    /// for fingerprints. Parsing a large page is worth moving off the async
+    /// workers; a scan is not.
+    pub fn parses(&self, target: &Target) -> bool {
+        target.role == Role::Mirror || self.sites.get(&target.site).is_some_and(|s| s.has_mirrors)
+    }
+
     /// Analyses the bodies of a finished round and records the result in
     /// `report.content`.
     pub fn analyse(&self, target: &Target, report: &mut RoundReport, now: SystemTime) {
@@ -144,11 +159,16 @@ impl Content {
         let answers = report.dns.all_addresses();
         let mut matches = self.fingerprints.matches("", &answers, &ns);
         let mut pages = Vec::new();
-        for h in &report.http {
+        for h in &mut report.http {
             if h.body.is_empty() && h.status.is_none() {
                 continue;
             }
-            let html = decode(&h.body, h.content_type.as_deref());
+            // The body is not needed past this point: the board keeps every
+            // address's last report, and 10,000 addresses × 100 KB pages
+            // would be a gigabyte.
+            let body = std::mem::take(&mut h.body);
+            let html = decode(&body, h.content_type.as_deref());
+            drop(body);
             for m in self.fingerprints.matches(&html, &[], &[]) {
                 if !matches.iter().any(|x| x.name == m.name) {
                     matches.push(m);
@@ -175,7 +195,7 @@ impl Content {
             .to_ascii_lowercase();
         match target.role {
             Role::Main => {
-                if pages.len() == target.paths.len() {
+                if site.has_mirrors && pages.len() == target.paths.len() {
                     self.remember(site, &main_host, &target.url, pages, now);
                 }
             }
@@ -211,7 +231,8 @@ impl Content {
             fresh.push((
                 path,
                 Arc::new(Reference {
-                    page,
+                    title: page.title,
+                    length: page.length,
                     shingles,
                     articles,
                     fetched_at: now,
@@ -264,8 +285,8 @@ fn compare(
             path: path.clone(),
             title: page.title.chars().take(300).collect(),
             similarity: similarity::jaccard(&reference.shingles, &shingles),
-            title_match: similarity::title_match(&reference.page.title, &page.title),
-            length_ratio: similarity::length_ratio(reference.page.length, page.length),
+            title_match: similarity::title_match(&reference.title, &page.title),
+            length_ratio: similarity::length_ratio(reference.length, page.length),
             missing_articles: lag.missing,
             lag_seconds: lag.lag.as_secs_f64(),
             oldest_missing: lag.oldest.map(|(a, _)| a),
