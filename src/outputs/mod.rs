@@ -6,4 +6,5 @@ pub mod badge;
 pub mod board;
 pub mod metrics;
 pub mod page;
+pub mod series;
 pub mod status;

@@ -1,0 +1,377 @@
+//! Per-address series, kept as text. Each address owns a slot holding its
+//! series already in the exposition format, one fragment per metric family,
+//! rewritten after each of its rounds under the slot's own lock. A scrape
+//! walks the families and copies every slot's fragment, so rendering 10,000
+//! addresses (about 300,000 series) is a large memcpy rather than 300,000
+//! label-set lookups, and a round never waits on a global lock: the map of
+//! slots is written only when an address is added or removed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::board::Entry;
+use crate::checks::dns::Outcome;
+use crate::config::Role;
+use crate::verdict::Kind;
+use crate::verdict::state::State;
+
+/// The per-address families: name (without prefix), type, help.
+pub const FAMILIES: [(&str, &str, &str); 15] = [
+    ("up", "gauge", "1 when the address's state is up."),
+    (
+        "state",
+        "gauge",
+        "1 for the address's current state, 0 for the others.",
+    ),
+    (
+        "problem",
+        "gauge",
+        "1 while that problem is raised on the address.",
+    ),
+    (
+        "probe_duration_seconds",
+        "gauge",
+        "Last round's phase timings.",
+    ),
+    (
+        "dns_lookup_success",
+        "gauge",
+        "1 when that resolver answered with addresses.",
+    ),
+    ("dns_consistent", "gauge", "1 when the resolvers agree."),
+    (
+        "address_up",
+        "gauge",
+        "Connect and TLS result per resolved address.",
+    ),
+    (
+        "tls_cert_not_after_timestamp_seconds",
+        "gauge",
+        "Earliest not_after in the presented chain.",
+    ),
+    (
+        "tls_cert_valid",
+        "gauge",
+        "1 when the chain validates for the host.",
+    ),
+    (
+        "http_status_code",
+        "gauge",
+        "Final HTTP status, 0 when none.",
+    ),
+    ("http_redirects", "gauge", "Redirects followed."),
+    (
+        "content_similarity_ratio",
+        "gauge",
+        "Mirror's text similarity to the main site (0-1).",
+    ),
+    (
+        "content_lag_seconds",
+        "gauge",
+        "Age of the oldest main-site article the mirror lacks.",
+    ),
+    (
+        "content_missing_articles",
+        "gauge",
+        "Main-site articles the mirror lacks.",
+    ),
+    (
+        "checks_total",
+        "counter",
+        "Rounds completed, by result (ok: no finding; failed: at least one).",
+    ),
+];
+
+const UP: usize = 0;
+const STATE: usize = 1;
+const PROBLEM: usize = 2;
+const PHASE: usize = 3;
+const DNS_SUCCESS: usize = 4;
+const DNS_CONSISTENT: usize = 5;
+const ADDRESS_UP: usize = 6;
+const NOT_AFTER: usize = 7;
+const CERT_VALID: usize = 8;
+const HTTP_STATUS: usize = 9;
+const REDIRECTS: usize = 10;
+const SIMILARITY: usize = 11;
+const LAG: usize = 12;
+const MISSING: usize = 13;
+const CHECKS: usize = 14;
+
+/// site, target (host with non-default port), role.
+type TargetKey = (String, String, &'static str);
+
+struct Slot {
+    /// `site="…",target="…",role="…"`, escaped once.
+    labels: String,
+    text: [String; FAMILIES.len()],
+    ok: u64,
+    failed: u64,
+}
+
+#[derive(Default)]
+pub struct Series {
+    slots: RwLock<BTreeMap<TargetKey, Arc<Mutex<Slot>>>>,
+}
+
+fn key(e: &Entry) -> TargetKey {
+    (
+        e.target.site.clone(),
+        e.target.label(),
+        e.target.role.as_str(),
+    )
+}
+
+/// A label value escaped for the exposition format.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A sample value: integers without a fraction, and the spellings
+/// Prometheus expects for the special values.
+fn value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+struct Lines<'a> {
+    labels: &'a str,
+    text: [String; FAMILIES.len()],
+}
+
+impl Lines<'_> {
+    fn put(&mut self, family: usize, extra: Option<(&str, &str)>, v: f64) {
+        let out = &mut self.text[family];
+        let _ = match extra {
+            Some((k, x)) => writeln!(
+                out,
+                "mirrorwatch_{}{{{},{k}=\"{}\"}} {}",
+                FAMILIES[family].0,
+                self.labels,
+                escape(x),
+                value(v)
+            ),
+            None => writeln!(
+                out,
+                "mirrorwatch_{}{{{}}} {}",
+                FAMILIES[family].0,
+                self.labels,
+                value(v)
+            ),
+        };
+    }
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// Every series of `e`; `round` is false before its first round.
+fn render(labels: &str, e: &Entry, round: bool) -> [String; FAMILIES.len()] {
+    let mut l = Lines {
+        labels,
+        text: Default::default(),
+    };
+    let state = if round {
+        e.tracker.state()
+    } else {
+        State::Unknown
+    };
+    l.put(UP, None, flag(state == State::Up));
+    for s in State::ALL {
+        l.put(STATE, Some(("state", s.as_str())), flag(s == state));
+    }
+    for k in Kind::ALL {
+        l.put(
+            PROBLEM,
+            Some(("kind", k.as_str())),
+            flag(round && e.tracker.is_raised(k)),
+        );
+    }
+    // Mirrors: zeros before the first comparison; a round without one (the
+    // mirror was down) leaves the last values, see `Series::record`.
+    let parity = e.last.as_deref().and_then(|r| r.content.parity.as_ref());
+    if e.target.role == Role::Mirror && (parity.is_some() || !round) {
+        let p = parity.filter(|_| round);
+        l.put(SIMILARITY, None, p.map_or(0.0, |p| p.similarity));
+        l.put(LAG, None, p.map_or(0.0, |p| p.lag_seconds));
+        l.put(MISSING, None, p.map_or(0.0, |p| p.missing_articles as f64));
+    }
+    if !round {
+        return l.text;
+    }
+    l.put(DNS_CONSISTENT, None, flag(e.verdict.dns_consistent));
+    let Some(r) = e.last.as_deref() else {
+        return l.text;
+    };
+    for (phase, secs) in r.timings.phases() {
+        l.put(PHASE, Some(("phase", phase)), secs);
+    }
+    for a in &r.dns.resolvers {
+        l.put(
+            DNS_SUCCESS,
+            Some(("resolver", &a.resolver)),
+            flag(a.outcome == Outcome::Answered),
+        );
+    }
+    for a in &r.addresses {
+        l.put(ADDRESS_UP, Some(("ip", &a.ip.to_string())), flag(a.good));
+    }
+    if e.target.url.scheme() == "https" {
+        let not_after = r
+            .addresses
+            .iter()
+            .filter_map(|a| a.tls.as_ref()?.not_after)
+            .min();
+        if let Some(na) = not_after {
+            l.put(NOT_AFTER, None, na as f64);
+        }
+        l.put(CERT_VALID, None, flag(r.addresses.iter().any(|a| a.good)));
+    }
+    let first = r.http.first();
+    l.put(
+        HTTP_STATUS,
+        None,
+        first.and_then(|h| h.status).map_or(0.0, f64::from),
+    );
+    l.put(
+        REDIRECTS,
+        None,
+        first.map_or(0.0, |h| h.redirects.len() as f64),
+    );
+    l.text
+}
+
+fn checks(slot: &mut Slot) {
+    let Slot {
+        labels,
+        text,
+        ok,
+        failed,
+    } = slot;
+    let mut l = Lines {
+        labels,
+        text: Default::default(),
+    };
+    l.put(CHECKS, Some(("result", "ok")), *ok as f64);
+    l.put(CHECKS, Some(("result", "failed")), *failed as f64);
+    text[CHECKS] = std::mem::take(&mut l.text[CHECKS]);
+}
+
+impl Series {
+    fn slot(&self, e: &Entry) -> Arc<Mutex<Slot>> {
+        let key = key(e);
+        if let Some(s) = self
+            .slots
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return s.clone();
+        }
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry(key)
+            .or_insert_with_key(|(site, target, role)| {
+                let labels = format!(
+                    "site=\"{}\",target=\"{}\",role=\"{role}\"",
+                    escape(site),
+                    escape(target)
+                );
+                let text = render(&labels, e, false);
+                let mut slot = Slot {
+                    labels,
+                    text,
+                    ok: 0,
+                    failed: 0,
+                };
+                checks(&mut slot);
+                Arc::new(Mutex::new(slot))
+            })
+            .clone()
+    }
+
+    /// Exports the zero series of an address that has not finished a round.
+    pub fn register(&self, e: &Entry) {
+        self.slot(e);
+    }
+
+    /// Rewrites an address's series after a round and counts the round.
+    pub fn record(&self, e: &Entry) {
+        let slot = self.slot(e);
+        let labels = slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .labels
+            .clone();
+        let mut text = render(&labels, e, true);
+        let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if e.verdict.findings.is_empty() {
+            s.ok += 1;
+        } else {
+            s.failed += 1;
+        }
+        for f in [SIMILARITY, LAG, MISSING] {
+            if text[f].is_empty() {
+                text[f] = std::mem::take(&mut s.text[f]);
+            }
+        }
+        s.text = text;
+        checks(&mut s);
+    }
+
+    /// Drops every series of an address that left the config.
+    pub fn forget(&self, e: &Entry) {
+        self.slots
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key(e));
+    }
+
+    /// Appends every family, addresses in (site, target, role) order.
+    pub fn render_into(&self, out: &mut String) {
+        let slots: Vec<Arc<Mutex<Slot>>> = self
+            .slots
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for (i, (name, kind, help)) in FAMILIES.iter().enumerate() {
+            let mut header = false;
+            for slot in &slots {
+                let s = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if s.text[i].is_empty() {
+                    continue;
+                }
+                if !header {
+                    let _ = writeln!(
+                        out,
+                        "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
+                    );
+                    header = true;
+                }
+                out.push_str(&s.text[i]);
+            }
+        }
+    }
+}
