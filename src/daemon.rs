@@ -17,6 +17,7 @@
 //! `STATUS=` with a one-line summary, `WATCHDOG=1` from the scheduler's
 //! heartbeat (so a wedged scheduler gets restarted).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -299,27 +300,26 @@ async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToke
             _ = token.cancelled() => return,
             _ = tick.tick() => {}
         }
-        for e in board.snapshot() {
-            let key = Key::of(&e.target);
-            let now = std::time::SystemTime::now();
-            let since: Vec<i64> = windows
-                .iter()
-                .map(|w| (crate::timefmt::unix(now - *w) * 1000.0) as i64)
-                .collect();
-            let (site, url) = (key.site.clone(), key.url.clone());
-            let ratios = store
-                .call(move |c| {
-                    let mut out = [None; 3];
-                    for (i, s) in since.iter().enumerate() {
-                        out[i] = schema::uptime(c, &site, &url, *s)?;
+        // One query per window for every address (not one per address).
+        let now = std::time::SystemTime::now();
+        let since: Vec<i64> = windows
+            .iter()
+            .map(|w| (crate::timefmt::unix(now - *w) * 1000.0) as i64)
+            .collect();
+        let ratios = store
+            .call(move |c| {
+                let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
+                for (i, s) in since.iter().enumerate() {
+                    for (site, url, ratio) in schema::uptime_all(c, *s)? {
+                        out.entry(Key { site, url }).or_default()[i] = Some(ratio);
                     }
-                    Ok(out)
-                })
-                .await;
-            match ratios {
-                Ok(r) => board.set_uptime(&key, r),
-                Err(e) => tracing::warn!(error = %e, "computing uptime"),
-            }
+                }
+                Ok(out)
+            })
+            .await;
+        match ratios {
+            Ok(all) => board.set_uptimes(all),
+            Err(e) => tracing::warn!(error = %e, "computing uptime"),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! reload re-synchronises the set of entries, keeping the state of every
 //! address that survives it. Locks are never held across `.await`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -92,16 +92,53 @@ impl PartialEq for Entry {
 
 impl Eq for Entry {}
 
-/// Every address, in config order.
+/// Every address, in config order, with indexes so that a round's update
+/// and a site's states cost the same with 10 addresses or 10,000.
 pub struct Board {
-    entries: RwLock<Vec<Entry>>,
+    entries: RwLock<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    list: Vec<Entry>,
+    by_key: HashMap<Key, usize>,
+    by_site: HashMap<String, Vec<usize>>,
+}
+
+impl Entries {
+    fn new(list: Vec<Entry>) -> Self {
+        let mut by_key = HashMap::with_capacity(list.len());
+        let mut by_site: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in list.iter().enumerate() {
+            by_key.insert(Key::of(&e.target), i);
+            by_site.entry(e.target.site.clone()).or_default().push(i);
+        }
+        Self {
+            list,
+            by_key,
+            by_site,
+        }
+    }
+
+    fn get_mut(&mut self, key: &Key) -> Option<&mut Entry> {
+        let i = *self.by_key.get(key)?;
+        self.list.get_mut(i)
+    }
+}
+
+impl std::ops::Deref for Entries {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.list
+    }
 }
 
 impl Board {
     pub fn new(targets: &[Target]) -> Self {
         let now = SystemTime::now();
+        let list = targets.iter().map(|t| Entry::new(t.clone(), now)).collect();
         Self {
-            entries: RwLock::new(targets.iter().map(|t| Entry::new(t.clone(), now)).collect()),
+            entries: RwLock::new(Entries::new(list)),
         }
     }
 
@@ -111,24 +148,27 @@ impl Board {
     pub fn sync(&self, targets: &[Target]) -> Resync {
         let now = SystemTime::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let mut old: Vec<Entry> = std::mem::take(&mut *entries);
+        let mut old: HashMap<Key, Entry> = std::mem::take(&mut entries.list)
+            .into_iter()
+            .map(|e| (Key::of(&e.target), e))
+            .collect();
         let mut out = Resync::default();
+        let mut list = Vec::with_capacity(targets.len());
         for t in targets {
-            let key = Key::of(t);
-            match old.iter().position(|e| Key::of(&e.target) == key) {
-                Some(i) => {
-                    let mut e = old.swap_remove(i);
+            match old.remove(&Key::of(t)) {
+                Some(mut e) => {
                     e.target = t.clone();
-                    entries.push(e);
+                    list.push(e);
                 }
                 None => {
                     let e = Entry::new(t.clone(), now);
                     out.added.push(e.clone());
-                    entries.push(e);
+                    list.push(e);
                 }
             }
         }
-        out.removed = old;
+        *entries = Entries::new(list);
+        out.removed = old.into_values().collect();
         out
     }
 
@@ -143,7 +183,7 @@ impl Board {
         now: SystemTime,
     ) -> Option<(Entry, Changes)> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.iter_mut().find(|e| Key::of(&e.target) == *key)?;
+        let entry = entries.get_mut(key)?;
         let s = &entry.target.settings;
         let changes = entry.tracker.apply(
             &verdict.findings,
@@ -168,12 +208,21 @@ impl Board {
     /// Puts back problems raised before a restart (see `Tracker::restore`).
     pub fn restore(&self, rows: Vec<crate::store::ProblemRow>) {
         let now = SystemTime::now();
+        let mut by_key: HashMap<Key, Vec<crate::store::ProblemRow>> = HashMap::new();
+        for r in rows {
+            let key = Key {
+                site: r.site.clone(),
+                url: r.url.clone(),
+            };
+            by_key.entry(key).or_default().push(r);
+        }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        for e in entries.iter_mut() {
-            let key = Key::of(&e.target);
+        for (key, rows) in by_key {
+            let Some(e) = entries.get_mut(&key) else {
+                continue;
+            };
             let mine: Vec<crate::verdict::state::Problem> = rows
                 .iter()
-                .filter(|r| r.site == key.site && r.url == key.url)
                 .filter_map(|r| {
                     Some(crate::verdict::state::Problem {
                         kind: crate::verdict::Kind::parse(&r.kind)?,
@@ -209,17 +258,23 @@ impl Board {
     pub fn site_states(&self, site: &str) -> Vec<State> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
-            .iter()
-            .filter(|e| e.target.site == site)
+            .by_site
+            .get(site)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| entries.list.get(*i))
             .map(|e| e.tracker.state())
             .collect()
     }
 
-    /// Sets the uptime ratios of `key`.
-    pub fn set_uptime(&self, key: &Key, uptime: [Option<f64>; 3]) {
+    /// Sets the uptime ratios of every address (`None` for those absent).
+    pub fn set_uptimes(&self, mut all: HashMap<Key, [Option<f64>; 3]>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = entries.iter_mut().find(|e| Key::of(&e.target) == *key) {
-            e.uptime = uptime;
+        let Entries { list, by_key, .. } = &mut *entries;
+        for (key, i) in by_key.iter() {
+            if let Some(e) = list.get_mut(*i) {
+                e.uptime = all.remove(key).unwrap_or_default();
+            }
         }
     }
 
@@ -228,6 +283,7 @@ impl Board {
         self.entries
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .list
             .clone()
     }
 

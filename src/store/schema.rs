@@ -1,6 +1,6 @@
 //! Schema, migrations and queries. Times are Unix milliseconds.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 /// Each entry upgrades the schema by one version (index + 1).
 const MIGRATIONS: &[&str] = &[
@@ -222,11 +222,9 @@ pub fn add_history(
     at_ms: i64,
     state: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO history (site, url, at, state) VALUES (?1, ?2, ?3, ?4)",
-        params![site, url, at_ms, state],
-    )
-    .map(|_| ())
+    conn.prepare_cached("INSERT INTO history (site, url, at, state) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![site, url, at_ms, state])
+        .map(|_| ())
 }
 
 /// Drops history older than `before_ms`.
@@ -234,20 +232,17 @@ pub fn prune_history(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<
     conn.execute("DELETE FROM history WHERE at < ?1", params![before_ms])
 }
 
-/// Share of rounds since `since_ms` whose state was `up`; `None` without rounds.
-pub fn uptime(
+/// Share of rounds since `since_ms` whose state was `up`, for every address
+/// with rounds in that window, in one query.
+pub fn uptime_all(
     conn: &mut Connection,
-    site: &str,
-    url: &str,
     since_ms: i64,
-) -> rusqlite::Result<Option<f64>> {
-    conn.query_row(
-        "SELECT AVG(CASE WHEN state = 'up' THEN 1.0 ELSE 0.0 END) FROM history WHERE site = ?1 AND url = ?2 AND at >= ?3",
-        params![site, url, since_ms],
-        |r| r.get::<_, Option<f64>>(0),
-    )
-    .optional()
-    .map(Option::flatten)
+) -> rusqlite::Result<Vec<(String, String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT site, url, AVG(CASE WHEN state = 'up' THEN 1.0 ELSE 0.0 END) FROM history WHERE at >= ?1 GROUP BY site, url",
+    )?;
+    let rows = stmt.query_map(params![since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.collect()
 }
 
 #[cfg(test)]
@@ -316,9 +311,15 @@ mod tests {
         for (at, s) in [(1, "down"), (2, "up"), (3, "up"), (4, "degraded")] {
             add_history(&mut c, "s", "u", at, s).expect("add");
         }
-        assert_eq!(uptime(&mut c, "s", "u", 0).expect("q"), Some(0.5));
-        assert_eq!(uptime(&mut c, "s", "u", 2).expect("q"), Some(2.0 / 3.0));
-        assert_eq!(uptime(&mut c, "s", "x", 0).expect("q"), None);
-        assert_eq!(prune_history(&mut c, 3).expect("prune"), 2);
+        add_history(&mut c, "t", "v", 1, "up").expect("add");
+        let mut all = uptime_all(&mut c, 0).expect("q");
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            all,
+            vec![("s".into(), "u".into(), 0.5), ("t".into(), "v".into(), 1.0)]
+        );
+        let all = uptime_all(&mut c, 2).expect("q");
+        assert_eq!(all, vec![("s".into(), "u".into(), 2.0 / 3.0)]);
+        assert_eq!(prune_history(&mut c, 3).expect("prune"), 3);
     }
 }
