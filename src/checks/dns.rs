@@ -19,6 +19,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use serde::Serialize;
 use tokio::time::{Instant, timeout_at};
 
+use super::dns_udp::Reply;
 use super::{Flow, Round, RoundReport, registered_domain};
 use crate::config::ResolverSpec;
 
@@ -74,6 +75,10 @@ pub struct ResolverAnswer {
 pub struct NsAnswer {
     pub domain: String,
     pub names: Vec<String>,
+    /// The names come from this resolver's answer of an earlier round, still
+    /// within its TTL (see [`NS_CACHE_MAX`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -99,10 +104,22 @@ impl DnsReport {
     }
 }
 
-/// A single-server resolver with caching disabled.
+/// The longest an NS answer is reused. The cache policy: A and AAAA are
+/// asked afresh every round (they are what the checks judge); a non-empty
+/// NS answer is reused for its TTL, at most this long, since a recursive
+/// resolver would itself answer from its cache within the TTL; errors and
+/// empty answers are never reused, so a failing resolver shows every round.
+pub const NS_CACHE_MAX: Duration = Duration::from_secs(300);
+
+/// A single-server resolver with caching disabled (but see [`NS_CACHE_MAX`]).
 pub struct Resolver {
     pub name: String,
     inner: Result<TokioResolver, String>,
+    /// For plain `IP[:PORT]` resolvers: questions go straight over UDP (see
+    /// `dns_udp`), and through `inner` only when a reply is truncated.
+    plain: Option<std::net::SocketAddr>,
+    /// Registered domain → NS names and when they expire.
+    ns_cache: std::sync::Mutex<std::collections::HashMap<String, (Instant, Vec<String>)>>,
 }
 
 impl Resolver {
@@ -123,6 +140,11 @@ impl Resolver {
         Self {
             name: spec.to_string(),
             inner: built,
+            plain: match spec {
+                ResolverSpec::Plain(addr) => Some(*addr),
+                _ => None,
+            },
+            ns_cache: Default::default(),
         }
     }
 }
@@ -185,19 +207,19 @@ struct Query {
     error: Option<String>,
 }
 
-fn classify(result: Result<hickory_resolver::lookup::Lookup, NetError>) -> Query {
+fn classify(result: Result<Vec<(RData, u32)>, NetError>) -> Query {
     match result {
-        Ok(lookup) => {
+        Ok(records) => {
             let mut addresses = Vec::new();
             let mut ttl: Option<u32> = None;
-            for r in lookup.answers() {
-                let ip = match &r.data {
+            for (data, record_ttl) in records {
+                let ip = match data {
                     RData::A(a) => IpAddr::V4(a.0),
                     RData::AAAA(a) => IpAddr::V6(a.0),
                     _ => continue,
                 };
                 addresses.push(ip);
-                ttl = Some(ttl.map_or(r.ttl, |t| t.min(r.ttl)));
+                ttl = Some(ttl.map_or(record_ttl, |t| t.min(record_ttl)));
             }
             let outcome = if addresses.is_empty() {
                 Outcome::NoData
@@ -242,6 +264,52 @@ fn classify(result: Result<hickory_resolver::lookup::Lookup, NetError>) -> Query
     }
 }
 
+/// The answer records of one question, or why there are none, in
+/// hickory-resolver's terms, whichever path asked.
+async fn lookup(
+    resolver: &Resolver,
+    inner: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+    deadline: Instant,
+) -> Result<Vec<(RData, u32)>, NetError> {
+    if let Some(server) = resolver.plain {
+        match super::dns_udp::ask(server, name, rtype, deadline).await {
+            Reply::Answer {
+                rcode,
+                records,
+                ttl,
+            } => {
+                return match rcode {
+                    ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
+                        let q = hickory_resolver::proto::op::Query::query(
+                            hickory_resolver::proto::rr::Name::from_ascii(name)
+                                .map_err(|e| NetError::from(e.to_string()))?,
+                            rtype,
+                        );
+                        let nr = hickory_resolver::net::NoRecords::new(q, rcode);
+                        Err(NetError::Dns(DnsError::NoRecordsFound(nr)))
+                    }
+                    ResponseCode::NoError => {
+                        let ttl = ttl.unwrap_or(0);
+                        Ok(records.into_iter().map(|r| (r, ttl)).collect())
+                    }
+                    code => Err(NetError::Dns(DnsError::ResponseCode(code))),
+                };
+            }
+            Reply::Timeout => return Err(NetError::Timeout),
+            Reply::Failed(e) => return Err(NetError::from(e)),
+            Reply::Truncated => {}
+        }
+    }
+    inner.lookup(name, rtype).await.map(|l| {
+        l.answers()
+            .iter()
+            .map(|r| (r.data.clone(), r.ttl))
+            .collect()
+    })
+}
+
 /// Which of two per-type outcomes describes the name best.
 fn rank(o: &Outcome) -> u8 {
     match o {
@@ -274,8 +342,8 @@ async fn ask(resolver: &Resolver, host: &str, deadline: Instant) -> ResolverAnsw
     let name = format!("{}.", host.trim_end_matches('.'));
     let both = async {
         tokio::join!(
-            inner.lookup(name.as_str(), RecordType::A),
-            inner.lookup(name.as_str(), RecordType::AAAA)
+            lookup(resolver, inner, &name, RecordType::A, deadline),
+            lookup(resolver, inner, &name, RecordType::AAAA, deadline)
         )
     };
     let Ok((a, aaaa)) = timeout_at(deadline, both).await else {
@@ -321,20 +389,32 @@ async fn ns(resolver: &Resolver, host: &str, deadline: Instant) -> NsAnswer {
         out.error = Some("resolver unusable".into());
         return out;
     };
-    match timeout_at(deadline, inner.lookup(format!("{domain}."), RecordType::NS)).await {
+    let cache = || resolver.ns_cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((until, names)) = cache().get(&domain)
+        && Instant::now() < *until
+    {
+        out.names = names.clone();
+        out.cached = true;
+        return out;
+    }
+    let name = format!("{domain}.");
+    let asked = lookup(resolver, inner, &name, RecordType::NS, deadline);
+    match timeout_at(deadline, asked).await {
         Err(_) => out.error = Some("no answer before the round deadline".into()),
         Ok(Err(e)) => out.error = Some(e.to_string()),
-        Ok(Ok(lookup)) => {
-            out.names = lookup
-                .answers()
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::NS(ns) => {
-                        Some(ns.0.to_string().trim_end_matches('.').to_ascii_lowercase())
-                    }
-                    _ => None,
-                })
-                .collect();
+        Ok(Ok(records)) => {
+            let mut ttl = u32::MAX;
+            for (data, record_ttl) in records {
+                if let RData::NS(ns) = data {
+                    out.names
+                        .push(ns.0.to_string().trim_end_matches('.').to_ascii_lowercase());
+                    ttl = ttl.min(record_ttl);
+                }
+            }
+            if !out.names.is_empty() {
+                let keep = Duration::from_secs(u64::from(ttl)).min(NS_CACHE_MAX);
+                cache().insert(domain, (Instant::now() + keep, out.names.clone()));
+            }
         }
     }
     out

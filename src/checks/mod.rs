@@ -9,6 +9,7 @@
 
 pub mod connect;
 pub mod dns;
+pub mod dns_udp;
 pub mod http;
 pub mod net;
 pub mod tls;

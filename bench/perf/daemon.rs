@@ -1,0 +1,191 @@
+//! mirrorwatch under test: writes a config for the benchmark world, starts
+//! the release binary on it, waits for `/readyz`, and reads `/metrics`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::procs::Guard;
+use crate::world::{BenchWorld, DNS_ADDR};
+
+/// The shape of a watched set: `sites` sites of one main and `mirrors`
+/// mirrors each, all on the world's names.
+pub struct Watch {
+    pub addresses: usize,
+    pub mirrors: usize,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+pub struct Daemon {
+    pub guard: Guard,
+    pub base: String,
+    pub started: Instant,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub fn config(world: &BenchWorld, ca: &Path, listen: &str, w: &Watch) -> String {
+    let mut out = format!(
+        "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{}s\"\ntimeout = \"{}s\"\n\
+         resolvers = [\"{DNS_ADDR}\"]\nca_file = \"{}\"\n\n",
+        w.interval.as_secs(),
+        w.timeout.as_secs(),
+        ca.display()
+    );
+    let per_site = w.mirrors + 1;
+    for s in 0..w.addresses / per_site {
+        let first = s * per_site;
+        let mirrors: Vec<String> = (1..per_site)
+            .map(|m| format!("\"{}\"", world.url(first + m)))
+            .collect();
+        out.push_str(&format!(
+            "[[sites]]\nname = \"s{s:05}\"\nmain = \"{}\"\nmirrors = [{}]\n\n",
+            world.url(first),
+            mirrors.join(", ")
+        ));
+    }
+    out
+}
+
+impl Daemon {
+    pub async fn start(
+        world: &BenchWorld,
+        dir: &Path,
+        name: &str,
+        w: &Watch,
+    ) -> anyhow::Result<Self> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let ca = dir.join("ca.pem");
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, config(world, &ca, &listen, w))?;
+        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+        let child = std::process::Command::new(crate::mirrorwatch_bin())
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting mirrorwatch (is the release binary built?)")?;
+        let d = Daemon {
+            guard: Guard(child),
+            base: format!("http://{listen}"),
+            started: Instant::now(),
+        };
+        // Every address must finish one round: the spread window (at most
+        // one interval) plus a timeout, with room to spare.
+        let deadline = Instant::now() + w.interval + w.timeout + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = crate::http().get(format!("{}/readyz", d.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(d);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "mirrorwatch not ready in time; see {}",
+                    dir.join(format!("{name}.log")).display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn metrics(&self) -> anyhow::Result<Scrape> {
+        let started = Instant::now();
+        let text = crate::http()
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(Scrape::parse(&text, started.elapsed()))
+    }
+}
+
+/// What the benchmark reads from one `/metrics` scrape.
+#[derive(Debug, Default, Clone)]
+pub struct Scrape {
+    pub took: Duration,
+    pub bytes: usize,
+    pub series: usize,
+    /// Rounds per target (both results), keyed by the target's labels.
+    pub rounds: std::collections::HashMap<String, u64>,
+    pub failed: u64,
+    /// `(le, cumulative count)` of the slip histogram.
+    pub slip: Vec<(f64, u64)>,
+}
+
+impl Scrape {
+    fn parse(text: &str, took: Duration) -> Self {
+        let mut s = Scrape {
+            took,
+            bytes: text.len(),
+            ..Default::default()
+        };
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            s.series += 1;
+            let Some((name_labels, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let value: f64 = value.parse().unwrap_or(0.0);
+            if let Some(labels) = name_labels.strip_prefix("mirrorwatch_checks_total{") {
+                let target: Vec<&str> = labels
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter(|l| !l.starts_with("result="))
+                    .collect();
+                *s.rounds.entry(target.join(",")).or_default() += value as u64;
+                if labels.contains("result=\"failed\"") {
+                    s.failed += value as u64;
+                }
+            } else if let Some(le) =
+                name_labels.strip_prefix("mirrorwatch_schedule_slip_seconds_bucket{le=\"")
+            {
+                let le = le.trim_end_matches("\"}");
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(0.0)
+                };
+                s.slip.push((le, value as u64));
+            }
+        }
+        s
+    }
+
+    pub fn total_rounds(&self) -> u64 {
+        self.rounds.values().sum()
+    }
+}
+
+/// The `q` quantile of slips between two scrapes, as the upper bound of the
+/// histogram bucket it falls in (so "p99 ≤ 1 s" is exact at that bucket).
+pub fn slip_quantile(before: &Scrape, after: &Scrape, q: f64) -> Option<f64> {
+    let delta: Vec<(f64, u64)> = after
+        .slip
+        .iter()
+        .map(|(le, n)| {
+            let old = before
+                .slip
+                .iter()
+                .find(|(l, _)| l == le)
+                .map_or(0, |(_, n)| *n);
+            (*le, n.saturating_sub(old))
+        })
+        .collect();
+    let total = delta.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let want = (total as f64 * q).ceil() as u64;
+    delta.iter().find(|(_, n)| *n >= want).map(|(le, _)| *le)
+}

@@ -1,0 +1,491 @@
+//! mirrorwatch's performance benchmark (issue 6): CPU per probe against
+//! blackbox_exporter and a minimal floor client, 10,000 addresses at a 60 s
+//! interval, and `/metrics` under scrape. Loopback only: the world (DNS on
+//! 127.0.53.1:53, HTTPS on 127.0.0.1) runs in this process; mirrorwatch,
+//! blackbox_exporter and the floor each run as their own process, and each
+//! is measured by its own utime + stime from /proc.
+//!
+//! Run through `bench/run [--quick]`, which installs blackbox_exporter and
+//! builds the release binary first. Prints figures; asserts nothing.
+
+mod blackbox;
+mod daemon;
+mod floor;
+mod procs;
+mod world;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
+use daemon::{Daemon, Watch, slip_quantile};
+use procs::{cpu_seconds, status_kib};
+use world::BenchWorld;
+
+/// How big and how long.
+struct Plan {
+    quick: bool,
+    names: usize,
+    /// Figure 1: probes per contender, and their rate.
+    probes: usize,
+    rate: f64,
+    /// Figure 3: addresses, mirrors per site, interval, and the windows
+    /// measured without and with a scrape every second.
+    scale: usize,
+    mirrors: usize,
+    interval: Duration,
+    quiet: Duration,
+    scraping: Duration,
+}
+
+impl Plan {
+    fn new(args: &[String]) -> Self {
+        let quick = args.iter().any(|a| a == "--quick");
+        let mirrors = args
+            .iter()
+            .position(|a| a == "--mirrors")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(0);
+        if quick {
+            Plan {
+                quick,
+                names: 2_000,
+                probes: 2_000,
+                rate: 200.0,
+                scale: 2_000,
+                mirrors,
+                interval: Duration::from_secs(10),
+                quiet: Duration::from_secs(20),
+                scraping: Duration::from_secs(15),
+            }
+        } else {
+            Plan {
+                quick,
+                names: 10_000,
+                probes: 4_000,
+                rate: 100.0,
+                scale: 10_000,
+                mirrors,
+                interval: Duration::from_secs(60),
+                quiet: Duration::from_secs(180),
+                scraping: Duration::from_secs(120),
+            }
+        }
+    }
+}
+
+pub fn mirrorwatch_bin() -> std::path::PathBuf {
+    std::env::var_os("MIRRORWATCH_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/mirrorwatch").into()
+        })
+}
+
+/// One plain-HTTP client for talking to the contenders' endpoints.
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// Runs `count` jobs at `rate` per second, at most `concurrency` at once;
+/// returns (succeeded, failed).
+pub async fn paced<F, Fut>(count: usize, rate: f64, concurrency: usize, job: F) -> (usize, usize)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let start = tokio::time::Instant::now();
+    let mut running = tokio::task::JoinSet::new();
+    for i in 0..count {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let fut = job(i);
+        running.spawn(async move {
+            let ok = fut.await;
+            drop(slot);
+            ok
+        });
+    }
+    let (mut ok, mut failed) = (0, 0);
+    while let Some(r) = running.join_next().await {
+        if r.unwrap_or(false) {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    (ok, failed)
+}
+
+/// CPU per probe of one contender.
+struct PerProbe {
+    cpu: f64,
+    ok: usize,
+    failed: usize,
+}
+
+impl PerProbe {
+    fn ms(&self) -> f64 {
+        self.cpu / (self.ok + self.failed).max(1) as f64 * 1000.0
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("floor") {
+        return floor::main(floor::Args::parse(&args[1..])?);
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let plan = Plan::new(&args);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run(plan))
+}
+
+async fn run(plan: Plan) -> anyhow::Result<()> {
+    let began = Instant::now();
+    let dir = tempfile::tempdir()?;
+    let world = BenchWorld::start(plan.names).await?;
+    let ca = world.write_ca(dir.path())?;
+    println!(
+        "world: {} names, {} byte page, DNS {}, HTTPS 127.0.0.1:{}; {} mode",
+        world.names.len(),
+        world.page_bytes,
+        world::DNS_ADDR,
+        world.https_port,
+        if plan.quick { "quick" } else { "full" }
+    );
+
+    let mw = mirrorwatch_per_probe(&world, &plan, dir.path()).await?;
+    println!(
+        "mirrorwatch: {:.3} ms CPU per probe ({} ok, {} failed)",
+        mw.ms(),
+        mw.ok,
+        mw.failed
+    );
+    let bb = blackbox_per_probe(&world, &plan, dir.path(), &ca).await?;
+    println!(
+        "blackbox_exporter: {:.3} ms CPU per probe ({} ok, {} failed)",
+        bb.ms(),
+        bb.ok,
+        bb.failed
+    );
+    let fl = floor_per_probe(&world, &plan, &ca)?;
+    println!(
+        "floor: {:.3} ms CPU per probe ({} ok, {} failed)",
+        fl.ms(),
+        fl.ok,
+        fl.failed
+    );
+    let sc = scale(&world, &plan, dir.path()).await?;
+
+    let row = |fig: &str, m: String, b: String, f: String, ratio: String| {
+        println!("| {fig:<44} | {m:>12} | {b:>17} | {f:>8} | {ratio:<26} |");
+    };
+    println!();
+    row(
+        "figure",
+        "mirrorwatch".into(),
+        "blackbox_exporter".into(),
+        "floor".into(),
+        "ratio (target)".into(),
+    );
+    println!(
+        "|{:-<46}|{:-<14}|{:-<19}|{:-<10}|{:-<28}|",
+        "", "", "", "", ""
+    );
+    row(
+        &format!("1-2. CPU ms per probe (N = {})", plan.probes),
+        format!("{:.3}", mw.ms()),
+        format!("{:.3}", bb.ms()),
+        format!("{:.3}", fl.ms()),
+        format!(
+            "{:.2}x bb (<= 0.5), {:.2}x floor (<= 1.5)",
+            mw.ms() / bb.ms(),
+            mw.ms() / fl.ms()
+        ),
+    );
+    sc.rows(&plan, &row);
+    println!(
+        "\nmachine: {} CPUs, {}; took {:.0} s",
+        num_cpus(),
+        cpu_model(),
+        began.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn mirrorwatch_per_probe(
+    world: &BenchWorld,
+    plan: &Plan,
+    dir: &std::path::Path,
+) -> anyhow::Result<PerProbe> {
+    let interval = Duration::from_secs(5);
+    let watch = Watch {
+        addresses: (plan.rate * interval.as_secs_f64()) as usize,
+        mirrors: 0,
+        interval,
+        timeout: Duration::from_secs(5),
+    };
+    let d = Daemon::start(world, dir, "per-probe", &watch).await?;
+    // One interval of steady state before measuring.
+    tokio::time::sleep(interval).await;
+    let window = Duration::from_secs_f64(plan.probes as f64 / plan.rate);
+    let m0 = d.metrics().await?;
+    let c0 = cpu_seconds(d.guard.pid())?;
+    tokio::time::sleep(window).await;
+    let c1 = cpu_seconds(d.guard.pid())?;
+    let m1 = d.metrics().await?;
+    let rounds = m1.total_rounds() - m0.total_rounds();
+    let failed = m1.failed - m0.failed;
+    Ok(PerProbe {
+        cpu: c1 - c0,
+        ok: (rounds - failed) as usize,
+        failed: failed as usize,
+    })
+}
+
+async fn blackbox_per_probe(
+    world: &BenchWorld,
+    plan: &Plan,
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+) -> anyhow::Result<PerProbe> {
+    let bb = blackbox::Blackbox::start(dir, ca, Duration::from_secs(5)).await?;
+    let urls: Arc<Vec<String>> = Arc::new((0..world.names.len()).map(|i| world.url(i)).collect());
+    let probe = |i: usize| blackbox::Blackbox::probe(bb.base.clone(), urls[i % urls.len()].clone());
+    // Warm up (Go's runtime and GC settle), then measure.
+    paced(200, plan.rate, 64, probe).await;
+    let c0 = cpu_seconds(bb.guard.pid())?;
+    let (ok, failed) = paced(plan.probes, plan.rate, 64, probe).await;
+    let c1 = cpu_seconds(bb.guard.pid())?;
+    Ok(PerProbe {
+        cpu: c1 - c0,
+        ok,
+        failed,
+    })
+}
+
+fn floor_per_probe(
+    world: &BenchWorld,
+    plan: &Plan,
+    ca: &std::path::Path,
+) -> anyhow::Result<PerProbe> {
+    let args = floor::Args {
+        dns: world::DNS_ADDR,
+        ca: ca.to_path_buf(),
+        port: world.https_port,
+        names: world.names.len(),
+        count: plan.probes,
+        rate: plan.rate,
+    };
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("floor")
+        .args(args.to_vec())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.split_whitespace();
+    let mut next = || f.next().context("floor printed nothing");
+    Ok(PerProbe {
+        cpu: next()?.parse()?,
+        ok: next()?.parse()?,
+        failed: next()?.parse()?,
+    })
+}
+
+/// Figures 3 and 4.
+struct Scale {
+    addresses: usize,
+    ready_after: Duration,
+    cpu_share: f64,
+    rss_kib: u64,
+    hwm_kib: u64,
+    slip_p99_quiet: Option<f64>,
+    slip_p99_scraping: Option<f64>,
+    rounds_min: u64,
+    rounds_max: u64,
+    rounds_expected: f64,
+    failed: u64,
+    scrape_p50: Duration,
+    scrape_max: Duration,
+    scrape_bytes: usize,
+    scrape_series: usize,
+    scrape_cpu_share: f64,
+}
+
+async fn scale(world: &BenchWorld, plan: &Plan, dir: &std::path::Path) -> anyhow::Result<Scale> {
+    let watch = Watch {
+        addresses: plan.scale,
+        mirrors: plan.mirrors,
+        interval: plan.interval,
+        timeout: Duration::from_secs(10),
+    };
+    let d = Daemon::start(world, dir, "scale", &watch).await?;
+    let ready_after = d.started.elapsed();
+    println!(
+        "scale: {} addresses ready after {:.1} s",
+        plan.scale,
+        ready_after.as_secs_f64()
+    );
+    let m0 = d.metrics().await?;
+    let c0 = cpu_seconds(d.guard.pid())?;
+    tokio::time::sleep(plan.quiet).await;
+    let c1 = cpu_seconds(d.guard.pid())?;
+    let rss_kib = status_kib(d.guard.pid(), "VmRSS")?;
+    let m1 = d.metrics().await?;
+    println!(
+        "scale: quiet window done, CPU {:.1}% of a core",
+        (c1 - c0) / plan.quiet.as_secs_f64() * 100.0
+    );
+
+    let mut took = Vec::new();
+    let mut last = m1.clone();
+    let s0 = Instant::now();
+    let c2 = cpu_seconds(d.guard.pid())?;
+    while s0.elapsed() < plan.scraping {
+        let tick = Instant::now();
+        last = d.metrics().await?;
+        took.push(last.took);
+        tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
+    }
+    let c3 = cpu_seconds(d.guard.pid())?;
+    took.sort();
+    let per_target: Vec<u64> = last
+        .rounds
+        .iter()
+        .map(|(t, n)| n - m0.rounds.get(t).copied().unwrap_or(0))
+        .collect();
+    let measured = plan.quiet + s0.elapsed();
+    Ok(Scale {
+        addresses: last.rounds.len(),
+        ready_after,
+        cpu_share: (c1 - c0) / plan.quiet.as_secs_f64(),
+        rss_kib,
+        hwm_kib: status_kib(d.guard.pid(), "VmHWM")?,
+        slip_p99_quiet: slip_quantile(&m0, &m1, 0.99),
+        slip_p99_scraping: slip_quantile(&m1, &last, 0.99),
+        rounds_min: per_target.iter().copied().min().unwrap_or(0),
+        rounds_max: per_target.iter().copied().max().unwrap_or(0),
+        rounds_expected: measured.as_secs_f64() / plan.interval.as_secs_f64(),
+        failed: last.failed - m0.failed,
+        scrape_p50: took.get(took.len() / 2).copied().unwrap_or_default(),
+        scrape_max: took.last().copied().unwrap_or_default(),
+        scrape_bytes: last.bytes,
+        scrape_series: last.series,
+        scrape_cpu_share: (c3 - c2) / s0.elapsed().as_secs_f64(),
+    })
+}
+
+impl Scale {
+    fn rows(&self, plan: &Plan, row: &dyn Fn(&str, String, String, String, String)) {
+        let na = || "-".to_string();
+        let secs = |s: Option<f64>| s.map_or("none".into(), |s| format!("<= {s} s"));
+        row(
+            &format!(
+                "3. addresses at {} s ({} mirrors/site)",
+                plan.interval.as_secs(),
+                plan.mirrors
+            ),
+            self.addresses.to_string(),
+            na(),
+            na(),
+            format!("ready after {:.0} s", self.ready_after.as_secs_f64()),
+        );
+        row(
+            &format!(
+                "3. rounds per address in {:.0} s",
+                self.rounds_expected * plan.interval.as_secs_f64()
+            ),
+            format!("{}..{}", self.rounds_min, self.rounds_max),
+            na(),
+            na(),
+            format!(
+                "expected ~{:.1}; {} failed",
+                self.rounds_expected, self.failed
+            ),
+        );
+        row(
+            "3. schedule slip p99",
+            secs(self.slip_p99_quiet),
+            na(),
+            na(),
+            "< 1 s".into(),
+        );
+        row(
+            "3. CPU, % of one core",
+            format!("{:.1}%", self.cpu_share * 100.0),
+            na(),
+            na(),
+            "< 25%".into(),
+        );
+        row(
+            "3. RSS (peak)",
+            format!("{:.0} MB", self.rss_kib as f64 / 1024.0),
+            na(),
+            na(),
+            format!("< 256 MB (peak {:.0} MB)", self.hwm_kib as f64 / 1024.0),
+        );
+        row(
+            "3. memory per address",
+            format!(
+                "{:.1} KB",
+                self.rss_kib as f64 / self.addresses.max(1) as f64
+            ),
+            na(),
+            na(),
+            "RSS / addresses".into(),
+        );
+        row(
+            &format!(
+                "4. /metrics ({} series, {} MB)",
+                self.scrape_series,
+                self.scrape_bytes / 1_000_000
+            ),
+            format!("{:.0} ms p50", self.scrape_p50.as_secs_f64() * 1000.0),
+            na(),
+            na(),
+            format!(
+                "max {:.0} ms (< 100 ms)",
+                self.scrape_max.as_secs_f64() * 1000.0
+            ),
+        );
+        row(
+            "4. slip p99 while scraping every 1 s",
+            secs(self.slip_p99_scraping),
+            na(),
+            na(),
+            format!("< 1 s; CPU {:.1}%", self.scrape_cpu_share * 100.0),
+        );
+    }
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim().to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
