@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{Alerts, deliver};
 use crate::checks::Probes;
-use crate::config::{self, Config, ConfigErrors};
+use crate::config::{self, Config, ConfigErrors, Shard};
 use crate::outputs::board::Board;
 use crate::outputs::board::Key;
 use crate::outputs::metrics::Metrics;
@@ -53,6 +53,8 @@ pub enum Source {
         name: String,
         base: PathBuf,
     },
+    /// Another source, keeping only the sites of one shard (`--shard i/n`).
+    Sharded(Box<Source>, Shard),
 }
 
 impl Source {
@@ -61,6 +63,10 @@ impl Source {
             Source::File(p) => config::load(p),
             Source::Default => config::load_default(),
             Source::Text { text, name, base } => config::parse(text, name, base),
+            Source::Sharded(inner, shard) => inner.load().map(|mut c| {
+                c.retain_shard(Some(*shard));
+                c
+            }),
         }
     }
 }

@@ -34,6 +34,9 @@ enum Command {
         /// Config file (default: /etc/mirrorwatch/mirrorwatch.toml if present, else the embedded Press TV set).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Watch only the sites of shard i of n (stable hash of the site name), e.g. 0/4.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<config::Shard>,
     },
     /// Validate a config file: exit 0, or print every problem and exit 2.
     CheckConfig { file: PathBuf },
@@ -100,21 +103,20 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config } => {
-            let loaded = match &config {
-                Some(path) => config::load(path),
-                None => config::load_default(),
+        Command::Run { config, shard } => {
+            let mut source = match config {
+                Some(path) => Source::File(path),
+                None => Source::Default,
             };
-            let cfg = match loaded {
+            if let Some(shard) = shard {
+                source = Source::Sharded(Box::new(source), shard);
+            }
+            let cfg = match source.load() {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);
                 }
-            };
-            let source = match config {
-                Some(path) => Source::File(path),
-                None => Source::Default,
             };
             runtime(|| mirrorwatch::daemon::run(source, cfg))
         }

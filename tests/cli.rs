@@ -195,3 +195,55 @@ fn probe_reports_and_exits_by_state() {
         "{text}"
     );
 }
+
+#[test]
+fn shards_split_the_sites_between_instances() {
+    use mirrorwatch::config::Shard;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names: Vec<String> = (0..8).map(|i| format!("site-{i}")).collect();
+    let mut seen: Vec<String> = Vec::new();
+    for index in 0..2 {
+        let listen = format!("127.0.0.1:{}", common::free_port());
+        // IP-literal addresses on refused loopback ports: no DNS, no traffic
+        // beyond 127.0.0.1.
+        let mut config = format!(
+            "[server]\nlisten = \"{listen}\"\n[defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"127.0.0.1:9\"]\n"
+        );
+        for (i, n) in names.iter().enumerate() {
+            config.push_str(&format!(
+                "[[sites]]\nname = \"{n}\"\nmain = \"https://127.0.0.1:{}/\"\n",
+                i + 1
+            ));
+        }
+        let path = dir.path().join(format!("shard-{index}.toml"));
+        std::fs::write(&path, config).expect("write");
+        let shard = format!("{index}/2");
+        let d = common::start_daemon_args(&path, &["--shard", &shard], &listen, &[]);
+        let status = common::wait_for("status", std::time::Duration::from_secs(10), || {
+            let (code, body) = common::get(&format!("{}/api/v1/status", d.base))?;
+            (code == 200).then_some(body)
+        });
+        let status: serde_json::Value = serde_json::from_str(&status).expect("JSON");
+        let mine: Vec<String> = status["sites"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .filter_map(|s| s["name"].as_str().map(str::to_string))
+            .collect();
+        let want: Shard = shard.parse().expect("shard");
+        let expected: Vec<String> = names.iter().filter(|n| want.owns(n)).cloned().collect();
+        assert_eq!(mine, expected, "shard {shard}");
+        seen.extend(mine);
+    }
+    seen.sort();
+    let mut all = names.clone();
+    all.sort();
+    assert_eq!(seen, all, "every site on exactly one shard");
+}
+
+#[test]
+fn a_bad_shard_is_refused_with_exit_code_2() {
+    let out = mirrorwatch(&["run", "--shard", "2/2", "--config", "/nonexistent.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
+}

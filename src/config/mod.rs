@@ -7,6 +7,7 @@
 
 mod locate;
 mod raw;
+mod shard;
 mod validate;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use locate::Position;
+pub use shard::Shard;
 use url::Url;
 
 /// The Press TV mirror set, also shipped as `deploy/mirrorwatch.toml`.

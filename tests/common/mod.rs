@@ -111,9 +111,20 @@ pub fn start_daemon(env: &Env, interval: &str, timeout: &str) -> Daemon {
 /// The daemon on the config at `path` (which listens on `listen`), with
 /// extra environment variables.
 pub fn start_daemon_with(path: &std::path::Path, listen: &str, env: &[(&str, &str)]) -> Daemon {
+    start_daemon_args(path, &[], listen, env)
+}
+
+/// As [`start_daemon_with`], with extra arguments to `run`.
+pub fn start_daemon_args(
+    path: &std::path::Path,
+    args: &[&str],
+    listen: &str,
+    env: &[(&str, &str)],
+) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
         .args(["run", "--config"])
         .arg(path)
+        .args(args)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
