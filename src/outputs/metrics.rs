@@ -125,15 +125,26 @@ impl Metrics {
         self.series.record(e);
     }
 
-    /// The text exposition format.
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(64 * 1024);
-        self.series.render_into(&mut out);
+    /// The text exposition format, in chunks (see `Series::render_chunks`);
+    /// false when `emit` gave up.
+    pub fn render_chunks(&self, emit: &mut dyn FnMut(String) -> bool) -> bool {
+        if !self.series.render_chunks(emit) {
+            return false;
+        }
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "encoding metrics");
         }
-        out.push_str(&String::from_utf8_lossy(&buf));
+        emit(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// The text exposition format, whole.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_chunks(&mut |chunk| {
+            out.push_str(&chunk);
+            true
+        });
         out
     }
 }

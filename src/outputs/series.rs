@@ -104,11 +104,15 @@ type TargetKey = (String, String, &'static str);
 
 struct Slot {
     /// `site="…",target="…",role="…"`, escaped once.
-    labels: String,
-    text: [String; FAMILIES.len()],
+    labels: Arc<str>,
+    /// Shared with scrapes in progress, which copy it without the lock.
+    text: Arc<[String; FAMILIES.len()]>,
     ok: u64,
     failed: u64,
 }
+
+/// Bytes per chunk a scrape hands to the HTTP response.
+pub const CHUNK: usize = 256 * 1024;
 
 #[derive(Default)]
 pub struct Series {
@@ -124,8 +128,11 @@ fn key(e: &Entry) -> TargetKey {
 }
 
 /// A label value escaped for the exposition format.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
+fn escape(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.into();
+    }
+    let mut out = String::with_capacity(v.len() + 8);
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -134,22 +141,22 @@ fn escape(v: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    out.into()
 }
 
-/// A sample value: integers without a fraction, and the spellings
+/// Appends a sample value: integers without a fraction, and the spellings
 /// Prometheus expects for the special values.
-fn value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
+fn value(out: &mut String, v: f64) {
+    if v == 0.0 {
+        out.push('0');
+    } else if v == 1.0 {
+        out.push('1');
+    } else if v.is_nan() {
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else {
-        format!("{v}")
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -161,23 +168,20 @@ struct Lines<'a> {
 impl Lines<'_> {
     fn put(&mut self, family: usize, extra: Option<(&str, &str)>, v: f64) {
         let out = &mut self.text[family];
-        let _ = match extra {
-            Some((k, x)) => writeln!(
-                out,
-                "mirrorwatch_{}{{{},{k}=\"{}\"}} {}",
-                FAMILIES[family].0,
-                self.labels,
-                escape(x),
-                value(v)
-            ),
-            None => writeln!(
-                out,
-                "mirrorwatch_{}{{{}}} {}",
-                FAMILIES[family].0,
-                self.labels,
-                value(v)
-            ),
-        };
+        out.push_str("mirrorwatch_");
+        out.push_str(FAMILIES[family].0);
+        out.push('{');
+        out.push_str(self.labels);
+        if let Some((k, x)) = extra {
+            out.push(',');
+            out.push_str(k);
+            out.push_str("=\"");
+            out.push_str(&escape(x));
+            out.push('"');
+        }
+        out.push_str("} ");
+        value(out, v);
+        out.push('\n');
     }
 }
 
@@ -261,20 +265,15 @@ fn render(labels: &str, e: &Entry, round: bool) -> [String; FAMILIES.len()] {
     l.text
 }
 
-fn checks(slot: &mut Slot) {
-    let Slot {
-        labels,
-        text,
-        ok,
-        failed,
-    } = slot;
+/// The `checks_total` fragment for these counts.
+fn checks(labels: &str, ok: u64, failed: u64) -> String {
     let mut l = Lines {
         labels,
         text: Default::default(),
     };
-    l.put(CHECKS, Some(("result", "ok")), *ok as f64);
-    l.put(CHECKS, Some(("result", "failed")), *failed as f64);
-    text[CHECKS] = std::mem::take(&mut l.text[CHECKS]);
+    l.put(CHECKS, Some(("result", "ok")), ok as f64);
+    l.put(CHECKS, Some(("result", "failed")), failed as f64);
+    std::mem::take(&mut l.text[CHECKS])
 }
 
 impl Series {
@@ -297,15 +296,14 @@ impl Series {
                     escape(site),
                     escape(target)
                 );
-                let text = render(&labels, e, false);
-                let mut slot = Slot {
-                    labels,
-                    text,
+                let mut text = render(&labels, e, false);
+                text[CHECKS] = checks(&labels, 0, 0);
+                Arc::new(Mutex::new(Slot {
+                    labels: labels.into(),
+                    text: Arc::new(text),
                     ok: 0,
                     failed: 0,
-                };
-                checks(&mut slot);
-                Arc::new(Mutex::new(slot))
+                }))
             })
             .clone()
     }
@@ -332,11 +330,11 @@ impl Series {
         }
         for f in [SIMILARITY, LAG, MISSING] {
             if text[f].is_empty() {
-                text[f] = std::mem::take(&mut s.text[f]);
+                text[f] = s.text[f].clone();
             }
         }
-        s.text = text;
-        checks(&mut s);
+        text[CHECKS] = checks(&labels, s.ok, s.failed);
+        s.text = Arc::new(text);
     }
 
     /// Drops every series of an address that left the config.
@@ -347,31 +345,43 @@ impl Series {
             .remove(&key(e));
     }
 
-    /// Appends every family, addresses in (site, target, role) order.
-    pub fn render_into(&self, out: &mut String) {
-        let slots: Vec<Arc<Mutex<Slot>>> = self
+    /// Hands out every family, addresses in (site, target, role) order, in
+    /// chunks of about [`CHUNK`] bytes, so a scrape of 10,000 addresses
+    /// (~30 MB) never sits in memory whole and its first bytes leave at
+    /// once. Each slot is locked once, to take its current fragments.
+    /// Stops early when `emit` returns false (the client went away).
+    pub fn render_chunks(&self, emit: &mut dyn FnMut(String) -> bool) -> bool {
+        let texts: Vec<Arc<[String; FAMILIES.len()]>> = self
             .slots
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .cloned()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).text.clone())
             .collect();
+        let mut buf = String::with_capacity(CHUNK + CHUNK / 8);
         for (i, (name, kind, help)) in FAMILIES.iter().enumerate() {
             let mut header = false;
-            for slot in &slots {
-                let s = slot.lock().unwrap_or_else(|p| p.into_inner());
-                if s.text[i].is_empty() {
+            for t in &texts {
+                if t[i].is_empty() {
                     continue;
                 }
                 if !header {
                     let _ = writeln!(
-                        out,
+                        buf,
                         "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
                     );
                     header = true;
                 }
-                out.push_str(&s.text[i]);
+                buf.push_str(&t[i]);
+                if buf.len() >= CHUNK {
+                    let full =
+                        std::mem::replace(&mut buf, String::with_capacity(CHUNK + CHUNK / 8));
+                    if !emit(full) {
+                        return false;
+                    }
+                }
             }
         }
+        buf.is_empty() || emit(buf)
     }
 }

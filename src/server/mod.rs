@@ -78,12 +78,24 @@ pub async fn serve(
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
+    // Rendering 10,000 addresses takes tens of milliseconds: it runs off the
+    // async workers (rounds keep their schedule while Prometheus scrapes) and
+    // streams, so the first chunk is on the wire while the rest is built.
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(4);
+    let metrics = s.metrics.clone();
+    tokio::task::spawn_blocking(move || {
+        metrics.render_chunks(&mut |chunk| tx.blocking_send(chunk).is_ok())
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), rx))
+    });
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.metrics.render(),
+        axum::body::Body::from_stream(chunks),
     )
         .into_response()
 }
