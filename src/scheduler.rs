@@ -369,9 +369,13 @@ async fn target_loop(
         }
         let probes = shared.probes();
         let backstop = target.settings.timeout + Duration::from_secs(1);
+        // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
+        // inline it would make every idle task that large too (10,000 idle
+        // tasks), and be copied whenever the enclosing future moves.
+        let round = Box::pin(run_round(&probes, &target));
         let mut report = tokio::select! {
             _ = token.cancelled() => return,
-            r = tokio::time::timeout(backstop, run_round(&probes, &target)) => match r {
+            r = tokio::time::timeout(backstop, round) => match r {
                 Ok(report) => report,
                 Err(_) => RoundReport::aborted(SystemTime::now() - backstop, backstop),
             },
@@ -394,13 +398,13 @@ async fn target_loop(
             continue;
         };
         shared.metrics.record(&entry);
-        publish(
+        Box::pin(publish(
             &shared,
             &key,
             &entry,
             !changes.raised.is_empty() || !changes.cleared.is_empty(),
             now,
-        )
+        ))
         .await;
         for kind in &changes.raised {
             let detail = entry
