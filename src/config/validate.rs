@@ -324,6 +324,7 @@ impl Validator<'_> {
             name: f.name.clone(),
             kind: kind?,
             matcher: matcher?,
+            needle: None,
         })
     }
 

@@ -31,6 +31,10 @@ pub struct Fingerprint {
     pub name: String,
     pub kind: FpKind,
     pub matcher: Matcher,
+    /// For shipped body fingerprints: a lower-case word every match
+    /// contains. A page without it (almost every page) skips the regex,
+    /// which for case-insensitive patterns is a full scan of the page.
+    pub needle: Option<&'static str>,
 }
 
 /// One fingerprint that matched, with its evidence.
@@ -51,25 +55,42 @@ pub fn body_regex(pattern: &str) -> Result<Regex, regex::Error> {
 
 /// The shipped list (see README, "Fingerprints").
 pub fn shipped() -> Vec<Fingerprint> {
-    let body = |name: &str, kind, re: &str| {
+    let body = |name: &str, kind, needle: &'static str, re: &str| {
         body_regex(re).ok().map(|r| Fingerprint {
             name: name.into(),
             kind,
             matcher: Matcher::Body(r),
+            needle: Some(needle),
         })
     };
     let mut out: Vec<Fingerprint> = [
         body(
             "us-seizure-banner",
             FpKind::Seized,
+            "seiz",
             // Each alternative starts with a rare word: the regex engine
             // scans for the alternatives' first words, and a common one
             // ("in", "this") would make it stop every few bytes of a page.
             r"(?i)been\s+seized\s+by\s+the\s+united\s+states\s+government|accordance\s+with\s+a\s+seizure\s+warrant|domain\s+has\s+been\s+seized",
         ),
-        body("iran-10.10.34.34-blockpage", FpKind::Blockpage, r"10\.10\.34\.3[4-6]"),
-        body("russia-rkn-blockpage", FpKind::Blockpage, r"(?i)eais\.rkn\.gov\.ru"),
-        body("indonesia-internet-positif", FpKind::Blockpage, r"(?i)internet-?positif\.(?:id|info)"),
+        body(
+            "iran-10.10.34.34-blockpage",
+            FpKind::Blockpage,
+            "10.10.34.3",
+            r"10\.10\.34\.3[4-6]",
+        ),
+        body(
+            "russia-rkn-blockpage",
+            FpKind::Blockpage,
+            "rkn.gov.ru",
+            r"(?i)eais\.rkn\.gov\.ru",
+        ),
+        body(
+            "indonesia-internet-positif",
+            FpKind::Blockpage,
+            "positif",
+            r"(?i)internet-?positif\.(?:id|info)",
+        ),
     ]
     .into_iter()
     .flatten()
@@ -79,6 +100,7 @@ pub fn shipped() -> Vec<Fingerprint> {
             name: format!("ns-{suffix}"),
             kind: FpKind::Seized,
             matcher: Matcher::NsSuffix(suffix.into()),
+            needle: None,
         });
     }
     for ip in ["10.10.34.34", "10.10.34.35", "10.10.34.36"] {
@@ -87,6 +109,7 @@ pub fn shipped() -> Vec<Fingerprint> {
                 name: "iran-10.10.34.34-dns".into(),
                 kind: FpKind::Blockpage,
                 matcher: Matcher::DnsIp(ip),
+                needle: None,
             });
         }
     }
@@ -118,11 +141,21 @@ impl Fingerprints {
     /// Every fingerprint that matches this round's body, answers or NS.
     pub fn matches(&self, body: &str, answers: &[IpAddr], ns: &[String]) -> Vec<FingerprintMatch> {
         let mut out = Vec::new();
+        let mut lower: Option<Vec<u8>> = None;
         for f in &self.0 {
             let evidence = match &f.matcher {
-                Matcher::Body(re) => re
-                    .find(body)
-                    .map(|m| format!("page contains \"{}\"", excerpt(m.as_str()))),
+                Matcher::Body(re) => {
+                    let page = lower.get_or_insert_with(|| body.as_bytes().to_ascii_lowercase());
+                    let absent = f
+                        .needle
+                        .is_some_and(|n| memchr::memmem::find(page, n.as_bytes()).is_none());
+                    if absent {
+                        None
+                    } else {
+                        re.find(body)
+                            .map(|m| format!("page contains \"{}\"", excerpt(m.as_str())))
+                    }
+                }
                 Matcher::DnsIp(ip) => answers.contains(ip).then(|| format!("DNS answer {ip}")),
                 Matcher::NsSuffix(suffix) => ns
                     .iter()
