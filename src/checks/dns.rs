@@ -207,7 +207,37 @@ struct Query {
     error: Option<String>,
 }
 
-fn classify(result: Result<Vec<(RData, u32)>, NetError>) -> Query {
+/// Why one question got no records, from either path.
+enum NoAnswer {
+    /// A reply without records of the type, with this code (NOERROR: no
+    /// data; NXDOMAIN: no such name).
+    Empty(ResponseCode),
+    /// A reply with an error code (SERVFAIL, REFUSED, ...).
+    Rcode(ResponseCode),
+    Timeout,
+    /// The resolver could not be reached.
+    Failed(String),
+}
+
+impl From<NetError> for NoAnswer {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Dns(DnsError::NoRecordsFound(nr)) => NoAnswer::Empty(nr.response_code),
+            NetError::Dns(DnsError::ResponseCode(code)) => NoAnswer::Rcode(code),
+            NetError::Timeout => NoAnswer::Timeout,
+            other => NoAnswer::Failed(other.to_string()),
+        }
+    }
+}
+
+fn classify(result: Result<Vec<(RData, u32)>, NoAnswer>) -> Query {
+    let failed = |outcome, rcode, error: String| Query {
+        outcome,
+        rcode,
+        addresses: Vec::new(),
+        ttl: None,
+        error: Some(error),
+    };
     match result {
         Ok(records) => {
             let mut addresses = Vec::new();
@@ -234,45 +264,43 @@ fn classify(result: Result<Vec<(RData, u32)>, NetError>) -> Query {
                 error: None,
             }
         }
-        Err(e) => {
-            let (outcome, rcode) = match &e {
-                NetError::Dns(DnsError::NoRecordsFound(nr)) => match nr.response_code {
-                    ResponseCode::NXDomain => (Outcome::NxDomain, nr.response_code),
-                    code => (Outcome::NoData, code),
-                },
-                NetError::Dns(DnsError::ResponseCode(code)) => (
-                    match *code {
-                        ResponseCode::ServFail => Outcome::ServFail,
-                        ResponseCode::Refused => Outcome::Refused,
-                        ResponseCode::NXDomain => Outcome::NxDomain,
-                        _ => Outcome::OtherRcode,
-                    },
-                    *code,
-                ),
-                NetError::Timeout => (Outcome::Timeout, ResponseCode::NoError),
-                _ => (Outcome::Unreachable, ResponseCode::NoError),
+        Err(NoAnswer::Empty(ResponseCode::NXDomain)) => failed(
+            Outcome::NxDomain,
+            ResponseCode::NXDomain,
+            "NXDOMAIN: no such name".into(),
+        ),
+        Err(NoAnswer::Empty(code)) => failed(
+            Outcome::NoData,
+            code,
+            format!("{code}: no records of this type"),
+        ),
+        Err(NoAnswer::Rcode(code)) => {
+            let outcome = match code {
+                ResponseCode::ServFail => Outcome::ServFail,
+                ResponseCode::Refused => Outcome::Refused,
+                ResponseCode::NXDomain => Outcome::NxDomain,
+                _ => Outcome::OtherRcode,
             };
-            let error = Some(e.to_string());
-            Query {
-                outcome,
-                rcode,
-                addresses: Vec::new(),
-                ttl: None,
-                error,
-            }
+            failed(outcome, code, format!("resolver answered {code}"))
         }
+        Err(NoAnswer::Timeout) => failed(
+            Outcome::Timeout,
+            ResponseCode::NoError,
+            "no answer before the query timeout".into(),
+        ),
+        Err(NoAnswer::Failed(e)) => failed(Outcome::Unreachable, ResponseCode::NoError, e),
     }
 }
 
-/// The answer records of one question, or why there are none, in
-/// hickory-resolver's terms, whichever path asked.
+/// The answer records of one question, or why there are none, whichever
+/// path asked.
 async fn lookup(
     resolver: &Resolver,
     inner: &TokioResolver,
     name: &str,
     rtype: RecordType,
     deadline: Instant,
-) -> Result<Vec<(RData, u32)>, NetError> {
+) -> Result<Vec<(RData, u32)>, NoAnswer> {
     if let Some(server) = resolver.plain {
         match super::dns_udp::ask(server, name, rtype, deadline).await {
             Reply::Answer {
@@ -282,32 +310,30 @@ async fn lookup(
             } => {
                 return match rcode {
                     ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
-                        let q = hickory_resolver::proto::op::Query::query(
-                            hickory_resolver::proto::rr::Name::from_ascii(name)
-                                .map_err(|e| NetError::from(e.to_string()))?,
-                            rtype,
-                        );
-                        let nr = hickory_resolver::net::NoRecords::new(q, rcode);
-                        Err(NetError::Dns(DnsError::NoRecordsFound(nr)))
+                        Err(NoAnswer::Empty(rcode))
                     }
                     ResponseCode::NoError => {
                         let ttl = ttl.unwrap_or(0);
                         Ok(records.into_iter().map(|r| (r, ttl)).collect())
                     }
-                    code => Err(NetError::Dns(DnsError::ResponseCode(code))),
+                    code => Err(NoAnswer::Rcode(code)),
                 };
             }
-            Reply::Timeout => return Err(NetError::Timeout),
-            Reply::Failed(e) => return Err(NetError::from(e)),
+            Reply::Timeout => return Err(NoAnswer::Timeout),
+            Reply::Failed(e) => return Err(NoAnswer::Failed(e)),
             Reply::Truncated => {}
         }
     }
-    inner.lookup(name, rtype).await.map(|l| {
-        l.answers()
-            .iter()
-            .map(|r| (r.data.clone(), r.ttl))
-            .collect()
-    })
+    inner
+        .lookup(name, rtype)
+        .await
+        .map(|l| {
+            l.answers()
+                .iter()
+                .map(|r| (r.data.clone(), r.ttl))
+                .collect()
+        })
+        .map_err(NoAnswer::from)
 }
 
 /// Which of two per-type outcomes describes the name best.
@@ -401,7 +427,7 @@ async fn ns(resolver: &Resolver, host: &str, deadline: Instant) -> NsAnswer {
     let asked = lookup(resolver, inner, &name, RecordType::NS, deadline);
     match timeout_at(deadline, asked).await {
         Err(_) => out.error = Some("no answer before the round deadline".into()),
-        Ok(Err(e)) => out.error = Some(e.to_string()),
+        Ok(Err(e)) => out.error = classify(Err(e)).error,
         Ok(Ok(records)) => {
             let mut ttl = u32::MAX;
             for (data, record_ttl) in records {
