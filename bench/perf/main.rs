@@ -28,6 +28,8 @@ use world::BenchWorld;
 /// How big and how long.
 struct Plan {
     quick: bool,
+    /// `--scale-only`: figures 3 and 4 alone (for iterating on them).
+    scale_only: bool,
     names: usize,
     /// Figure 1: probes per contender, and their rate.
     probes: usize,
@@ -44,6 +46,7 @@ struct Plan {
 impl Plan {
     fn new(args: &[String]) -> Self {
         let quick = args.iter().any(|a| a == "--quick");
+        let scale_only = args.iter().any(|a| a == "--scale-only");
         let mirrors = args
             .iter()
             .position(|a| a == "--mirrors")
@@ -52,6 +55,7 @@ impl Plan {
         if quick {
             Plan {
                 quick,
+                scale_only,
                 names: 2_000,
                 probes: 2_000,
                 rate: 200.0,
@@ -64,6 +68,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                scale_only,
                 names: 10_000,
                 probes: 4_000,
                 rate: 100.0,
@@ -170,6 +175,13 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         if plan.quick { "quick" } else { "full" }
     );
 
+    if plan.scale_only {
+        let sc = scale(&world, &plan, dir.path()).await?;
+        sc.rows(&plan, &|fig, m, _, _, r| {
+            println!("| {fig:<44} | {m:>12} | {r} |")
+        });
+        return Ok(());
+    }
     let mw = mirrorwatch_per_probe(&world, &plan, dir.path()).await?;
     println!(
         "mirrorwatch: {:.3} ms CPU per probe ({} ok, {} failed)",
