@@ -19,7 +19,22 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE history (
          site TEXT NOT NULL, url TEXT NOT NULL, at INTEGER NOT NULL, state TEXT NOT NULL);
      CREATE INDEX history_target ON history (site, url, at);",
+    // v2: per-hour counts instead of one row per round. At 10,000
+    // addresses and 60 s, a week of rounds was ~100 million rows; per hour
+    // it is at most 168 rows per address.
+    "CREATE TABLE uptime_hourly (
+         site TEXT NOT NULL, url TEXT NOT NULL, hour INTEGER NOT NULL,
+         up INTEGER NOT NULL, total INTEGER NOT NULL,
+         PRIMARY KEY (site, url, hour)) WITHOUT ROWID;
+     INSERT INTO uptime_hourly (site, url, hour, up, total)
+         SELECT site, url, at / 3600000, SUM(state = 'up'), COUNT(*)
+         FROM history GROUP BY site, url, at / 3600000;
+     DROP TABLE history;
+     CREATE INDEX uptime_hour ON uptime_hourly (hour);",
 ];
+
+/// Milliseconds per uptime bucket.
+const HOUR_MS: i64 = 3_600_000;
 
 /// Brings the database to the newest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -214,7 +229,7 @@ pub fn queue_depth(conn: &mut Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
 }
 
-/// Appends one round to an address's history.
+/// Counts one round of an address in its hour.
 pub fn add_history(
     conn: &mut Connection,
     site: &str,
@@ -222,26 +237,41 @@ pub fn add_history(
     at_ms: i64,
     state: &str,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT INTO history (site, url, at, state) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![site, url, at_ms, state])
-        .map(|_| ())
+    conn.prepare_cached(
+        "INSERT INTO uptime_hourly (site, url, hour, up, total) VALUES (?1, ?2, ?3, ?4, 1)
+         ON CONFLICT (site, url, hour) DO UPDATE SET up = up + excluded.up, total = total + 1",
+    )?
+    .execute(params![
+        site,
+        url,
+        at_ms.div_euclid(HOUR_MS),
+        i64::from(state == "up")
+    ])
+    .map(|_| ())
 }
 
-/// Drops history older than `before_ms`.
+/// Drops the hours that ended before `before_ms`.
 pub fn prune_history(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM history WHERE at < ?1", params![before_ms])
+    conn.execute(
+        "DELETE FROM uptime_hourly WHERE hour < ?1",
+        params![before_ms.div_euclid(HOUR_MS)],
+    )
 }
 
-/// Share of rounds since `since_ms` whose state was `up`, for every address
-/// with rounds in that window, in one query.
+/// Share of rounds `up` since the start of the hour holding `since_ms`,
+/// for every address with rounds in that window, in one query. Hour
+/// granularity: a "1 h" window covers the current and the previous clock
+/// hour.
 pub fn uptime_all(
     conn: &mut Connection,
     since_ms: i64,
 ) -> rusqlite::Result<Vec<(String, String, f64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT site, url, AVG(CASE WHEN state = 'up' THEN 1.0 ELSE 0.0 END) FROM history WHERE at >= ?1 GROUP BY site, url",
+        "SELECT site, url, SUM(up) * 1.0 / SUM(total) FROM uptime_hourly WHERE hour >= ?1 GROUP BY site, url",
     )?;
-    let rows = stmt.query_map(params![since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map(params![since_ms.div_euclid(HOUR_MS)], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
     rows.collect()
 }
 
@@ -308,18 +338,50 @@ mod tests {
     #[test]
     fn uptime_is_share_of_up_rounds_in_window() {
         let mut c = db();
-        for (at, s) in [(1, "down"), (2, "up"), (3, "up"), (4, "degraded")] {
+        let h = HOUR_MS;
+        for (at, s) in [
+            (1, "down"),
+            (2, "up"),
+            (h, "up"),
+            (h + 5, "up"),
+            (h + 9, "degraded"),
+        ] {
             add_history(&mut c, "s", "u", at, s).expect("add");
         }
-        add_history(&mut c, "t", "v", 1, "up").expect("add");
+        add_history(&mut c, "t", "v", 7, "up").expect("add");
         let mut all = uptime_all(&mut c, 0).expect("q");
         all.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             all,
-            vec![("s".into(), "u".into(), 0.5), ("t".into(), "v".into(), 1.0)]
+            vec![("s".into(), "u".into(), 0.6), ("t".into(), "v".into(), 1.0)]
         );
-        let all = uptime_all(&mut c, 2).expect("q");
+        // From inside hour 1: hour 1 only.
+        let all = uptime_all(&mut c, h + 3).expect("q");
         assert_eq!(all, vec![("s".into(), "u".into(), 2.0 / 3.0)]);
-        assert_eq!(prune_history(&mut c, 3).expect("prune"), 3);
+        // Hour 0 ended before h + 1: its two buckets go.
+        assert_eq!(prune_history(&mut c, h + 1).expect("prune"), 2);
+    }
+
+    #[test]
+    fn v1_history_is_rolled_up_by_the_v2_migration() {
+        let mut c = Connection::open_in_memory().expect("db");
+        c.execute_batch(MIGRATIONS[0]).expect("v1");
+        c.pragma_update(None, "user_version", 1).expect("version");
+        for (at, s) in [(10, "up"), (20, "down"), (HOUR_MS * 2, "up")] {
+            c.execute(
+                "INSERT INTO history (site, url, at, state) VALUES ('s', 'u', ?1, ?2)",
+                params![at, s],
+            )
+            .expect("insert");
+        }
+        migrate(&mut c).expect("v2");
+        assert_eq!(
+            uptime_all(&mut c, 0).expect("q"),
+            vec![("s".into(), "u".into(), 2.0 / 3.0)]
+        );
+        assert_eq!(
+            uptime_all(&mut c, HOUR_MS * 2).expect("q"),
+            vec![("s".into(), "u".into(), 1.0)]
+        );
     }
 }
