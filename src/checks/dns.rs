@@ -118,6 +118,8 @@ pub struct Resolver {
     /// For plain `IP[:PORT]` resolvers: questions go straight over UDP (see
     /// `dns_udp`), and through `inner` only when a reply is truncated.
     plain: Option<std::net::SocketAddr>,
+    /// How long one question may wait (hickory's `timeout` on the other path).
+    query_timeout: Duration,
     /// Registered domain → NS names and when they expire.
     ns_cache: std::sync::Mutex<std::collections::HashMap<String, (Instant, Vec<String>)>>,
 }
@@ -145,6 +147,7 @@ impl Resolver {
                 _ => None,
             },
             ns_cache: Default::default(),
+            query_timeout: timeout,
         }
     }
 }
@@ -302,7 +305,10 @@ async fn lookup(
     deadline: Instant,
 ) -> Result<Vec<(RData, u32)>, NoAnswer> {
     if let Some(server) = resolver.plain {
-        match super::dns_udp::ask(server, name, rtype, deadline).await {
+        // The same per-question budget as hickory's path, so a silent
+        // resolver leaves time for the later stages.
+        let until = deadline.min(Instant::now() + resolver.query_timeout);
+        match super::dns_udp::ask(server, name, rtype, until).await {
             Reply::Answer {
                 rcode,
                 records,
