@@ -4,7 +4,7 @@
 //! 53), driven through `/probe?module=https&target=...` like Prometheus does.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -63,24 +63,13 @@ impl Blackbox {
             guard: Guard(child),
             base: format!("http://{listen}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = crate::http()
-                .get(format!("{}/-/healthy", b.base))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return Ok(b);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "blackbox_exporter did not start; see {}",
-                    dir.join("blackbox.log").display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if !crate::answers_ok(&format!("{}/-/healthy", b.base), Duration::from_secs(20)).await {
+            bail!(
+                "blackbox_exporter did not start; see {}",
+                dir.join("blackbox.log").display()
+            );
         }
+        Ok(b)
     }
 
     /// One probe; true when blackbox says `probe_success 1`.

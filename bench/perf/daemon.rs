@@ -81,21 +81,14 @@ impl Daemon {
         };
         // Every address must finish one round: the spread window (at most
         // one interval) plus a timeout, with room to spare.
-        let deadline = Instant::now() + w.interval + w.timeout + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = crate::http().get(format!("{}/readyz", d.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(d);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "mirrorwatch not ready in time; see {}",
-                    dir.join(format!("{name}.log")).display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let within = w.interval + w.timeout + Duration::from_secs(60);
+        if !crate::answers_ok(&format!("{}/readyz", d.base), within).await {
+            bail!(
+                "mirrorwatch not ready in time; see {}",
+                dir.join(format!("{name}.log")).display()
+            );
         }
+        Ok(d)
     }
 
     pub async fn metrics(&self) -> anyhow::Result<Scrape> {

@@ -101,6 +101,23 @@ pub fn http() -> &'static reqwest::Client {
     })
 }
 
+/// Polls `url` every 100 ms until it answers 2xx (true) or `within` has
+/// passed (false).
+pub async fn answers_ok(url: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(r) = http().get(url).send().await
+            && r.status().is_success()
+        {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs `count` jobs at `rate` per second, at most `concurrency` at once;
 /// returns (succeeded, failed).
 pub async fn paced<F, Fut>(count: usize, rate: f64, concurrency: usize, job: F) -> (usize, usize)

@@ -137,14 +137,4 @@ impl Metrics {
         }
         emit(String::from_utf8_lossy(&buf).into_owned())
     }
-
-    /// The text exposition format, whole.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.render_chunks(&mut |chunk| {
-            out.push_str(&chunk);
-            true
-        });
-        out
-    }
 }
