@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use mirrorwatch::parity::freshness::{ArticleMatcher, Clock};
+use mirrorwatch::parity::freshness::{self, ArticleMatcher, Clock, Snapshot, Window};
 use mirrorwatch::parity::normalize::{Rewrite, decode, normalize};
 use mirrorwatch::parity::similarity::{jaccard, length_ratio, shingles, title_match};
 use mirrorwatch::world::pages::{Feed, Noise, homepage};
@@ -54,6 +54,7 @@ struct Reference {
     page: mirrorwatch::parity::normalize::Page,
     shingles: Vec<u64>,
     articles: Vec<String>,
+    snapshot: Snapshot,
 }
 
 fn reference(main_html: &[u8], matcher: &ArticleMatcher) -> Reference {
@@ -70,6 +71,10 @@ fn reference(main_html: &[u8], matcher: &ArticleMatcher) -> Reference {
     let articles = matcher.articles(&page.links);
     Reference {
         shingles: shingles(&page.text),
+        snapshot: Snapshot {
+            window: Window::at(SystemTime::now()),
+            ids: freshness::ids(&articles),
+        },
         articles,
         page,
     }
@@ -90,7 +95,14 @@ fn compare(r: &Reference, mirror_html: &[u8], matcher: &ArticleMatcher, clock: &
         },
     );
     let sim = jaccard(&r.shingles, &shingles(&b.text));
-    let lag = clock.lag(&r.articles, &matcher.articles(&b.links), SystemTime::now());
+    let on_mirror = freshness::ids(&matcher.articles(&b.links));
+    let lag = freshness::judge(
+        Window::at(SystemTime::now()),
+        &on_mirror,
+        &r.snapshot,
+        &r.snapshot,
+        clock,
+    );
     let _ = (
         title_match(&r.page.title, &b.title),
         length_ratio(r.page.length, b.length),
@@ -148,7 +160,7 @@ fn main() {
     let matcher = ArticleMatcher::default();
     let mut clock = Clock::default();
     let kept = reference(main.as_bytes(), &matcher);
-    clock.observe(&kept.articles, SystemTime::now());
+    clock.observe(&kept.articles, Window::at(SystemTime::now()), None);
 
     let n = 50;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

@@ -121,6 +121,9 @@ pub async fn run_until(
     let board = Arc::new(Board::new(&targets));
     let store = Store::open(config.storage.path.as_deref())?;
     board.restore(store.call(schema::load_problems).await?);
+    for (site, saved) in store.call(schema::load_clocks).await? {
+        probes.content.restore_clock(&site, saved);
+    }
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     for e in board.snapshot() {
         metrics.register_target(&e);
@@ -187,7 +190,15 @@ pub async fn run_until(
             _ = token.cancelled() => break,
             req = reload_rx.recv() => {
                 let Some(req) = req else { break };
-                let result = reload(&source, &mut current, &shared, &mut scheduler);
+                // Reading and validating the config (and building its
+                // probes: CA files, regexes) is slow for a large or absurd
+                // config: it runs off this loop, so SIGTERM still stops
+                // the daemon within the grace period.
+                let prepared = tokio::select! {
+                    _ = token.cancelled() => break,
+                    p = prepare(source.clone(), shared.probes()) => p,
+                };
+                let result = reload(prepared, &mut current, &shared, &mut scheduler);
                 if let Some(reply) = req.reply {
                     let _ = reply.send(result);
                 }
@@ -208,34 +219,55 @@ pub async fn run_until(
     Ok(())
 }
 
-/// Re-reads the config and applies it; `Err` carries every problem.
+/// A config read and validated for a reload, with its probes.
+type Prepared = Result<(Config, Probes), String>;
+
+/// Loads the config and builds its probes on a thread of its own (not a
+/// runtime blocking thread: the runtime waits for those on exit).
+async fn prepare(source: Source, previous: Arc<Probes>) -> Prepared {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("mirrorwatch-reload".into())
+        .spawn(move || {
+            let result = match source.load() {
+                Err(errors) => {
+                    for line in errors.to_string().lines() {
+                        tracing::error!(
+                            problem = line,
+                            "config reload refused; keeping the running config"
+                        );
+                    }
+                    Err(errors.to_string())
+                }
+                Ok(config) => match Probes::new(&config, Some(&previous)) {
+                    Ok(p) => Ok((config, p)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "config reload refused; keeping the running config");
+                        Err(format!("{e:#}"))
+                    }
+                },
+            };
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start the reload thread: {e}"));
+    }
+    rx.await
+        .unwrap_or_else(|_| Err("the reload thread stopped without an answer".into()))
+}
+
+/// Applies a prepared config; `Err` carries every problem.
 fn reload(
-    source: &Source,
+    prepared: Prepared,
     current: &mut Config,
     shared: &Arc<Shared>,
     scheduler: &mut Scheduler,
 ) -> Result<String, String> {
-    let fail = |why: String| {
-        shared.metrics.set_reload_ok(false);
-        Err(why)
-    };
-    let config = match source.load() {
-        Ok(c) => c,
-        Err(errors) => {
-            for line in errors.to_string().lines() {
-                tracing::error!(
-                    problem = line,
-                    "config reload refused; keeping the running config"
-                );
-            }
-            return fail(errors.to_string());
-        }
-    };
-    let probes = match Probes::new(&config, Some(&shared.probes())) {
+    let (config, probes) = match prepared {
         Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "config reload refused; keeping the running config");
-            return fail(format!("{e:#}"));
+        Err(why) => {
+            shared.metrics.set_reload_ok(false);
+            return Err(why);
         }
     };
     let targets = config.targets();

@@ -1,7 +1,8 @@
 //! mirrorwatch: watches a news site's main domain and its mirrors.
 //!
-//! The pipeline, one module each: [`config`] → [`scheduler`] → [`checks`]
-//! (dns, connect, tls, http) → [`parity`] → [`verdict`] → [`outputs`] (metrics, status) →
+//! The pipeline, one module each: [`config`] → [`scheduler`] → [`pipeline`]
+//! ([`checks`]: dns, connect, tls, http → [`parity`] → [`verdict`]) →
+//! [`outputs`] (metrics, status) →
 //! [`server`]. [`daemon`] wires them and owns shutdown; [`world`] is the
 //! simulated mirror network the tests and `demo` share.
 //! See ARCHITECTURE.md for the invariants.
@@ -13,6 +14,8 @@ pub mod daemon;
 pub mod demo;
 pub mod outputs;
 pub mod parity;
+pub mod pem;
+pub mod pipeline;
 pub mod probe;
 pub mod scheduler;
 pub mod server;

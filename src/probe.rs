@@ -2,15 +2,15 @@
 //! thresholds of 1, printed as a readable report or JSON.
 
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
 use serde_json::json;
 
 use crate::checks::{Probes, RoundReport, run_round};
 use crate::config::{Config, ParityConfig, ServerConfig, Settings, Site, Target};
+use crate::pipeline::{self, Offload};
 use crate::timefmt::unix_rfc3339;
+use crate::verdict::Verdict;
 use crate::verdict::state::{State, Tracker};
-use crate::verdict::{Verdict, evaluate};
 
 /// The outcome of one probe.
 pub struct ProbeResult {
@@ -42,7 +42,7 @@ pub async fn probe(
             .map(|_| vec![url.clone()])
             .unwrap_or_default(),
         paths: vec![path],
-        article_pattern: None,
+        article_regex: None,
         parity: ParityConfig::default(),
         settings,
     };
@@ -66,17 +66,26 @@ pub async fn probe(
         source: "probe".into(),
     };
     let probes = Probes::new(&config, None)?;
-    let mut last = None;
-    for target in config.targets() {
-        let mut report = run_round(&probes, &target).await;
-        let now = SystemTime::now();
-        probes.content.analyse(&target, &mut report, now);
-        last = Some((target, report, now));
-    }
-    let (target, report, now) = last.ok_or_else(|| anyhow::anyhow!("no target"))?;
-    let verdict = evaluate(&target, &report, now);
+    let targets = config.targets();
+    let outcome = match &targets[..] {
+        // A mirror's freshness is judged against main snapshots taken
+        // before and after its fetch: main, mirror, main again.
+        [main, mirror] => {
+            pipeline::run(&probes, main, Offload::Inline).await;
+            let report = run_round(&probes, mirror).await;
+            pipeline::run(&probes, main, Offload::Inline).await;
+            pipeline::judge(&probes, mirror, report, Offload::Inline)
+        }
+        [only] => pipeline::run(&probes, only, Offload::Inline).await,
+        _ => anyhow::bail!("probe builds one or two targets"),
+    };
+    let target = targets
+        .last()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no target"))?;
+    let (report, verdict, now) = (outcome.report, outcome.verdict, outcome.at);
     let mut tracker = Tracker::new(now);
-    tracker.apply(&verdict.findings, 1, 1, now);
+    tracker.apply(&verdict.findings, &verdict.undetermined, 1, 1, now);
     Ok(ProbeResult {
         state: tracker.state(),
         reference,
@@ -94,6 +103,7 @@ impl ProbeResult {
             "problems": self.verdict.findings.iter().map(|f| json!({
                 "kind": f.kind, "severity": f.kind.severity(), "detail": f.detail,
             })).collect::<Vec<_>>(),
+            "undetermined": self.verdict.undetermined,
             "dns_consistent": self.verdict.dns_consistent,
             "reference": self.reference.as_ref().map(url::Url::as_str),
             "parity": self.report.content.parity,
@@ -109,6 +119,15 @@ impl ProbeResult {
         let _ = writeln!(o, "{}  state: {}", self.target.url, self.state.as_str());
         if self.verdict.findings.is_empty() {
             let _ = writeln!(o, "  no problems");
+        }
+        if !self.verdict.undetermined.is_empty() {
+            let kinds: Vec<&str> = self
+                .verdict
+                .undetermined
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            let _ = writeln!(o, "  not judged this round: {}", kinds.join(", "));
         }
         for f in &self.verdict.findings {
             let _ = writeln!(

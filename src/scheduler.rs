@@ -12,9 +12,8 @@
 //! Its heartbeat feeds `/healthz` and the systemd watchdog.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Semaphore, watch};
@@ -23,12 +22,13 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::Alerts;
-use crate::checks::{Probes, RoundReport, run_round};
+use crate::checks::Probes;
 use crate::config::{Role, Target};
 use crate::outputs::board::{Board, Key};
 use crate::outputs::metrics::Metrics;
+use crate::parity::freshness::ClockDelta;
+use crate::pipeline::{self, Offload};
 use crate::store::{ProblemRow, Store, schema};
-use crate::verdict;
 
 /// Rounds allowed in flight at once, across all addresses.
 pub const MAX_CONCURRENT_ROUNDS: usize = 256;
@@ -46,24 +46,124 @@ pub const STALL_AFTER: Duration = Duration::from_secs(10);
 /// `/healthz` notice.
 pub const WEDGE_ENV: &str = "MIRRORWATCH_TEST_WEDGE_AFTER";
 
-/// Liveness of the scheduler loop, as milliseconds since the Unix epoch of
-/// the last beat.
+/// Liveness of the scheduler: milliseconds since the Unix epoch of the
+/// last beat, and which target task (if any) has stopped finishing rounds.
 #[derive(Default)]
-pub struct Heartbeat(AtomicU64);
+pub struct Heartbeat {
+    last: AtomicU64,
+    stalled: Mutex<Option<String>>,
+}
 
 fn now_ms() -> u64 {
-    (crate::timefmt::unix(SystemTime::now()) * 1000.0) as u64
+    u64::try_from(crate::timefmt::to_ms(SystemTime::now())).unwrap_or(0)
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Heartbeat {
     fn beat(&self) {
-        self.0.store(now_ms(), Ordering::Relaxed);
+        self.last.store(now_ms(), Ordering::Relaxed);
     }
 
     /// How long since the last beat (`None` before the first).
     pub fn age(&self) -> Option<Duration> {
-        let last = self.0.load(Ordering::Relaxed);
+        let last = self.last.load(Ordering::Relaxed);
         (last != 0).then(|| Duration::from_millis(now_ms().saturating_sub(last)))
+    }
+
+    /// A target task that has not finished a round within its budget
+    /// (`interval + timeout + 5 s`): while there is one, the heartbeat
+    /// stops, so `/healthz` fails and systemd's watchdog restarts a wedged
+    /// daemon.
+    pub fn stalled(&self) -> Option<String> {
+        self.stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_stalled(&self, what: Option<String>) {
+        *self.stalled.lock().unwrap_or_else(|p| p.into_inner()) = what;
+    }
+}
+
+/// Slack on top of `interval + timeout` before a target task counts as
+/// stalled.
+pub const TASK_STALL_SLACK: Duration = Duration::from_secs(5);
+
+/// One target task's progress: the time by which it must finish its next
+/// round.
+struct Life {
+    label: String,
+    due_ms: AtomicU64,
+}
+
+/// Every running target task's [`Life`], by task id.
+#[derive(Default)]
+struct Lives {
+    next: AtomicU64,
+    map: Mutex<HashMap<u64, Arc<Life>>>,
+}
+
+impl Lives {
+    fn register(self: &Arc<Self>, label: String, first_due: Duration) -> LifeGuard {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let life = Arc::new(Life {
+            label,
+            due_ms: AtomicU64::new(now_ms().saturating_add(ms(first_due))),
+        });
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, life.clone());
+        LifeGuard {
+            lives: self.clone(),
+            id,
+            life,
+        }
+    }
+
+    /// The first task past its due time, with how late it is.
+    fn overdue(&self) -> Option<String> {
+        let now = now_ms();
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().find_map(|l| {
+            let due = l.due_ms.load(Ordering::Relaxed);
+            (now > due).then(|| {
+                format!(
+                    "{} has not finished a round for {}s past its budget",
+                    l.label,
+                    (now - due) / 1000
+                )
+            })
+        })
+    }
+}
+
+/// Unregisters a task's [`Life`] when the task ends (or is cancelled).
+struct LifeGuard {
+    lives: Arc<Lives>,
+    id: u64,
+    life: Arc<Life>,
+}
+
+impl LifeGuard {
+    fn finished_round(&self, budget: Duration) {
+        self.life
+            .due_ms
+            .store(now_ms().saturating_add(ms(budget)), Ordering::Relaxed);
+    }
+}
+
+impl Drop for LifeGuard {
+    fn drop(&mut self) {
+        self.lives
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -76,6 +176,7 @@ pub struct Shared {
     pub store: Store,
     pub alerts: Arc<Alerts>,
     limit: Semaphore,
+    lives: Arc<Lives>,
 }
 
 impl Shared {
@@ -95,6 +196,7 @@ impl Shared {
             store,
             alerts,
             limit: Semaphore::new(MAX_CONCURRENT_ROUNDS),
+            lives: Arc::default(),
         }
     }
 
@@ -250,12 +352,38 @@ async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, mut on_bea
             root.cancelled().await;
             return;
         }
-        shared.heartbeat.beat();
-        on_beat();
+        // A wedged target task stops the beat: /healthz fails and the
+        // watchdog is no longer fed.
+        let overdue = shared.lives.overdue();
+        if let Some(what) = &overdue {
+            tracing::error!(stall = %what, "target task stalled; heartbeat withheld");
+        }
+        shared.heartbeat.set_stalled(overdue.clone());
+        if overdue.is_none() {
+            shared.heartbeat.beat();
+            on_beat();
+        }
         tokio::select! {
             _ = root.cancelled() => return,
             _ = tick.tick() => {}
         }
+    }
+}
+
+/// Persists what a main round changed on its site's first-seen clock, so
+/// a restart keeps the lag clock (and never clears `content_stale` for
+/// want of it).
+async fn save_clock(shared: &Shared, target: &Target, delta: ClockDelta) {
+    if delta.added.is_empty() && delta.removed.is_empty() && delta.observed.is_none() {
+        return;
+    }
+    let (site, main) = (target.site.clone(), target.url.to_string());
+    let saved = shared
+        .store
+        .call(move |c| schema::save_clock(c, &site, &main, &delta))
+        .await;
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "saving the first-seen clock");
     }
 }
 
@@ -311,11 +439,11 @@ fn spread(target: &Target, n: usize) -> Duration {
     target.settings.interval.min(MAX_START_SPREAD.max(wide))
 }
 
-/// A stable offset in `[0, spread)` for this target: its rounds' phase.
+/// A stable offset in `[0, spread)` for this target: its rounds' phase
+/// (FNV-1a of site and URL, the same in every run and build).
 fn jitter(target: &Target, spread: Duration) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&target.site, target.url.as_str()).hash(&mut h);
-    Duration::from_millis(h.finish() % (spread.as_millis().max(1) as u64))
+    let h = crate::parity::freshness::article_id(&format!("{}\n{}", target.site, target.url));
+    Duration::from_millis(h % ms(spread).max(1))
 }
 
 /// Ordering of a site's first rounds: a mirror's first round waits for the
@@ -335,10 +463,21 @@ async fn target_loop(
     token: CancellationToken,
 ) {
     let key = Key::of(&target);
-    let mut ticker = interval_at(
-        Instant::now() + jitter(&target, spread),
-        target.settings.interval,
+    let phase = jitter(&target, spread);
+    let budget = target
+        .settings
+        .interval
+        .saturating_add(target.settings.timeout)
+        .saturating_add(TASK_STALL_SLACK);
+    // The first round may also wait for the main site's (see FirstRound).
+    let first_wait = spread
+        .saturating_add(target.settings.timeout)
+        .saturating_add(Duration::from_secs(1));
+    let life = shared.lives.register(
+        format!("{} ({})", target.label(), target.site),
+        phase.saturating_add(first_wait).saturating_add(budget),
     );
+    let mut ticker = interval_at(Instant::now() + phase, target.settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let due = tokio::select! {
@@ -349,10 +488,9 @@ async fn target_loop(
         if let FirstRound::Mirror(rx) = &mut order {
             // The main site's own first round may start anywhere in the
             // spread window, then take up to its timeout.
-            let wait = spread + target.settings.timeout + Duration::from_secs(1);
             tokio::select! {
                 _ = token.cancelled() => return,
-                _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)) => {}
+                _ = tokio::time::timeout(first_wait, rx.wait_for(|done| *done)) => {}
             }
             order = FirstRound::Free;
             waited_on_purpose = true;
@@ -368,32 +506,23 @@ async fn target_loop(
             shared.metrics.observe_slip(due.elapsed());
         }
         let probes = shared.probes();
-        let backstop = target.settings.timeout + Duration::from_secs(1);
-        // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
-        // inline it would make every idle task that large too (10,000 idle
-        // tasks), and be copied whenever the enclosing future moves.
-        let round = Box::pin(run_round(&probes, &target));
-        let mut report = tokio::select! {
+        let outcome = tokio::select! {
             _ = token.cancelled() => return,
-            r = tokio::time::timeout(backstop, round) => match r {
-                Ok(report) => report,
-                Err(_) => RoundReport::aborted(SystemTime::now() - backstop, backstop),
-            },
+            o = pipeline::run(&probes, &target, Offload::BlockInPlace) => o,
         };
-        let now = SystemTime::now();
-        // Parsing up to max_body_bytes is CPU work: keep it off the worker's
-        // async duties so other targets' rounds are not delayed. A scan for
-        // fingerprints only is cheaper than handing the worker over.
-        if probes.content.parses(&target) {
-            tokio::task::block_in_place(|| probes.content.analyse(&target, &mut report, now));
-        } else {
-            probes.content.analyse(&target, &mut report, now);
+        life.finished_round(budget);
+        if outcome.panic.is_some() {
+            shared.metrics.round_panicked(&target.site);
+        }
+        if let Some(delta) = outcome.clock {
+            save_clock(&shared, &target, delta).await;
         }
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;
         }
-        let verdict = verdict::evaluate(&target, &report, now);
+        let now = outcome.at;
+        let (report, verdict) = (outcome.report, outcome.verdict);
         let Some((entry, changes)) = shared.board.record(&key, report, verdict, now) else {
             continue;
         };

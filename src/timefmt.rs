@@ -2,14 +2,22 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `2026-11-27T13:31:31Z`.
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
+const MAX_SECS: u64 = 253_402_300_799;
+
+/// `2026-11-27T13:31:31Z`. Times before the epoch or past year 9999 (a
+/// clock gone wrong, an absurd certificate) clamp rather than panic.
 pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .min(MAX_SECS);
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
 /// RFC 3339 of Unix seconds (negative or absurd values clamp to the epoch).
 pub fn unix_rfc3339(secs: i64) -> String {
-    let secs = u64::try_from(secs).unwrap_or(0).min(253_402_300_799);
+    let secs = u64::try_from(secs).unwrap_or(0).min(MAX_SECS);
     rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
@@ -18,6 +26,34 @@ pub fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Unix milliseconds of a time, as the store keeps times (0 before the
+/// epoch, saturating far in the future).
+pub fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The time of Unix milliseconds from the store (negative clamps to the
+/// epoch).
+pub fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// serde helper: `Option<SystemTime>` as an RFC 3339 string or null.
+pub mod rfc3339_opt {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 /// serde helper: `SystemTime` as an RFC 3339 string.

@@ -11,67 +11,10 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-
-/// A webhook receiver recording every POSTed body; stops when dropped.
-struct Webhook {
-    got: Arc<Mutex<Vec<Value>>>,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn start_webhook(addr: SocketAddr) -> Webhook {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("rt");
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let store = got.clone();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .expect("bind webhook");
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let store = store.clone();
-            async move {
-                if let Ok(v) = serde_json::from_str(&body) {
-                    store.lock().expect("lock").push(v);
-                }
-                "ok"
-            }
-        }),
-    );
-    rt.spawn(async move { axum::serve(listener, app).await });
-    Webhook { got, _rt: rt }
-}
-
-/// (status, alertname, target) of every alert in every webhook body.
-fn webhook_events(w: &Webhook) -> Vec<(String, String, String)> {
-    let got = w.got.lock().expect("lock");
-    got.iter()
-        .flat_map(|b| {
-            let status = b["status"].as_str().unwrap_or_default().to_string();
-            b["alerts"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |a| {
-                    let l = &a["labels"];
-                    (
-                        status.clone(),
-                        l["alertname"].as_str().unwrap_or_default().to_string(),
-                        l["target"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-        })
-        .collect()
-}
 
 fn count(events: &[(String, String, String)], status: &str, target: &str) -> usize {
     events

@@ -6,18 +6,28 @@
 //!
 //! Replies are accepted only from the server (the socket is connected), with
 //! the query's ID and question; anything else is ignored until the deadline.
-//! A truncated reply returns [`Reply::Truncated`], and the caller asks again
+//! Only records owned by the asked name, or by a name its CNAME chain
+//! reaches (at most [`MAX_CNAMES`] hops, loops cut), count as answers: a
+//! record for another name is never taken as the site's address.
+//! A truncated reply (the TC bit, or a datagram that filled the
+//! [`RECV_BUFFER`]) returns [`Reply::Truncated`], and the caller asks again
 //! through hickory-resolver, which retries over TCP.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
 
-/// Largest reply read; EDNS advertises this much.
+/// The payload EDNS advertises (the DNS flag day's safe size).
 const MAX_REPLY: u16 = 1232;
+/// What one read takes: servers that ignore EDNS may send more than
+/// [`MAX_REPLY`]; a datagram that fills this buffer may have been cut by
+/// the kernel and is treated as truncated.
+pub const RECV_BUFFER: usize = 4096;
+/// CNAME hops followed from the asked name.
+pub const MAX_CNAMES: usize = 8;
 
 /// What the server said.
 pub enum Reply {
@@ -64,10 +74,14 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
         .map_err(|e| e.to_string())?;
     sock.connect(server).await.map_err(|e| e.to_string())?;
     sock.send(&wire).await.map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; usize::from(MAX_REPLY)];
+    let mut buf = vec![0u8; RECV_BUFFER];
     loop {
         let n = sock.recv(&mut buf).await.map_err(|e| e.to_string())?;
-        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+        if n >= buf.len() {
+            // Cut by the buffer: whatever it says, it is not whole.
+            return Ok(Reply::Truncated);
+        }
+        let Ok(reply) = Message::from_vec(buf.get(..n).unwrap_or_default()) else {
             continue;
         };
         let ours = reply.metadata.id == id
@@ -83,10 +97,8 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
             return Ok(Reply::Truncated);
         }
         let mut ttl: Option<u32> = None;
-        let records = reply
-            .answers
-            .iter()
-            .filter(|r| r.record_type() == rtype)
+        let records = owned(&reply.answers, &qname, rtype)
+            .into_iter()
             .map(|r| {
                 ttl = Some(ttl.map_or(r.ttl, |t| t.min(r.ttl)));
                 r.data.clone()
@@ -97,5 +109,87 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
             records,
             ttl,
         });
+    }
+}
+
+/// The records of `rtype` that answer `qname`: owned by it or by a name
+/// its CNAME chain reaches within [`MAX_CNAMES`] hops. Name comparison is
+/// case-insensitive (hickory's `Name`).
+pub fn owned<'a>(answers: &'a [Record], qname: &Name, rtype: RecordType) -> Vec<&'a Record> {
+    let mut chain = vec![qname.clone()];
+    for _ in 0..MAX_CNAMES {
+        let Some(current) = chain.last() else { break };
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == *current => Some(c.0.clone()),
+            _ => None,
+        });
+        match next {
+            Some(n) if !chain.contains(&n) => chain.push(n),
+            _ => break,
+        }
+    }
+    answers
+        .iter()
+        .filter(|r| r.record_type() == rtype && chain.contains(&r.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    use super::*;
+
+    fn rec(name: &str, data: RData) -> Record {
+        Record::from_rdata(Name::from_ascii(name).expect("name"), 60, data)
+    }
+
+    fn a(last: u8) -> RData {
+        RData::A(A(Ipv4Addr::new(127, 0, 0, last)))
+    }
+
+    fn cname(to: &str) -> RData {
+        RData::CNAME(CNAME(Name::from_ascii(to).expect("name")))
+    }
+
+    fn ips(answers: &[Record], q: &str) -> Vec<RData> {
+        let q = Name::from_ascii(q).expect("name");
+        owned(answers, &q, RecordType::A)
+            .into_iter()
+            .map(|r| r.data.clone())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_asked_name_and_its_cname_chain_count() {
+        let answers = [
+            rec("www.other.test.", a(9)),
+            rec("WWW.Site.test.", cname("edge.cdn.test.")),
+            rec("edge.cdn.test.", a(1)),
+            rec("unrelated.cdn.test.", a(8)),
+        ];
+        assert_eq!(ips(&answers, "www.site.test."), vec![a(1)]);
+        assert_eq!(ips(&answers, "www.nobody.test."), Vec::<RData>::new());
+    }
+
+    #[test]
+    fn cname_loops_and_long_chains_end() {
+        let looped = [
+            rec("a.test.", cname("b.test.")),
+            rec("b.test.", cname("a.test.")),
+        ];
+        assert_eq!(ips(&looped, "a.test."), Vec::<RData>::new());
+        let mut long: Vec<Record> = (0..20)
+            .map(|i| rec(&format!("n{i}.test."), cname(&format!("n{}.test.", i + 1))))
+            .collect();
+        long.push(rec("n20.test.", a(1)));
+        long.push(rec("n3.test.", a(3)));
+        assert_eq!(
+            ips(&long, "n0.test."),
+            vec![a(3)],
+            "the chain stops after 8 hops"
+        );
     }
 }

@@ -78,6 +78,13 @@ pub struct HttpReport {
     pub failed_stage: Option<FailStage>,
     /// The failure was silence until the deadline, not an error.
     pub stalled: bool,
+    /// When the first request was sent and when the last response ended:
+    /// the page was generated inside this window (parity's freshness rule
+    /// orders main and mirror fetches by it).
+    #[serde(with = "crate::timefmt::rfc3339")]
+    pub requested_at: std::time::SystemTime,
+    #[serde(with = "crate::timefmt::rfc3339")]
+    pub received_at: std::time::SystemTime,
     /// The decoded body (not serialized; for parity and fingerprints).
     #[serde(skip)]
     pub body: Bytes,
@@ -140,6 +147,8 @@ async fn fetch(
         error: None,
         failed_stage: None,
         stalled: false,
+        requested_at: std::time::SystemTime::now(),
+        received_at: std::time::SystemTime::now(),
         body: Bytes::new(),
     };
     let (mut ttfb, mut transfer) = (0.0, 0.0);
@@ -195,7 +204,7 @@ async fn fetch(
                 url = next;
                 continue;
             }
-            if out.redirects.last().is_some_and(|h| h.offsite) {
+            if out.error.is_some() || out.redirects.last().is_some_and(|h| h.offsite) {
                 break;
             }
         }
@@ -229,6 +238,7 @@ async fn fetch(
         transfer = started.elapsed().as_secs_f64();
         break;
     }
+    out.received_at = std::time::SystemTime::now();
     (out, ttfb, transfer)
 }
 
@@ -242,12 +252,33 @@ fn next_hop(
 ) -> Option<Url> {
     let location = response.headers().get(LOCATION)?.to_str().ok()?.to_string();
     let next = url.join(&location).ok()?;
+    let status = response.status().as_u16();
+    if !matches!(next.scheme(), "http" | "https") {
+        // Only http and https are followed. From a mirror the hop leaves
+        // the mirror (redirect_offsite); from main it is an HTTP error.
+        let shown: String = next.as_str().chars().take(200).collect();
+        let mirror = round.target.role == Role::Mirror;
+        out.redirects.push(Hop {
+            url: url.to_string(),
+            status,
+            location: shown.clone(),
+            offsite: mirror,
+        });
+        if !mirror {
+            out.error = Some(format!(
+                "redirect ({status}) to the unsupported scheme `{}:` ({shown}); only http and https are followed",
+                next.scheme()
+            ));
+            out.failed_stage = Some(FailStage::Redirect);
+        }
+        return None;
+    }
     let own = registered_domain(round.target.url.host_str().unwrap_or_default());
     let theirs = registered_domain(next.host_str().unwrap_or_default());
     let offsite = own != theirs;
     out.redirects.push(Hop {
         url: url.to_string(),
-        status: response.status().as_u16(),
+        status,
         location: next.to_string(),
         offsite,
     });

@@ -54,7 +54,8 @@ pub struct RoundReport {
 }
 
 impl RoundReport {
-    fn empty(started: SystemTime) -> Self {
+    /// A report with nothing in it yet.
+    pub fn empty(started: SystemTime) -> Self {
         Self {
             started,
             duration_seconds: 0.0,

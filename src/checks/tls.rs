@@ -14,7 +14,6 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -27,32 +26,17 @@ use tokio_rustls::client::TlsStream;
 /// Errors building the TLS setup.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    #[error("cannot read CA file {path}: {source}")]
-    Read {
-        path: String,
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("CA file {0} holds no PEM certificate")]
-    Empty(String),
+    #[error("CA file: {0}")]
+    File(#[from] crate::pem::FileError),
     #[error("CA file {path}: {message}")]
     Invalid { path: String, message: String },
     #[error("building the TLS verifier: {0}")]
     Verifier(String),
 }
 
-/// Reads every PEM certificate in `path`.
+/// Reads every PEM certificate in `path` (size-capped).
 pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let shown = path.display().to_string();
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsSetupError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-    if certs.is_empty() {
-        return Err(TlsSetupError::Empty(shown));
-    }
-    Ok(certs)
+    Ok(crate::pem::certificates(path)?)
 }
 
 /// Trust anchors plus the client config used for every handshake.
@@ -305,8 +289,69 @@ fn describe_error(e: &rustls::Error) -> String {
         rustls::Error::InvalidCertificate(
             C::NotValidForName | C::NotValidForNameContext { .. },
         ) => "certificate not valid for this host name".into(),
-        other => other.to_string(),
+        rustls::Error::InvalidCertificate(C::Revoked) => "certificate revoked".into(),
+        rustls::Error::InvalidCertificate(C::BadSignature) => {
+            "certificate signature does not verify".into()
+        }
+        rustls::Error::InvalidCertificate(C::BadEncoding) => {
+            "certificate is not valid DER (malformed)".into()
+        }
+        rustls::Error::InvalidCertificate(C::InvalidPurpose | C::InvalidPurposeContext { .. }) => {
+            "certificate is not issued for TLS servers (extended key usage)".into()
+        }
+        rustls::Error::InvalidCertificate(C::Other(other)) => {
+            webpki_sentence(&format!("{other:?}"))
+        }
+        other => webpki_sentence(&format!("{other:?}")),
     }
+}
+
+/// webpki's error names (carried inside rustls's `Other`) as sentences an
+/// operator can act on; anything unknown keeps its name, shortened.
+fn webpki_sentence(debug: &str) -> String {
+    const KNOWN: [(&str, &str); 8] = [
+        (
+            "CaUsedAsEndEntity",
+            "the server presents a CA certificate as its own (a self-signed CA such as `openssl req -x509` makes cannot be the server's certificate when it is also the trust anchor; issue a leaf certificate from it)",
+        ),
+        (
+            "EndEntityUsedAsCa",
+            "a server (leaf) certificate was used to sign another certificate",
+        ),
+        (
+            "PathLenConstraintViolated",
+            "the chain is longer than an issuer allows (path length constraint)",
+        ),
+        ("MaximumPathDepthExceeded", "the chain is too long"),
+        (
+            "UnsupportedSignatureAlgorithm",
+            "the chain uses an unsupported signature algorithm",
+        ),
+        (
+            "UnsupportedCertVersion",
+            "the certificate is not an X.509 v3 certificate",
+        ),
+        (
+            "RequiredEkuNotFound",
+            "certificate is not issued for TLS servers (extended key usage)",
+        ),
+        (
+            "NameConstraintViolation",
+            "the host name is outside the issuer's name constraints",
+        ),
+    ];
+    KNOWN
+        .iter()
+        .find(|(name, _)| debug.contains(name))
+        .map_or_else(
+            || {
+                format!(
+                    "certificate rejected: {}",
+                    debug.chars().take(200).collect::<String>()
+                )
+            },
+            |(_, sentence)| (*sentence).to_string(),
+        )
 }
 
 /// Subject, issuer, validity and SANs of one DER certificate.

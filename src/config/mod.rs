@@ -95,8 +95,9 @@ pub struct Site {
     pub main: Url,
     pub mirrors: Vec<Url>,
     pub paths: Vec<String>,
-    /// Regex picking article links (validated); `None`: the heuristic.
-    pub article_pattern: Option<String>,
+    /// Regex picking article links (compiled once, with a size limit, at
+    /// validation); `None`: the heuristic.
+    pub article_regex: Option<regex::Regex>,
     pub parity: ParityConfig,
     pub settings: Settings,
 }
@@ -282,17 +283,24 @@ impl std::fmt::Display for ConfigErrors {
     }
 }
 
+/// The largest config file read (100,000 sites fit in far less).
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+    let fail = |message: String| ConfigErrors {
         file: file.clone(),
         errors: vec![ConfigError {
             path: String::new(),
             position: Position { line: 1, column: 1 },
-            message: format!("cannot read config file: {e}"),
+            message,
         }],
-    })?;
+    };
+    let bytes = crate::pem::read_capped(path, MAX_CONFIG_BYTES)
+        .map_err(|e| fail(format!("cannot read config file: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| fail(format!("config file is not UTF-8 text: {e}")))?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse(&text, &file, base)
 }

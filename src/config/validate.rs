@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::locate::{Locator, position};
+use super::locate::{Lines, Locator};
 use super::raw::{RawConfig, RawFingerprint, RawParity, RawSettings, RawSite};
 use super::{
     Config, ConfigError, ConfigErrors, ParityConfig, ResolverSpec, ServerConfig, Settings, Site,
@@ -27,12 +27,13 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors
     };
     let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
+        let lines = Lines::new(text);
         let errors = syntax
             .iter()
             .map(|e| ConfigError {
                 path: String::new(),
-                position: position(text, e.span().map(|s| s.start).unwrap_or(0)),
-                message: format!("TOML syntax error: {}", e.message().trim()),
+                position: lines.position(e.span().map(|s| s.start).unwrap_or(0)),
+                message: quoted_shown(&format!("TOML syntax error: {}", e.message().trim())),
             })
             .collect();
         return Err(fail(errors));
@@ -47,13 +48,13 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors
         Err((path, e)) => {
             let path = if path == "." { String::new() } else { path };
             let pos = match e.span() {
-                Some(span) => position(text, span.start),
+                Some(span) => locator.position(span.start),
                 None => locator.find(&path),
             };
             return Err(fail(vec![ConfigError {
-                path,
+                path: shown(&path),
                 position: pos,
-                message: e.message().trim().to_string(),
+                message: quoted_shown(e.message().trim()),
             }]));
         }
     };
@@ -89,7 +90,7 @@ impl Validator<'_> {
         self.errors.push(ConfigError {
             path: path.to_string(),
             position: self.locator.find(path),
-            message: message.into(),
+            message: quoted_shown(&message.into()),
         });
     }
 
@@ -156,7 +157,7 @@ impl Validator<'_> {
                     .as_ref()
                     .map(|r| (r, "storage.retention".to_string())),
                 Duration::from_secs(7 * 86400),
-                Duration::from_secs(3600),
+                limits::RETENTION,
             ),
         };
         let alerting = self.alerting(&raw.alerting);
@@ -184,8 +185,7 @@ impl Validator<'_> {
             .resend_interval
             .as_ref()
             .map(|r| (r, "alerting.resend_interval".to_string()));
-        let resend_interval =
-            self.duration(resend, Duration::from_secs(60), Duration::from_secs(1));
+        let resend_interval = self.duration(resend, Duration::from_secs(60), limits::RESEND);
         let mut receivers: Vec<super::Receiver> = Vec::new();
         let kinds = [
             (ReceiverKind::Alertmanager, "alertmanager", &a.alertmanager),
@@ -206,7 +206,7 @@ impl Validator<'_> {
                     (Some(r), ReceiverKind::Webhook) => Some(self.duration(
                         Some((r, format!("{prefix}.reminder_interval"))),
                         Duration::from_secs(3600),
-                        Duration::from_secs(1),
+                        limits::RESEND,
                     )),
                 };
                 let name = r.name.clone().unwrap_or_else(|| format!("{key}-{i}"));
@@ -345,7 +345,7 @@ impl Validator<'_> {
             .max_lag
             .as_ref()
             .map(|m| (m, format!("{prefix}max_lag")));
-        out.max_lag = self.duration(max_lag, out.max_lag, Duration::ZERO);
+        out.max_lag = self.duration(max_lag, out.max_lag, limits::MAX_LAG);
         out
     }
 
@@ -403,21 +403,26 @@ impl Validator<'_> {
         };
         let settings = self.settings(&s.overrides(), prefix, defaults);
         let parity = self.parity(s.parity.as_ref(), &format!("{prefix}parity."));
-        if let Some(p) = &s.article_pattern {
-            if let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
-                self.err(
-                    &format!("{prefix}article_pattern"),
-                    format!("invalid regex: {e}"),
-                );
-            }
-        }
+        let article_regex =
+            s.article_pattern.as_ref().and_then(|p| {
+                match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        self.err(
+                            &format!("{prefix}article_pattern"),
+                            format!("invalid regex: {e}"),
+                        );
+                        None
+                    }
+                }
+            });
         Site {
             name: s.name.clone(),
             main: main
                 .unwrap_or_else(|| Url::parse("http://invalid.invalid/").expect("static URL")),
             mirrors,
             paths,
-            article_pattern: s.article_pattern.clone(),
+            article_regex,
             parity,
             settings,
         }
@@ -429,12 +434,12 @@ impl Validator<'_> {
         let interval = self.duration(
             at(l.interval.as_ref(), prefix, "interval"),
             base.interval,
-            Duration::from_secs(1),
+            limits::INTERVAL,
         );
         let timeout = self.duration(
             at(l.timeout.as_ref(), prefix, "timeout"),
             base.timeout,
-            Duration::from_millis(100),
+            limits::TIMEOUT,
         );
         let which = if l.timeout.is_some() {
             "timeout"
@@ -528,7 +533,7 @@ impl Validator<'_> {
         let cert_warning = self.duration(
             at(l.cert_warning.as_ref(), prefix, "cert_warning"),
             base.cert_warning,
-            Duration::ZERO,
+            limits::CERT_WARNING,
         );
         let user_agent = match at(l.user_agent.as_ref(), prefix, "user_agent") {
             None => base.user_agent.clone(),
@@ -556,23 +561,29 @@ impl Validator<'_> {
         }
     }
 
+    /// A duration within `range` (see [`limits`]): anything longer would
+    /// overflow the arithmetic that meets it (deadlines, timestamps) or
+    /// make no sense for a monitor.
     fn duration(
         &mut self,
         value: Layered<'_, String>,
         default: Duration,
-        min: Duration,
+        range: (Duration, Duration),
     ) -> Duration {
         let Some((text, path)) = value else {
             return default;
         };
+        let (min, max) = range;
+        let shown = shown(text);
         match humantime::parse_duration(text) {
-            Ok(d) if d >= min => d,
+            Ok(d) if d >= min && d <= max => d,
             Ok(_) => {
                 self.err(
                     &path,
                     format!(
-                        "`{text}` is too short; the minimum is {}",
-                        humantime::format_duration(min)
+                        "`{shown}` is out of range; expected from {} to {}",
+                        humantime::format_duration(min),
+                        humantime::format_duration(max)
                     ),
                 );
                 default
@@ -581,7 +592,7 @@ impl Validator<'_> {
                 self.err(
                     &path,
                     format!(
-                        "`{text}` is not a duration ({e}); expected e.g. \"60s\", \"5m\", \"14d\""
+                        "`{shown}` is not a duration ({e}); expected e.g. \"60s\", \"5m\", \"14d\""
                     ),
                 );
                 default
@@ -681,4 +692,64 @@ pub fn parse_resolver(text: &str) -> Result<ResolverSpec, String> {
         return Ok(ResolverSpec::Https { url });
     }
     Err(format!("`{text}` is not a resolver; {expected}"))
+}
+
+/// The ranges durations in the config must fall in (README, "Limits").
+pub mod limits {
+    use std::time::Duration;
+
+    const DAY: u64 = 86_400;
+
+    pub const INTERVAL: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(DAY));
+    pub const TIMEOUT: (Duration, Duration) =
+        (Duration::from_millis(100), Duration::from_secs(600));
+    pub const CERT_WARNING: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(365 * DAY));
+    pub const MAX_LAG: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(30 * DAY));
+    pub const RETENTION: (Duration, Duration) =
+        (Duration::from_secs(3600), Duration::from_secs(3650 * DAY));
+    pub const RESEND: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(7 * DAY));
+}
+
+/// At most this many characters of a value are echoed in an error.
+const SHOWN_CHARS: usize = 80;
+
+/// `message` with every `quoted` value cut to [`SHOWN_CHARS`] characters
+/// (a 10 MB site name is not echoed whole).
+pub fn quoted_shown(message: &str) -> String {
+    if message.len() <= 4 * SHOWN_CHARS {
+        return message.to_string();
+    }
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                shown(part)
+            } else {
+                shown_long(part)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// Unquoted text keeps more, but not everything.
+fn shown_long(text: &str) -> String {
+    if text.chars().nth(4 * SHOWN_CHARS).is_none() {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(4 * SHOWN_CHARS).collect();
+    format!("{head}…")
+}
+
+/// A config value as an error shows it: at most [`SHOWN_CHARS`] characters.
+pub fn shown(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    let rest = chars.count();
+    if rest == 0 {
+        head
+    } else {
+        format!("{head}… ({rest} more characters)")
+    }
 }

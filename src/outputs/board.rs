@@ -187,6 +187,7 @@ impl Board {
         let s = &entry.target.settings;
         let changes = entry.tracker.apply(
             &verdict.findings,
+            &verdict.undetermined,
             s.failure_threshold,
             s.success_threshold,
             now,

@@ -20,6 +20,7 @@ pub struct Metrics {
     alerts_firing: prometheus::IntGauge,
     reload_ok: prometheus::IntGauge,
     slip: prometheus::Histogram,
+    panics: IntCounterVec,
 }
 
 impl Metrics {
@@ -65,6 +66,14 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(slip.clone()))?;
+        let panics = IntCounterVec::new(
+            Opts::new(
+                "mirrorwatch_round_panics_total",
+                "Rounds that panicked inside mirrorwatch (each shows as internal_error on its address).",
+            ),
+            &["site"],
+        )?;
+        registry.register(Box::new(panics.clone()))?;
         Ok(Self {
             registry,
             series: Series::default(),
@@ -73,6 +82,7 @@ impl Metrics {
             alerts_firing,
             reload_ok,
             slip,
+            panics,
         })
     }
 
@@ -110,8 +120,17 @@ impl Metrics {
         self.reload_ok.set(i64::from(ok));
     }
 
-    /// Exports the zero series of a target that has not finished a round.
+    /// Counts a round of `site` that panicked.
+    pub fn round_panicked(&self, site: &str) {
+        self.panics.with_label_values(&[site]).inc();
+    }
+
+    /// Exports the zero series of a target that has not finished a round
+    /// (and its site's panic counter at 0).
     pub fn register_target(&self, e: &Entry) {
+        self.panics
+            .with_label_values(&[e.target.site.as_str()])
+            .inc_by(0);
         self.series.register(e);
     }
 

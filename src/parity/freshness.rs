@@ -1,15 +1,37 @@
 //! Freshness: which article links the main site shows, when mirrorwatch first
-//! saw each, and how far behind a mirror is.
+//! saw each, and whether a mirror's fetch lacked any of them.
 //!
-//! The lag clock of an article starts when it is first seen on the main
-//! site. A mirror's lag is the age of the oldest article still on the main
-//! site that the mirror lacks; 0 when it lacks none. Articles that leave the
-//! main site are forgotten, so memory stays bounded by the main pages.
+//! **The rule.** An article counts as *missing* from a mirror's fetch at time
+//! T only when a main snapshot taken wholly before T and the first main
+//! snapshot taken wholly after T both show it, and the mirror's page at T
+//! lacks it. An article that rotated off main in between, or appeared on main
+//! after T, is not missing, whatever the page order (rails above stable
+//! sections are the norm). So a mirror fetch is judged only once a later main
+//! snapshot exists: it waits in a short queue ([`Freshness`]) until then.
+//!
+//! **The clock.** Each article's first sighting on main is kept with the
+//! start of the previous main fetch that did *not* show it, so its age at T is
+//! known within bounds: at least `T - first_seen`, at most `T - absent_at`
+//! (unbounded when nothing is known before the first sighting). The bounds
+//! travel to the verdict, which raises `content_stale` only when the lower
+//! bound exceeds `max_lag` and counts a round as evidence of freshness only
+//! when the upper bound does not. The clock is persisted (the pipeline
+//! writes [`ClockDelta`]s to the store) so a restart keeps it.
+//!
+//! Articles are identified by their path (query removed, see `normalize`)
+//! and kept as 64-bit hashes; only the clock keeps names, for the detail.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regex::Regex;
+
+/// Main snapshots kept per path: enough to bracket every pending mirror
+/// fetch when main and mirror run at the same interval.
+pub const SNAPSHOTS: usize = 4;
+/// Mirror fetches waiting for a later main snapshot, per mirror and path.
+pub const PENDING: usize = 4;
 
 /// Picks article links out of a page's links.
 #[derive(Debug, Clone, Default)]
@@ -24,34 +46,35 @@ impl ArticleMatcher {
 
     /// With a pattern: the path matches it. Without: the heuristic, a path of
     /// two or more segments carrying a date (`/2026/11/27/`, `2026-11-27`)
-    /// or a numeric id of five or more digits.
+    /// or a numeric id of five or more digits. Works on bytes, so any UTF-8
+    /// (Persian, CJK, accented slugs) is safe.
     pub fn is_article(&self, path: &str) -> bool {
         if let Some(re) = &self.pattern {
             return re.is_match(path);
         }
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let segments: Vec<&[u8]> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::as_bytes)
+            .collect();
         if segments.len() < 2 {
             return false;
         }
-        let is_year =
-            |s: &str| s.len() == 4 && s.starts_with("20") && s.bytes().all(|b| b.is_ascii_digit());
-        let two = |s: &str| s.len() <= 2 && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        let is_year = |s: &[u8]| s.len() == 4 && s.starts_with(b"20") && digits(s);
+        let two = |s: &[u8]| s.len() <= 2 && digits(s);
         let dated = segments
             .windows(3)
             .any(|w| is_year(w[0]) && two(w[1]) && two(w[2]));
         let iso = segments.iter().any(|s| {
-            s.len() >= 10
-                && is_year(&s[..4])
-                && s.as_bytes().get(4) == Some(&b'-')
-                && s.as_bytes().get(7) == Some(&b'-')
+            s.len() >= 10 && is_year(&s[..4]) && s.get(4) == Some(&b'-') && s.get(7) == Some(&b'-')
         });
         let numeric_id = segments.iter().any(|s| {
-            let digits = s
-                .split(|c: char| !c.is_ascii_digit())
-                .map(str::len)
+            s.split(|b| !b.is_ascii_digit())
+                .map(<[u8]>::len)
                 .max()
-                .unwrap_or(0);
-            digits >= 5
+                .unwrap_or(0)
+                >= 5
         });
         dated || iso || numeric_id
     }
@@ -67,101 +90,278 @@ impl ArticleMatcher {
     }
 }
 
-/// What a mirror is missing.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Lag {
-    pub missing: usize,
-    pub lag: Duration,
-    /// The oldest missing article and when it was first seen.
-    pub oldest: Option<(String, SystemTime)>,
+/// A stable 64-bit id for an article path (FNV-1a: fixed across runs and
+/// builds, unlike std's `DefaultHasher`).
+pub fn article_id(path: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in path.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
-/// First-seen times of the main site's current articles.
+/// Sorted, deduplicated ids of `articles`.
+pub fn ids(articles: &[String]) -> Vec<u64> {
+    let mut v: Vec<u64> = articles.iter().map(|a| article_id(a)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// When a page was fetched: it was generated somewhere in `[start, end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: SystemTime,
+    pub end: SystemTime,
+}
+
+impl Window {
+    pub fn at(t: SystemTime) -> Self {
+        Self { start: t, end: t }
+    }
+}
+
+/// One article on the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub name: Arc<str>,
+    /// End of the main fetch that first showed it.
+    pub first: SystemTime,
+    /// Start of the main fetch before that, which did not show it; `None`
+    /// when nothing is known (first round ever, or the clock was lost).
+    pub absent_at: Option<SystemTime>,
+    /// Still on main as of the last observation; gone articles are kept
+    /// only while a kept snapshot may still refer to them.
+    gone: Option<SystemTime>,
+}
+
+/// What a main observation changed, for the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClockDelta {
+    pub added: Vec<(String, SystemTime, Option<SystemTime>)>,
+    pub removed: Vec<String>,
+    /// Start of this observation: the `absent_at` of anything new next time.
+    pub observed: Option<SystemTime>,
+}
+
+/// First-seen times of the main site's articles (all paths of a site).
 #[derive(Debug, Default)]
 pub struct Clock {
-    first_seen: HashMap<String, SystemTime>,
+    seen: HashMap<u64, Seen>,
+    /// Start of the last main observation.
+    last: Option<SystemTime>,
 }
 
 impl Clock {
-    /// Records the articles the main site shows now; forgets the rest.
-    pub fn observe(&mut self, on_main: &[String], now: SystemTime) {
-        let current: HashSet<&str> = on_main.iter().map(String::as_str).collect();
-        self.first_seen.retain(|k, _| current.contains(k.as_str()));
-        for a in on_main {
-            self.first_seen.entry(a.clone()).or_insert(now);
-        }
+    /// A clock restored from the store: the articles main showed at
+    /// `last` (the start of the last observation before the restart).
+    pub fn restore(
+        entries: impl IntoIterator<Item = (String, SystemTime, Option<SystemTime>)>,
+        last: Option<SystemTime>,
+    ) -> Self {
+        let seen = entries
+            .into_iter()
+            .map(|(name, first, absent_at)| {
+                let id = article_id(&name);
+                let s = Seen {
+                    name: name.into(),
+                    first,
+                    absent_at,
+                    gone: None,
+                };
+                (id, s)
+            })
+            .collect();
+        Self { seen, last }
     }
 
-    /// Lag of a mirror showing `on_mirror`, against the main articles
-    /// `reference` (in the main page's order, newest first).
-    ///
-    /// Only articles listed before the last one both pages share count as
-    /// missing: a missing tail means the mirror's page is newer than the
-    /// reference (the oldest items rotated off) or simply shorter, not that
-    /// the mirror is behind.
-    pub fn lag(&self, reference: &[String], on_mirror: &[String], now: SystemTime) -> Lag {
-        let mirror: HashSet<&str> = on_mirror.iter().map(String::as_str).collect();
-        let considered = match reference.iter().rposition(|a| mirror.contains(a.as_str())) {
-            Some(last_shared) => &reference[..=last_shared],
-            None => reference,
+    /// Records that main showed `on_main` (every path) in a fetch over `w`.
+    /// Articles gone before `keep_gone_since` are forgotten.
+    pub fn observe(
+        &mut self,
+        on_main: &[String],
+        w: Window,
+        keep_gone_since: Option<SystemTime>,
+    ) -> ClockDelta {
+        let mut delta = ClockDelta {
+            observed: Some(w.start),
+            ..ClockDelta::default()
         };
-        let mut out = Lag::default();
-        for a in considered.iter().filter(|a| !mirror.contains(a.as_str())) {
-            out.missing += 1;
-            let Some(seen) = self.first_seen.get(a) else {
-                continue;
-            };
-            if out.oldest.as_ref().is_none_or(|(_, t)| seen < t) {
-                out.oldest = Some((a.clone(), *seen));
+        let current: HashMap<u64, &String> = on_main.iter().map(|a| (article_id(a), a)).collect();
+        for (id, s) in &mut self.seen {
+            if !current.contains_key(id) && s.gone.is_none() {
+                s.gone = Some(w.start);
+                delta.removed.push(s.name.to_string());
             }
         }
-        if let Some((_, t)) = &out.oldest {
-            out.lag = now.duration_since(*t).unwrap_or_default();
+        for (id, name) in current {
+            let fresh = self.seen.get(&id).is_none_or(|s| s.gone.is_some());
+            if fresh {
+                // New, or back after an absence: the clock starts again.
+                let s = Seen {
+                    name: name.as_str().into(),
+                    first: w.end,
+                    absent_at: self.last,
+                    gone: None,
+                };
+                delta.added.push((name.clone(), s.first, s.absent_at));
+                self.seen.insert(id, s);
+            }
         }
-        out
+        self.seen.retain(|_, s| {
+            s.gone
+                .is_none_or(|g| keep_gone_since.is_some_and(|k| g >= k))
+        });
+        self.last = Some(w.start);
+        delta
     }
+
+    pub fn get(&self, id: u64) -> Option<&Seen> {
+        self.seen.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// A main page's articles at one fetch.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub window: Window,
+    pub ids: Vec<u64>,
+}
+
+/// Main snapshots of one path, oldest first, at most [`SNAPSHOTS`].
+#[derive(Debug, Default)]
+pub struct Snapshots(VecDeque<Snapshot>);
+
+impl Snapshots {
+    pub fn push(&mut self, s: Snapshot) {
+        if self.0.len() == SNAPSHOTS {
+            self.0.pop_front();
+        }
+        self.0.push_back(s);
+    }
+
+    /// Start of the oldest kept snapshot.
+    pub fn oldest(&self) -> Option<SystemTime> {
+        self.0.front().map(|s| s.window.start)
+    }
+
+    /// How many of `ids` any kept snapshot shows.
+    pub fn known(&self, ids: &[u64]) -> usize {
+        ids.iter()
+            .filter(|id| self.0.iter().any(|s| s.ids.binary_search(id).is_ok()))
+            .count()
+    }
+
+    /// The latest snapshot taken wholly before `w` and the first taken
+    /// wholly after it.
+    fn bracket(&self, w: Window) -> Option<(&Snapshot, &Snapshot)> {
+        let before = self.0.iter().rev().find(|s| s.window.end <= w.start)?;
+        let after = self.0.iter().find(|s| s.window.start >= w.end)?;
+        Some((before, after))
+    }
+}
+
+/// The judgement of one mirror fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// When the judged mirror page was fetched.
+    pub observed: Window,
+    pub missing: usize,
+    /// Lower bound of the lag: the longest any missing article had surely
+    /// been on main at the mirror's fetch.
+    pub lag: Duration,
+    /// Upper bound; `None` when some missing article's first sighting has
+    /// no earlier main fetch to bound it.
+    pub lag_upper: Option<Duration>,
+    /// The missing article with the largest lower bound.
+    pub oldest: Option<String>,
+}
+
+/// Mirror fetches of one path waiting for a main snapshot after them.
+#[derive(Debug, Default)]
+pub struct Pending(VecDeque<(Window, Vec<u64>)>);
+
+impl Pending {
+    pub fn push(&mut self, w: Window, ids: Vec<u64>) {
+        if self.0.len() == PENDING {
+            self.0.pop_front();
+        }
+        self.0.push_back((w, ids));
+    }
+
+    /// Judges the newest waiting fetch that main snapshots now bracket, and
+    /// drops it and every older one. `None` when none can be judged yet.
+    pub fn judge(&mut self, main: &Snapshots, clock: &Clock) -> Option<Judged> {
+        let i = self
+            .0
+            .iter()
+            .rposition(|(w, _)| main.bracket(*w).is_some())?;
+        let (w, on_mirror) = self.0.get(i)?.clone();
+        self.0.drain(..=i);
+        let (before, after) = main.bracket(w)?;
+        Some(judge(w, &on_mirror, before, after, clock))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The rule: missing = shown by both bracketing main snapshots, absent from
+/// the mirror. An article the clock does not know gives no bound at all.
+pub fn judge(
+    w: Window,
+    on_mirror: &[u64],
+    before: &Snapshot,
+    after: &Snapshot,
+    clock: &Clock,
+) -> Judged {
+    let mut out = Judged {
+        observed: w,
+        missing: 0,
+        lag: Duration::ZERO,
+        lag_upper: Some(Duration::ZERO),
+        oldest: None,
+    };
+    for id in before
+        .ids
+        .iter()
+        .filter(|id| after.ids.binary_search(id).is_ok() && on_mirror.binary_search(id).is_err())
+    {
+        out.missing += 1;
+        let Some(seen) = clock.get(*id) else {
+            out.lag_upper = None;
+            continue;
+        };
+        let low = w.start.duration_since(seen.first).unwrap_or_default();
+        if out.oldest.is_none() || low > out.lag {
+            out.lag = low;
+            out.oldest = Some(seen.name.to_string());
+        }
+        let high = seen
+            .absent_at
+            .map(|a| w.end.duration_since(a).unwrap_or_default());
+        out.lag_upper = match (out.lag_upper, high) {
+            (Some(u), Some(h)) => Some(u.max(h)),
+            _ => None,
+        };
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heuristic_recognises_article_paths() {
-        let m = ArticleMatcher::default();
-        assert!(m.is_article("/Detail/2026/11/27/700001/parliament-approves"));
-        assert!(m.is_article("/news/2026-11-27-budget"));
-        assert!(m.is_article("/story/1234567"));
-        assert!(!m.is_article("/Section/World"));
-        assert!(!m.is_article("/"));
-        assert!(!m.is_article("/2026"));
-    }
-
-    #[test]
-    fn lag_is_age_of_oldest_missing_article() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let mut c = Clock::default();
-        let a = |s: &str| s.to_string();
-        c.observe(&[a("/n/1/00001"), a("/n/2/00002")], t0);
-        c.observe(
-            &[a("/n/1/00001"), a("/n/2/00002"), a("/n/3/00003")],
-            t0 + Duration::from_secs(60),
-        );
-        // Main page order: newest first.
-        let main = [a("/n/3/00003"), a("/n/2/00002"), a("/n/1/00001")];
-        let now = t0 + Duration::from_secs(100);
-        assert_eq!(c.lag(&main, &main, now), Lag::default());
-        let l = c.lag(&main, &[a("/n/1/00001")], now);
-        assert_eq!((l.missing, l.lag), (2, Duration::from_secs(100)));
-        let l = c.lag(&main, &[a("/n/2/00002"), a("/n/1/00001")], now);
-        assert_eq!((l.missing, l.lag), (1, Duration::from_secs(40)));
-        let l = c.lag(&main, &[], now);
-        assert_eq!(l.missing, 3, "sharing nothing, everything is missing");
-        c.observe(&[a("/n/3/00003")], now);
-        assert_eq!(
-            c.lag(&[a("/n/3/00003")], &[], now).lag,
-            Duration::from_secs(40),
-            "dropped articles are forgotten, kept ones keep their clock"
-        );
-    }
-}
+#[path = "freshness_tests.rs"]
+mod tests;

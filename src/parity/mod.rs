@@ -23,7 +23,9 @@ use serde::Serialize;
 use url::Url;
 
 use self::fingerprints::{FingerprintMatch, Fingerprints};
-use self::freshness::{ArticleMatcher, Clock};
+use self::freshness::{
+    ArticleMatcher, Clock, ClockDelta, Judged, Pending, Snapshot, Snapshots, Window,
+};
 use self::normalize::{Rewrite, decode, normalize};
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
@@ -37,14 +39,22 @@ pub struct Reference {
     pub title: String,
     pub length: usize,
     pub shingles: Vec<u64>,
-    pub articles: Vec<String>,
+    pub articles: usize,
     pub fetched_at: SystemTime,
 }
 
+/// Per-site content memory: references for similarity, main snapshots and
+/// the first-seen clock for freshness, and mirror fetches waiting to be
+/// judged.
 #[derive(Debug, Default)]
 struct Memory {
     references: HashMap<String, Arc<Reference>>,
+    snapshots: HashMap<String, Snapshots>,
     clock: Clock,
+    /// Per (mirror URL, path).
+    pending: HashMap<(String, String), Pending>,
+    /// The last judgement per (mirror URL, path), shown until the next one.
+    judged: HashMap<(String, String), Judged>,
 }
 
 struct SiteContent {
@@ -70,11 +80,25 @@ pub struct PathParity {
     pub similarity: f64,
     pub title_match: bool,
     pub length_ratio: f64,
+    /// Freshness figures of the last judged fetch of this path (see
+    /// `freshness`): articles missing, lag (lower bound) and its upper
+    /// bound (`None`: unbounded).
     pub missing_articles: usize,
     pub lag_seconds: f64,
+    pub lag_upper_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_missing: Option<String>,
+    /// This round judged a fetch (its own or an earlier one waiting for a
+    /// later main snapshot). When `false` the figures above are older
+    /// evidence, or none: the round says nothing about freshness.
+    pub freshness_judged: bool,
+    #[serde(with = "crate::timefmt::rfc3339_opt")]
+    pub freshness_observed_at: Option<SystemTime>,
     pub articles_on_mirror: usize,
+    /// The mirror's articles that main showed in a kept snapshot: a page
+    /// that is mostly main's articles is a copy of main, if maybe an old
+    /// one.
+    pub articles_shared: usize,
     pub articles_on_reference: usize,
     #[serde(with = "crate::timefmt::rfc3339")]
     pub reference_fetched_at: SystemTime,
@@ -103,26 +127,45 @@ pub struct ContentReport {
     pub parity: Option<ParityReport>,
 }
 
+/// The first-seen clock of one site as the store keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct SavedClock {
+    pub main: String,
+    pub last: Option<SystemTime>,
+    pub articles: Vec<(String, SystemTime, Option<SystemTime>)>,
+}
+
+/// The window a fetch of one path took (its page was generated inside it).
+fn window_of(h: &crate::checks::http::HttpReport) -> Window {
+    Window {
+        start: h.requested_at,
+        end: h.received_at.max(h.requested_at),
+    }
+}
+
 impl Content {
     /// Content state for `config`. Sites of `previous` whose main URL is
-    /// unchanged keep their reference pages and first-seen clock.
+    /// unchanged keep their reference pages, snapshots and first-seen clock.
     pub fn new(config: &Config, previous: Option<&Content>) -> Self {
         let sites = config
             .sites
             .iter()
             .map(|s| {
-                let pattern = s
-                    .article_pattern
-                    .as_deref()
-                    .and_then(|p| regex::Regex::new(p).ok());
                 let kept = previous
                     .and_then(|p| p.sites.get(&s.name))
                     .filter(|old| old.main == s.main)
                     .map(|old| old.memory.clone());
+                if let Some(m) = &kept {
+                    // Forget fetches of mirrors the new config dropped.
+                    let mirrors: Vec<String> = s.mirrors.iter().map(Url::to_string).collect();
+                    let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+                    m.pending.retain(|(u, _), _| mirrors.contains(u));
+                    m.judged.retain(|(u, _), _| mirrors.contains(u));
+                }
                 let content = SiteContent {
                     main: s.main.clone(),
                     has_mirrors: !s.mirrors.is_empty(),
-                    matcher: ArticleMatcher::new(pattern),
+                    matcher: ArticleMatcher::new(s.article_regex.clone()),
                     memory: kept.unwrap_or_default(),
                 };
                 (s.name.clone(), content)
@@ -131,6 +174,21 @@ impl Content {
         Self {
             fingerprints: Fingerprints::new(&config.fingerprints),
             sites,
+        }
+    }
+
+    /// Puts back a site's first-seen clock saved before a restart, when it
+    /// belongs to the same main URL and nothing was observed since.
+    pub fn restore_clock(&self, site: &str, saved: SavedClock) {
+        let Some(s) = self.sites.get(site) else {
+            return;
+        };
+        if s.main.as_str() != saved.main {
+            return;
+        }
+        let mut mem = s.memory.lock().unwrap_or_else(|p| p.into_inner());
+        if mem.clock.is_empty() {
+            mem.clock = Clock::restore(saved.articles, saved.last);
         }
     }
 
@@ -148,8 +206,14 @@ impl Content {
     }
 
     /// Analyses the bodies of a finished round and records the result in
-    /// `report.content`.
-    pub fn analyse(&self, target: &Target, report: &mut RoundReport, now: SystemTime) {
+    /// `report.content`. For a main site with mirrors, returns what changed
+    /// on the first-seen clock, for the store.
+    pub fn analyse(
+        &self,
+        target: &Target,
+        report: &mut RoundReport,
+        now: SystemTime,
+    ) -> Option<ClockDelta> {
         let ns: Vec<String> = report
             .dns
             .ns
@@ -178,70 +242,88 @@ impl Content {
                 && h.status
                     .is_some_and(|s| status_ok(s, &target.settings.expect_status));
             if ok {
-                pages.push((h.path.clone(), html));
+                pages.push(Fetched {
+                    path: h.path.clone(),
+                    window: window_of(h),
+                    html,
+                });
             }
         }
         report.content.fingerprints = matches;
         if !report.content.fingerprints.is_empty() {
-            return;
+            return None;
         }
-        let Some(site) = self.sites.get(&target.site) else {
-            return;
-        };
+        let site = self.sites.get(&target.site)?;
         let main_host = site
             .main
             .host_str()
             .unwrap_or_default()
             .to_ascii_lowercase();
         match target.role {
-            Role::Main => {
-                if site.has_mirrors && pages.len() == target.paths.len() {
-                    self.remember(site, &main_host, &target.url, pages, now);
-                }
-            }
+            Role::Main => (site.has_mirrors && pages.len() == target.paths.len())
+                .then(|| remember(site, &main_host, &target.url, pages)),
             Role::Mirror => {
-                report.content.parity = compare(site, &main_host, target, &pages, now);
+                report.content.parity = compare(site, &main_host, target, pages, now);
+                None
             }
         }
     }
+}
 
-    fn remember(
-        &self,
-        site: &SiteContent,
-        main_host: &str,
-        url: &Url,
-        pages: Vec<(String, String)>,
-        now: SystemTime,
-    ) {
-        let mut on_main = Vec::new();
-        let mut fresh = Vec::new();
-        for (path, html) in pages {
-            let base = url.join(&path).unwrap_or_else(|_| url.clone());
-            let page = normalize(
-                &html,
-                &Rewrite {
-                    base: &base,
-                    from: &[],
-                    to: main_host,
-                },
-            );
-            let articles = site.matcher.articles(&page.links);
-            on_main.extend(articles.iter().cloned());
-            let shingles = similarity::shingles(&page.text);
-            fresh.push((
-                path,
-                Arc::new(Reference {
-                    title: page.title,
-                    length: page.length,
-                    shingles,
-                    articles,
-                    fetched_at: now,
-                }),
-            ));
-        }
-        let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
-        mem.clock.observe(&on_main, now);
-        mem.references.extend(fresh);
+/// One fetched page that parity may read.
+struct Fetched {
+    path: String,
+    window: Window,
+    html: String,
+}
+
+/// Makes a main round's pages the site's references and snapshots, and
+/// advances the first-seen clock.
+fn remember(site: &SiteContent, main_host: &str, url: &Url, pages: Vec<Fetched>) -> ClockDelta {
+    let mut on_main = Vec::new();
+    let mut fresh = Vec::new();
+    let mut whole: Option<Window> = None;
+    for p in pages {
+        let base = url.join(&p.path).unwrap_or_else(|_| url.clone());
+        let page = normalize(
+            &p.html,
+            &Rewrite {
+                base: &base,
+                from: &[],
+                to: main_host,
+            },
+        );
+        let articles = site.matcher.articles(&page.links);
+        let snapshot = Snapshot {
+            window: p.window,
+            ids: freshness::ids(&articles),
+        };
+        let reference = Reference {
+            title: page.title,
+            length: page.length,
+            shingles: similarity::shingles(&page.text),
+            articles: articles.len(),
+            fetched_at: p.window.end,
+        };
+        on_main.extend(articles);
+        whole = Some(whole.map_or(p.window, |w| Window {
+            start: w.start.min(p.window.start),
+            end: w.end.max(p.window.end),
+        }));
+        fresh.push((p.path, Arc::new(reference), snapshot));
+    }
+    let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
+    for (path, reference, snapshot) in fresh {
+        mem.snapshots
+            .entry(path.clone())
+            .or_default()
+            .push(snapshot);
+        mem.references.insert(path, reference);
+    }
+    let keep_gone_since = mem.snapshots.values().filter_map(Snapshots::oldest).min();
+    match whole {
+        Some(w) => mem.clock.observe(&on_main, w, keep_gone_since),
+        None => ClockDelta::default(),
     }
 }
 
@@ -249,7 +331,7 @@ fn compare(
     site: &SiteContent,
     main_host: &str,
     target: &Target,
-    pages: &[(String, String)],
+    pages: Vec<Fetched>,
     now: SystemTime,
 ) -> Option<ParityReport> {
     let own_host = target
@@ -259,10 +341,13 @@ fn compare(
         .to_ascii_lowercase();
     let from = [own_host];
     let mut paths = Vec::new();
-    for (path, html) in pages {
-        let base = target.url.join(path).unwrap_or_else(|_| target.url.clone());
+    for p in pages {
+        let base = target
+            .url
+            .join(&p.path)
+            .unwrap_or_else(|_| target.url.clone());
         let page = normalize(
-            html,
+            &p.html,
             &Rewrite {
                 base: &base,
                 from: &from,
@@ -270,28 +355,50 @@ fn compare(
             },
         );
         let articles = site.matcher.articles(&page.links);
+        let key = (target.url.to_string(), p.path.clone());
         let found = {
-            let mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
+            let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
+            let mem = &mut *mem;
+            let ids = freshness::ids(&articles);
+            let shared = mem.snapshots.get(&p.path).map_or(0, |s| s.known(&ids));
+            let pending = mem.pending.entry(key.clone()).or_default();
+            pending.push(p.window, ids);
+            let judged = mem
+                .snapshots
+                .get(&p.path)
+                .and_then(|snaps| pending.judge(snaps, &mem.clock));
+            let this_round = judged.is_some();
+            if let Some(j) = judged {
+                mem.judged.insert(key.clone(), j);
+            }
+            let last: Option<Judged> = mem.judged.get(&key).cloned();
             mem.references
-                .get(path)
+                .get(&p.path)
                 .cloned()
-                .map(|r| (mem.clock.lag(&r.articles, &articles, now), r))
+                .map(|r| (r, last, this_round, shared))
         };
-        let Some((lag, reference)) = found else {
+        let Some((reference, last, this_round, shared)) = found else {
             continue;
         };
         let shingles = similarity::shingles(&page.text);
         paths.push(PathParity {
-            path: path.clone(),
+            path: p.path,
             title: page.title.chars().take(300).collect(),
             similarity: similarity::jaccard(&reference.shingles, &shingles),
             title_match: similarity::title_match(&reference.title, &page.title),
             length_ratio: similarity::length_ratio(reference.length, page.length),
-            missing_articles: lag.missing,
-            lag_seconds: lag.lag.as_secs_f64(),
-            oldest_missing: lag.oldest.map(|(a, _)| a),
+            missing_articles: last.as_ref().map_or(0, |j| j.missing),
+            lag_seconds: last.as_ref().map_or(0.0, |j| j.lag.as_secs_f64()),
+            lag_upper_seconds: last
+                .as_ref()
+                .and_then(|j| j.lag_upper)
+                .map(|d| d.as_secs_f64()),
+            oldest_missing: last.as_ref().and_then(|j| j.oldest.clone()),
+            freshness_judged: this_round,
+            freshness_observed_at: last.as_ref().map(|j| j.observed.start),
             articles_on_mirror: articles.len(),
-            articles_on_reference: reference.articles.len(),
+            articles_shared: shared,
+            articles_on_reference: reference.articles,
             reference_fetched_at: reference.fetched_at,
             reference_age_seconds: now
                 .duration_since(reference.fetched_at)

@@ -9,8 +9,6 @@ use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -26,26 +24,8 @@ pub enum LoadError {
 
 /// Reads the certificate chain and key and builds the server config.
 pub fn load(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, LoadError> {
-    let certs = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            LoadError::Cert(format!(
-                "cannot read certificates from {}: {e}",
-                cert_file.display()
-            ))
-        })?;
-    if certs.is_empty() {
-        return Err(LoadError::Cert(format!(
-            "{} holds no PEM certificate",
-            cert_file.display()
-        )));
-    }
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
-        LoadError::Key(format!(
-            "cannot read a private key from {}: {e}",
-            key_file.display()
-        ))
-    })?;
+    let certs = crate::pem::certificates(cert_file).map_err(|e| LoadError::Cert(e.to_string()))?;
+    let key = crate::pem::private_key(key_file).map_err(|e| LoadError::Key(e.to_string()))?;
     let config = ServerConfig::builder_with_provider(crate::checks::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| LoadError::Cert(e.to_string()))?

@@ -1,6 +1,10 @@
 //! Schema, migrations and queries. Times are Unix milliseconds.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::parity::SavedClock;
+use crate::parity::freshness::ClockDelta;
+use crate::timefmt::{from_ms, to_ms};
 
 /// Each entry upgrades the schema by one version (index + 1).
 const MIGRATIONS: &[&str] = &[
@@ -31,6 +35,14 @@ const MIGRATIONS: &[&str] = &[
          FROM history GROUP BY site, url, at / 3600000;
      DROP TABLE history;
      CREATE INDEX uptime_hour ON uptime_hourly (hour);",
+    // v3: parity's first-seen clock, so a restart keeps the lag of a stale
+    // mirror instead of starting every article's clock again.
+    "CREATE TABLE clock_sites (
+         site TEXT PRIMARY KEY, main TEXT NOT NULL, last INTEGER);
+     CREATE TABLE clock_articles (
+         site TEXT NOT NULL, article TEXT NOT NULL, first INTEGER NOT NULL,
+         absent_at INTEGER,
+         PRIMARY KEY (site, article)) WITHOUT ROWID;",
 ];
 
 /// Milliseconds per uptime bucket.
@@ -95,6 +107,90 @@ pub fn load_problems(conn: &mut Connection) -> rusqlite::Result<Vec<ProblemRow>>
         })
     })?;
     rows.collect()
+}
+
+/// Applies one main round's change to a site's first-seen clock. A new
+/// main URL for the site starts its clock afresh.
+pub fn save_clock(
+    conn: &mut Connection,
+    site: &str,
+    main: &str,
+    delta: &ClockDelta,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let known: Option<String> = tx
+        .query_row(
+            "SELECT main FROM clock_sites WHERE site = ?1",
+            params![site],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if known.as_deref() != Some(main) {
+        tx.execute("DELETE FROM clock_articles WHERE site = ?1", params![site])?;
+    }
+    tx.execute(
+        "INSERT INTO clock_sites (site, main, last) VALUES (?1, ?2, ?3)
+         ON CONFLICT (site) DO UPDATE SET main = ?2, last = COALESCE(?3, last)",
+        params![site, main, delta.observed.map(to_ms)],
+    )?;
+    {
+        let mut del =
+            tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1 AND article = ?2")?;
+        for a in &delta.removed {
+            del.execute(params![site, a])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO clock_articles (site, article, first, absent_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (a, first, absent_at) in &delta.added {
+            put.execute(params![site, a, to_ms(*first), absent_at.map(to_ms)])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Every site's saved first-seen clock.
+pub fn load_clocks(conn: &mut Connection) -> rusqlite::Result<Vec<(String, SavedClock)>> {
+    let mut out: Vec<(String, SavedClock)> = Vec::new();
+    let mut sites = conn.prepare("SELECT site, main, last FROM clock_sites ORDER BY site")?;
+    let rows = sites.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+        ))
+    })?;
+    let mut index = std::collections::HashMap::new();
+    for row in rows {
+        let (site, main, last) = row?;
+        index.insert(site.clone(), out.len());
+        out.push((
+            site,
+            SavedClock {
+                main,
+                last: last.map(from_ms),
+                articles: Vec::new(),
+            },
+        ));
+    }
+    let mut arts = conn.prepare("SELECT site, article, first, absent_at FROM clock_articles")?;
+    let rows = arts.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (site, article, first, absent_at) = row?;
+        if let Some((_, c)) = index.get(&site).and_then(|&i| out.get_mut(i)) {
+            c.articles
+                .push((article, from_ms(first), absent_at.map(from_ms)));
+        }
+    }
+    Ok(out)
 }
 
 /// An open (firing) alert, as persisted.

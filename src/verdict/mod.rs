@@ -37,6 +37,7 @@ pub enum Kind {
     Blockpage,
     ContentMismatch,
     ContentStale,
+    InternalError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -56,7 +57,7 @@ impl Severity {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::DnsFailure,
         Kind::DnsInconsistent,
         Kind::ConnectFailure,
@@ -69,6 +70,7 @@ impl Kind {
         Kind::Blockpage,
         Kind::ContentMismatch,
         Kind::ContentStale,
+        Kind::InternalError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Kind {
             Kind::Blockpage => "blockpage",
             Kind::ContentMismatch => "content_mismatch",
             Kind::ContentStale => "content_stale",
+            Kind::InternalError => "internal_error",
         }
     }
 
@@ -126,28 +129,96 @@ pub struct Finding {
     pub detail: String,
 }
 
-/// The verdict on one round: its findings and the facts derived on the way
-/// that outputs show (DNS consistency).
+/// The verdict on one round: its findings, the kinds it could not judge,
+/// and the facts derived on the way that outputs show (DNS consistency).
 #[derive(Debug, Clone, Default)]
 pub struct Verdict {
     pub findings: Vec<Finding>,
+    /// Kinds this round gives no evidence about, either way: a stage that
+    /// did not run (an earlier one failed), or could not judge (no
+    /// reference yet, no later main snapshot, an unbounded clock). They
+    /// neither raise nor count toward clearing (`state::Tracker`).
+    /// In `Kind::ALL` order; never a kind that is also a finding.
+    pub undetermined: Vec<Kind>,
     /// Resolvers agree (SPEC section 3); `true` when no lookup was needed.
     pub dns_consistent: bool,
     /// Addresses returned only by a disagreeing resolver.
     pub suspect_addresses: Vec<IpAddr>,
 }
 
+/// The kinds each stage judges, in stage order.
+const DNS: &[Kind] = &[Kind::DnsFailure, Kind::DnsInconsistent];
+const CONNECT: &[Kind] = &[
+    Kind::ConnectFailure,
+    Kind::PartialOutage,
+    Kind::TlsInvalid,
+    Kind::TlsExpiring,
+];
+const HTTP: &[Kind] = &[Kind::HttpError, Kind::RedirectOffsite];
+const FINGERPRINTS: &[Kind] = &[Kind::Seized, Kind::Blockpage];
+const CONTENT: &[Kind] = &[Kind::ContentMismatch, Kind::ContentStale];
+
 impl Verdict {
     fn push(&mut self, kind: Kind, detail: String) {
-        self.findings.push(Finding { kind, detail });
+        debug_assert!(
+            !self.findings.iter().any(|f| f.kind == kind),
+            "{kind:?} pushed twice"
+        );
+        if !self.findings.iter().any(|f| f.kind == kind) {
+            self.findings.push(Finding { kind, detail });
+        }
+    }
+
+    /// Marks `kinds` as not judged this round (findings win).
+    fn unknown(&mut self, kinds: &[Kind]) {
+        for &k in kinds {
+            if !self.undetermined.contains(&k) {
+                self.undetermined.push(k);
+            }
+        }
+    }
+
+    /// Puts `undetermined` in `Kind::ALL` order and drops found kinds.
+    fn finish(mut self) -> Self {
+        let found: Vec<Kind> = self.findings.iter().map(|f| f.kind).collect();
+        self.undetermined.retain(|k| !found.contains(k));
+        self.undetermined.sort();
+        self
+    }
+
+    /// The verdict on a round that failed inside mirrorwatch (a caught
+    /// panic): `internal_error` and no evidence about anything else.
+    pub fn internal_error(message: &str) -> Self {
+        let mut v = Verdict {
+            dns_consistent: true,
+            ..Default::default()
+        };
+        let msg: String = message.chars().take(300).collect();
+        v.push(
+            Kind::InternalError,
+            format!("round failed inside mirrorwatch: {msg}"),
+        );
+        v.unknown(&Kind::ALL);
+        v.finish()
     }
 }
 
-/// Decides the problems one round shows.
+/// Decides the problems one round shows, and which kinds it cannot judge.
 pub fn evaluate(target: &Target, report: &RoundReport, now: SystemTime) -> Verdict {
     let mut v = Verdict {
         dns_consistent: true,
         ..Default::default()
+    };
+    judge(target, report, now, &mut v);
+    v.finish()
+}
+
+fn judge(target: &Target, report: &RoundReport, now: SystemTime, v: &mut Verdict) {
+    // Content kinds only ever apply to mirrors: on the main site they are
+    // always judged (absent).
+    let content_kinds = match target.role {
+        Role::Mirror => CONTENT,
+        Role::Main => &[],
     };
     if report.aborted {
         let took = crate::checks::tls::fmt_secs(Duration::from_secs_f64(report.duration_seconds));
@@ -155,23 +226,37 @@ pub fn evaluate(target: &Target, report: &RoundReport, now: SystemTime) -> Verdi
             Kind::HttpError,
             format!("round stalled: did not finish within {took}"),
         );
-        return v;
+        for stage in [DNS, CONNECT, FINGERPRINTS, content_kinds, HTTP] {
+            v.unknown(stage);
+        }
+        return;
     }
     // Fingerprints win: a seizure banner served with 403 is `seized`, and
-    // neither kind ever also raises a content problem.
-    if fingerprints(report, &mut v) {
-        return v;
+    // neither kind ever also raises a content problem. A match explains
+    // the whole address, so every other kind counts as judged absent.
+    if fingerprints(report, v) {
+        return;
     }
-    if report.dns.looked_up && !dns(report, &mut v) {
-        return v;
+    // Without a response body, only DNS-based fingerprints were checked.
+    if !report.http.iter().any(|h| h.status.is_some()) {
+        v.unknown(FINGERPRINTS);
     }
-    if !connect(target, report, &mut v, now) {
-        return v;
+    if report.dns.looked_up && !dns(report, v) {
+        v.unknown(CONNECT);
+        v.unknown(HTTP);
+        v.unknown(content_kinds);
+        return;
     }
-    if http(target, report, &mut v) {
-        content(target, report, &mut v);
+    if !connect(target, report, v, now) {
+        v.unknown(HTTP);
+        v.unknown(content_kinds);
+        return;
     }
-    v
+    if http(target, report, v) {
+        content(target, report, v);
+    } else {
+        v.unknown(content_kinds);
+    }
 }
 
 /// `seized`/`blockpage` from matched fingerprints; `true` when any matched.
@@ -194,14 +279,17 @@ fn fingerprints(report: &RoundReport, v: &mut Verdict) -> bool {
     !v.findings.is_empty()
 }
 
-/// Mirror content against the main site's reference.
+/// Mirror content against the main site's reference. Similarity is judged
+/// whenever a reference exists; freshness only for paths whose mirror fetch
+/// was judged this round against bracketing main snapshots (`parity`).
 fn content(target: &Target, report: &RoundReport, v: &mut Verdict) {
-    let Some(p) = report
-        .content
-        .parity
-        .as_ref()
-        .filter(|_| target.role == Role::Mirror)
-    else {
+    if target.role != Role::Mirror {
+        return;
+    }
+    let Some(p) = report.content.parity.as_ref() else {
+        // No reference yet (first rounds, after a restart or a reload), or
+        // no page parity could read: no evidence either way.
+        v.unknown(CONTENT);
         return;
     };
     let age = if p.reference_age_seconds >= 1.0 {
@@ -212,33 +300,70 @@ fn content(target: &Target, report: &RoundReport, v: &mut Verdict) {
     } else {
         String::new()
     };
-    if p.similarity < target.parity.min_similarity {
-        v.push(
-            Kind::ContentMismatch,
-            format!(
-                "similarity {:.2} < {:.2} to the main site{age}; title match {}, length ratio {:.2}",
-                p.similarity, target.parity.min_similarity, p.title_match, p.length_ratio
-            ),
-        );
+    let max_lag = target.parity.max_lag.as_secs_f64();
+    let stale: Vec<_> = p
+        .paths
+        .iter()
+        .filter(|x| x.freshness_judged && x.lag_seconds > max_lag)
+        .collect();
+    // Evidence of freshness needs every path judged, with a bounded lag
+    // within max_lag.
+    let fresh = p
+        .paths
+        .iter()
+        .all(|x| x.freshness_judged && x.lag_upper_seconds.is_some_and(|u| u <= max_lag));
+    // A page made mostly of main's own articles is a copy of main, if
+    // maybe an old one: on a busy homepage an old copy is not very similar.
+    let copy = p
+        .paths
+        .iter()
+        .all(|x| x.articles_on_mirror > 0 && x.articles_shared * 2 >= x.articles_on_mirror);
+    let low = p.similarity < target.parity.min_similarity;
+    let mismatch = || {
+        format!(
+            "similarity {:.2} < {:.2} to the main site{age}; title match {}, length ratio {:.2}",
+            p.similarity, target.parity.min_similarity, p.title_match, p.length_ratio
+        )
+    };
+    if low && (!copy || fresh) {
+        // A different page (or a current copy with other content) is not
+        // a late copy: staleness is not judged.
+        v.push(Kind::ContentMismatch, mismatch());
+        v.unknown(&[Kind::ContentStale]);
         return;
     }
-    let max_lag = target.parity.max_lag.as_secs_f64();
-    if p.lag_seconds > max_lag {
-        let oldest = p
-            .paths
-            .iter()
-            .find_map(|x| x.oldest_missing.clone())
-            .unwrap_or_default();
-        v.push(
-            Kind::ContentStale,
-            format!(
-                "lags the main site by {} (max {}): missing {} articles, oldest {oldest}{age}",
-                humantime::format_duration(Duration::from_secs(p.lag_seconds.ceil() as u64)),
-                humantime::format_duration(target.parity.max_lag),
-                p.missing_articles
-            ),
-        );
-    }
+    let Some(worst) = stale
+        .iter()
+        .max_by(|a, b| a.lag_seconds.total_cmp(&b.lag_seconds))
+    else {
+        if low {
+            // An old copy or a different page: unknown until freshness is
+            // judged.
+            v.unknown(CONTENT);
+        } else if !fresh {
+            v.unknown(&[Kind::ContentStale]);
+        }
+        return;
+    };
+    // One root cause: the lag explains a low similarity of a copy.
+    let explained = if low {
+        format!(
+            "; similarity {:.2} < {:.2}, explained by the lag",
+            p.similarity, target.parity.min_similarity
+        )
+    } else {
+        String::new()
+    };
+    let missing: usize = stale.iter().map(|x| x.missing_articles).sum();
+    v.push(
+        Kind::ContentStale,
+        format!(
+            "lags the main site by {} (max {}): missing {missing} articles, oldest {}{age}{explained}",
+            humantime::format_duration(Duration::from_secs(worst.lag_seconds.ceil() as u64)),
+            humantime::format_duration(target.parity.max_lag),
+            worst.oldest_missing.as_deref().unwrap_or("-"),
+        ),
+    );
 }
 
 /// DNS findings; `false` when the address cannot be reached at all.
@@ -420,10 +545,11 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
         })
         .min();
     if let Some((not_after, ip)) = earliest {
-        let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-        let left = not_after - now_s;
-        if left < target.settings.cert_warning.as_secs() as i64 {
-            let days = Duration::from_secs(left.max(0) as u64).as_secs() / 86400;
+        let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let left = not_after.saturating_sub(i64::try_from(now_s).unwrap_or(i64::MAX));
+        let warn = i64::try_from(target.settings.cert_warning.as_secs()).unwrap_or(i64::MAX);
+        if left < warn {
+            let days = u64::try_from(left).unwrap_or(0) / 86400;
             v.push(
                 Kind::TlsExpiring,
                 format!(
@@ -443,8 +569,15 @@ fn http(target: &Target, report: &RoundReport, v: &mut Verdict) -> bool {
     for h in &report.http {
         if target.role == Role::Mirror {
             if let Some(hop) = h.redirects.iter().find(|r| r.offsite) {
+                let web =
+                    hop.location.starts_with("http://") || hop.location.starts_with("https://");
+                let why = if web {
+                    "outside the mirror's domain"
+                } else {
+                    "an unsupported scheme (only http and https are followed)"
+                };
                 offsite.push(format!(
-                    "GET {} redirects ({}) to {}, outside the mirror's domain",
+                    "GET {} redirects ({}) to {}, {why}",
                     h.path, hop.status, hop.location
                 ));
                 continue;
@@ -468,9 +601,6 @@ fn http(target: &Target, report: &RoundReport, v: &mut Verdict) -> bool {
             (None, None) => errors.push(format!("GET {}: no response", h.path)),
             _ => {}
         }
-    }
-    if !offsite.is_empty() {
-        v.push(Kind::RedirectOffsite, offsite.join("; "));
     }
     let clean = offsite.is_empty() && errors.is_empty();
     if !offsite.is_empty() {
@@ -501,3 +631,6 @@ fn join_ips(ips: &[IpAddr]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests;

@@ -83,21 +83,24 @@ impl Tracker {
         }
     }
 
-    /// Feeds one round's findings.
+    /// Feeds one round's findings. Kinds in `undetermined` (no evidence
+    /// this round) keep their streaks as they are: no evidence never
+    /// raises a problem and never counts toward clearing one.
     pub fn apply(
         &mut self,
         findings: &[Finding],
+        undetermined: &[Kind],
         failure_threshold: u32,
         success_threshold: u32,
         now: SystemTime,
     ) -> Changes {
         let mut changes = Changes::default();
-        self.rounds += 1;
+        self.rounds = self.rounds.saturating_add(1);
         for kind in Kind::ALL {
             let streak = self.streaks.entry(kind).or_default();
             match findings.iter().find(|f| f.kind == kind) {
                 Some(f) => {
-                    streak.bad += 1;
+                    streak.bad = streak.bad.saturating_add(1);
                     streak.good = 0;
                     let first = *streak.first_bad.get_or_insert(now);
                     if let Some(p) = self.raised.get_mut(&kind) {
@@ -114,8 +117,9 @@ impl Tracker {
                         changes.raised.push(kind);
                     }
                 }
+                None if undetermined.contains(&kind) => {}
                 None => {
-                    streak.good += 1;
+                    streak.good = streak.good.saturating_add(1);
                     streak.bad = 0;
                     streak.first_bad = None;
                     if self.raised.contains_key(&kind) && streak.good >= success_threshold {
@@ -205,19 +209,25 @@ mod tests {
         let mut t = Tracker::new(t0);
         assert_eq!(t.state(), State::Unknown);
         let bad = [f(Kind::HttpError)];
-        assert!(t.apply(&bad, 3, 2, at(1)).raised.is_empty());
+        assert!(t.apply(&bad, &[], 3, 2, at(1)).raised.is_empty());
         assert_eq!(t.state(), State::Up, "one bad round never raises");
-        t.apply(&bad, 3, 2, at(2));
-        assert_eq!(t.apply(&bad, 3, 2, at(3)).raised, vec![Kind::HttpError]);
+        t.apply(&bad, &[], 3, 2, at(2));
+        assert_eq!(
+            t.apply(&bad, &[], 3, 2, at(3)).raised,
+            vec![Kind::HttpError]
+        );
         assert_eq!(t.state(), State::Down);
         assert_eq!(
             t.problems()[0].since,
             at(1),
             "since = first bad round of the streak"
         );
-        assert!(t.apply(&[], 3, 2, at(4)).cleared.is_empty());
+        assert!(t.apply(&[], &[], 3, 2, at(4)).cleared.is_empty());
         assert_eq!(t.state(), State::Down, "one good round does not clear");
-        assert_eq!(t.apply(&[], 3, 2, at(5)).cleared, vec![Kind::HttpError]);
+        assert_eq!(
+            t.apply(&[], &[], 3, 2, at(5)).cleared,
+            vec![Kind::HttpError]
+        );
         assert_eq!(t.state(), State::Up);
         assert_eq!(t.since(), at(5));
     }
@@ -233,11 +243,11 @@ mod tests {
         };
         t.restore(vec![p], 3, now);
         assert_eq!(t.state(), State::Down);
-        let still = t.apply(&[f(Kind::TlsInvalid)], 3, 2, now);
+        let still = t.apply(&[f(Kind::TlsInvalid)], &[], 3, 2, now);
         assert!(still.raised.is_empty(), "no re-raise after restart");
         assert_eq!(t.problems()[0].since, SystemTime::UNIX_EPOCH);
-        t.apply(&[], 3, 2, now);
-        assert_eq!(t.apply(&[], 3, 2, now).cleared, vec![Kind::TlsInvalid]);
+        t.apply(&[], &[], 3, 2, now);
+        assert_eq!(t.apply(&[], &[], 3, 2, now).cleared, vec![Kind::TlsInvalid]);
     }
 
     #[test]
@@ -245,11 +255,11 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let mut t = Tracker::new(now);
         let bad = [f(Kind::TlsExpiring)];
-        t.apply(&bad, 2, 1, now);
-        t.apply(&[], 2, 1, now);
-        t.apply(&bad, 2, 1, now);
+        t.apply(&bad, &[], 2, 1, now);
+        t.apply(&[], &[], 2, 1, now);
+        t.apply(&bad, &[], 2, 1, now);
         assert!(!t.is_raised(Kind::TlsExpiring));
-        t.apply(&bad, 2, 1, now);
+        t.apply(&bad, &[], 2, 1, now);
         assert!(t.is_raised(Kind::TlsExpiring));
         assert_eq!(t.state(), State::Degraded, "a warning alone degrades");
     }

@@ -34,6 +34,12 @@ pub enum Behavior {
         noise: Noise,
         gzip: bool,
     },
+    /// The busy homepage (see `busy`), as main serves it `behind` ago.
+    Busy {
+        title: String,
+        feed: Arc<super::busy::BusyFeed>,
+        behind: std::time::Duration,
+    },
     /// A fixed status and body.
     Fixed { status: u16, body: String },
     /// `301` to this absolute URL.
@@ -148,6 +154,11 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
             r
         }
         Some(Behavior::Switch { .. }) => reply(500, b"nested switch".to_vec()),
+        Some(Behavior::Busy {
+            title,
+            feed,
+            behind,
+        }) => reply(200, feed.page(title, &host, *behind).into_bytes()),
         Some(Behavior::Page {
             title,
             feed,

@@ -9,6 +9,7 @@
 //! hijacker with a self-signed certificate (what the tampering resolver
 //! points at).
 
+pub mod busy;
 pub mod dns;
 pub mod https;
 pub mod pages;
@@ -41,6 +42,12 @@ pub const HOSTILE_TITLE: &str =
 /// How often the main site (and every in-sync mirror) publishes an article.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(3);
 
+/// The busy site's main host (see `busy`).
+pub const BUSY_HOST: &str = "www.busy.test";
+
+/// How far behind the busy site's stale mirror serves main's page.
+pub const BUSY_STALE_BEHIND: Duration = Duration::from_secs(30);
+
 /// One address of the world and what it demonstrates.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -68,6 +75,9 @@ pub struct World {
     ca: Ca,
     /// Mirror scenarios (the main site is [`MAIN_HOST`]).
     pub scenarios: Vec<Scenario>,
+    /// The busy site: its main ([`BUSY_HOST`], `busy_main`) and mirrors
+    /// (`busy_healthy`, `busy_tampered`, `busy_halfdead`, `busy_stale`).
+    pub busy: Vec<Scenario>,
     flappy: Arc<std::sync::atomic::AtomicBool>,
     _dns: Vec<dns::DnsServer>,
     tasks: Vec<JoinHandle<()>>,
@@ -136,7 +146,57 @@ impl World {
             down: flappy.clone(),
             up: Box::new(live.clone()),
         };
+        let busy_feed = Arc::new(busy::BusyFeed::new(
+            tokio::time::Instant::now().into_std(),
+            Duration::from_secs(6 * 3600),
+        ));
+        let busy_page = |behind: Duration| Behavior::Busy {
+            title: "Busy News Network".into(),
+            feed: busy_feed.clone(),
+            behind,
+        };
+        let busy_live = busy_page(Duration::ZERO);
         let specs: Vec<Spec> = vec![
+            (
+                "busy_main",
+                BUSY_HOST,
+                vec![LIVE],
+                CertKind::Valid,
+                busy_live.clone(),
+                false,
+            ),
+            (
+                "busy_healthy",
+                "www.busy-copy.test",
+                vec![LIVE],
+                CertKind::Valid,
+                busy_live.clone(),
+                false,
+            ),
+            (
+                "busy_tampered",
+                "www.busy-tampered.test",
+                vec![LIVE],
+                CertKind::Valid,
+                busy_live.clone(),
+                false,
+            ),
+            (
+                "busy_halfdead",
+                "www.busy-halfdead.test",
+                vec![LIVE, DEAD],
+                CertKind::Valid,
+                busy_live,
+                false,
+            ),
+            (
+                "busy_stale",
+                "www.busy-stale.test",
+                vec![LIVE],
+                CertKind::Valid,
+                busy_page(BUSY_STALE_BEHIND),
+                false,
+            ),
             (
                 "main",
                 MAIN_HOST,
@@ -314,9 +374,12 @@ impl World {
             label: format!("www.gone.test:{port}"),
         });
         let mut tampered = zone.clone();
-        tampered
-            .hosts
-            .insert("www.tampered.test".into(), vec![HIJACK]);
+        for host in ["www.tampered.test", "www.busy-tampered.test"] {
+            tampered.hosts.insert(host.into(), vec![HIJACK]);
+        }
+        let (busy, scenarios): (Vec<Scenario>, Vec<Scenario>) = scenarios
+            .into_iter()
+            .partition(|s| s.name.starts_with("busy"));
         let authoritative = dns::serve(zone).await?;
         let tamperer = dns::serve(tampered).await?;
         let vhosts = Arc::new(vhosts);
@@ -335,6 +398,7 @@ impl World {
             ca_pem: ca.pem.clone(),
             ca,
             scenarios,
+            busy,
             _dns: vec![authoritative, tamperer],
             tasks,
         })
@@ -354,6 +418,45 @@ impl World {
     /// The scenario called `name`.
     pub fn scenario(&self, name: &str) -> Option<&Scenario> {
         self.scenarios.iter().find(|s| s.name == name)
+    }
+
+    /// The busy site's scenario called `name`.
+    pub fn busy_scenario(&self, name: &str) -> Option<&Scenario> {
+        self.busy.iter().find(|s| s.name == name)
+    }
+
+    /// A config watching the busy site (main and its four mirrors) through
+    /// both resolvers, with the given thresholds and parity `max_lag`, and
+    /// `extra` TOML appended (storage, alerting).
+    #[allow(clippy::too_many_arguments)]
+    pub fn busy_config_toml(
+        &self,
+        listen: &str,
+        ca_file: &str,
+        interval: &str,
+        timeout: &str,
+        max_lag: &str,
+        thresholds: (u32, u32),
+        extra: &str,
+    ) -> String {
+        let mirrors: Vec<String> = self
+            .busy
+            .iter()
+            .filter(|s| s.name != "busy_main")
+            .map(|s| format!("\"{}\"", s.url))
+            .collect();
+        format!(
+            "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
+             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = {}\nsuccess_threshold = {}\n\
+             {extra}\n\n[[sites]]\nname = \"busy\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
+             [sites.parity]\nmin_similarity = 0.6\nmax_lag = \"{max_lag}\"\n",
+            self.dns,
+            self.tamper_dns,
+            thresholds.0,
+            thresholds.1,
+            self.url(BUSY_HOST),
+            mirrors.join(",\n  ")
+        )
     }
 
     /// `https://HOST:PORT/` for a world host.

@@ -2,11 +2,13 @@
 //! daemon subprocess, and HTTP polling with deadlines.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mirrorwatch::world::World;
+use serde_json::Value;
 
 /// The world plus the runtime that drives it.
 pub struct Env {
@@ -225,4 +227,61 @@ pub fn target<'a>(status: &'a serde_json::Value, url: &str) -> Option<&'a serde_
         .iter()
         .flat_map(|s| s["targets"].as_array().into_iter().flatten())
         .find(|t| t["url"] == url)
+}
+
+/// A webhook receiver recording every POSTed body; stops when dropped.
+pub struct Webhook {
+    pub addr: SocketAddr,
+    pub got: Arc<Mutex<Vec<Value>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+pub fn start_webhook(addr: SocketAddr) -> Webhook {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let store = got.clone();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .expect("bind webhook");
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let store = store.clone();
+            async move {
+                if let Ok(v) = serde_json::from_str(&body) {
+                    store.lock().expect("lock").push(v);
+                }
+                "ok"
+            }
+        }),
+    );
+    rt.spawn(async move { axum::serve(listener, app).await });
+    Webhook { addr, got, _rt: rt }
+}
+
+/// (status, alertname, target) of every alert in every webhook body.
+pub fn webhook_events(w: &Webhook) -> Vec<(String, String, String)> {
+    let got = w.got.lock().expect("lock");
+    got.iter()
+        .flat_map(|b| {
+            let status = b["status"].as_str().unwrap_or_default().to_string();
+            b["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |a| {
+                    let l = &a["labels"];
+                    (
+                        status.clone(),
+                        l["alertname"].as_str().unwrap_or_default().to_string(),
+                        l["target"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+        })
+        .collect()
 }

@@ -1,0 +1,143 @@
+//! The round pipeline for one address: checks → parity → verdict, in that
+//! order, in one place. The scheduler and `probe` both call [`run`]; what
+//! they do with the verdict (thresholds, board, metrics, store, alerts)
+//! stays theirs.
+//!
+//! It is also the round's containment boundary: a panic anywhere inside a
+//! round (a check, the parser, the verdict) is caught here and becomes an
+//! `internal_error` verdict for that round only, so the next unknown bug
+//! costs one round, never an address.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+
+use crate::checks::{Probes, RoundReport, run_round};
+use crate::config::Target;
+use crate::parity::freshness::ClockDelta;
+use crate::verdict::{self, Verdict};
+
+/// One judged round.
+pub struct Outcome {
+    pub report: RoundReport,
+    pub verdict: Verdict,
+    /// What the round changed on its site's first-seen clock (main sites
+    /// with mirrors), for the store.
+    pub clock: Option<ClockDelta>,
+    /// The panic message, when the round failed inside mirrorwatch.
+    pub panic: Option<String>,
+    /// When the round was judged.
+    pub at: SystemTime,
+}
+
+/// How [`run`] treats parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offload {
+    /// Parse in `block_in_place` (multi-threaded runtime, the daemon).
+    BlockInPlace,
+    /// Parse inline (one-shot use).
+    Inline,
+}
+
+/// Runs one round for `target`: the checks (cut off at `timeout` + 1 s),
+/// content analysis, then the verdict.
+pub async fn run(probes: &Probes, target: &Target, offload: Offload) -> Outcome {
+    let backstop = target
+        .settings
+        .timeout
+        .saturating_add(Duration::from_secs(1));
+    // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
+    // inline it would make every idle task that large too.
+    let round = Box::pin(AssertUnwindSafe(run_round(probes, target)).catch_unwind());
+    let report = match tokio::time::timeout(backstop, round).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(panic)) => return failed(target, message(&*panic)),
+        Err(_) => RoundReport::aborted(
+            SystemTime::now()
+                .checked_sub(backstop)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            backstop,
+        ),
+    };
+    judge(probes, target, report, offload)
+}
+
+/// Parity and verdict on a finished round's report.
+pub fn judge(
+    probes: &Probes,
+    target: &Target,
+    mut report: RoundReport,
+    offload: Offload,
+) -> Outcome {
+    let now = SystemTime::now();
+    let analysed = {
+        let mut analyse = || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let clock = probes.content.analyse(target, &mut report, now);
+                let verdict = verdict::evaluate(target, &report, now);
+                (clock, verdict)
+            }))
+        };
+        // Parsing up to max_body_bytes is CPU work: keep it off the
+        // worker's async duties so other targets' rounds are not delayed.
+        // A scan for fingerprints only is cheaper than handing over.
+        if offload == Offload::BlockInPlace && probes.content.parses(target) {
+            tokio::task::block_in_place(analyse)
+        } else {
+            analyse()
+        }
+    };
+    match analysed {
+        Ok((clock, verdict)) => Outcome {
+            report,
+            verdict,
+            clock,
+            panic: None,
+            at: now,
+        },
+        Err(panic) => {
+            let mut out = failed(target, message(&*panic));
+            report.content = Default::default();
+            out.report = report;
+            out
+        }
+    }
+}
+
+fn failed(target: &Target, msg: String) -> Outcome {
+    let now = SystemTime::now();
+    tracing::error!(site = %target.site, url = %target.url, panic = %msg, "round panicked; the address goes on with its next round");
+    Outcome {
+        report: RoundReport::empty(now),
+        verdict: Verdict::internal_error(&msg),
+        clock: None,
+        panic: Some(msg),
+        at: now,
+    }
+}
+
+/// The text of a caught panic.
+fn message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_recovered() {
+        let p = std::panic::catch_unwind(|| panic!("byte index 4 is not a char boundary"))
+            .expect_err("panicked");
+        assert_eq!(message(&*p), "byte index 4 is not a char boundary");
+        let n = 3;
+        let p = std::panic::catch_unwind(|| panic!("overflow {n}")).expect_err("panicked");
+        assert_eq!(message(&*p), "overflow 3");
+    }
+}
