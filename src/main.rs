@@ -130,8 +130,19 @@ fn main() -> ExitCode {
                 timeout,
                 json,
             } = *args;
+            let timeout: std::time::Duration = timeout.into();
+            let (min, max) = config::validate::limits::TIMEOUT;
+            if timeout < min || timeout > max {
+                eprintln!(
+                    "--timeout: {} is out of range; expected from {} to {}",
+                    humantime::format_duration(timeout),
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                );
+                return ExitCode::from(2);
+            }
             let mut settings = Settings {
-                timeout: timeout.into(),
+                timeout,
                 ca_file,
                 ..Settings::default()
             };

@@ -83,7 +83,10 @@ pub fn judge(
         // Parsing up to max_body_bytes is CPU work: keep it off the
         // worker's async duties so other targets' rounds are not delayed.
         // A scan for fingerprints only is cheaper than handing over.
-        if offload == Offload::BlockInPlace && probes.content.parses(target) {
+        // block_in_place panics on a current-thread runtime.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if offload == Offload::BlockInPlace && multi && probes.content.parses(target) {
             tokio::task::block_in_place(analyse)
         } else {
             analyse()

@@ -26,7 +26,7 @@ use crate::config::ResolverSpec;
 /// Per-query timeout: a share of the round's budget, so one silent resolver
 /// leaves time for the connect, TLS and HTTP stages.
 pub fn query_timeout(round_timeout: Duration) -> Duration {
-    (round_timeout * 2 / 5).clamp(Duration::from_millis(50), Duration::from_secs(5))
+    (round_timeout.saturating_mul(2) / 5).clamp(Duration::from_millis(50), Duration::from_secs(5))
 }
 
 /// How one resolver answered for one name (A and AAAA together).
@@ -308,27 +308,29 @@ async fn lookup(
         // The same per-question budget as hickory's path, so a silent
         // resolver leaves time for the later stages.
         let until = deadline.min(Instant::now() + resolver.query_timeout);
-        match super::dns_udp::ask(server, name, rtype, until).await {
+        let mut reply = super::dns_udp::ask(server, name, rtype, until).await;
+        if matches!(reply, Reply::Truncated) {
+            reply = super::dns_udp::ask_tcp(server, name, rtype, until).await;
+        }
+        return match reply {
             Reply::Answer {
                 rcode,
                 records,
                 ttl,
-            } => {
-                return match rcode {
-                    ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
-                        Err(NoAnswer::Empty(rcode))
-                    }
-                    ResponseCode::NoError => {
-                        let ttl = ttl.unwrap_or(0);
-                        Ok(records.into_iter().map(|r| (r, ttl)).collect())
-                    }
-                    code => Err(NoAnswer::Rcode(code)),
-                };
-            }
-            Reply::Timeout => return Err(NoAnswer::Timeout),
-            Reply::Failed(e) => return Err(NoAnswer::Failed(e)),
-            Reply::Truncated => {}
-        }
+            } => match rcode {
+                ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
+                    Err(NoAnswer::Empty(rcode))
+                }
+                ResponseCode::NoError => {
+                    let ttl = ttl.unwrap_or(0);
+                    Ok(records.into_iter().map(|r| (r, ttl)).collect())
+                }
+                code => Err(NoAnswer::Rcode(code)),
+            },
+            Reply::Timeout => Err(NoAnswer::Timeout),
+            Reply::Failed(e) => Err(NoAnswer::Failed(e)),
+            Reply::Truncated => Err(NoAnswer::Failed("reply truncated over TCP".into())),
+        };
     }
     inner
         .lookup(name, rtype)

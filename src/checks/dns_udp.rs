@@ -9,15 +9,16 @@
 //! Only records owned by the asked name, or by a name its CNAME chain
 //! reaches (at most [`MAX_CNAMES`] hops, loops cut), count as answers: a
 //! record for another name is never taken as the site's address.
-//! A truncated reply (the TC bit, or a datagram that filled the
-//! [`RECV_BUFFER`]) returns [`Reply::Truncated`], and the caller asks again
-//! through hickory-resolver, which retries over TCP.
+//! A reply that does not fit (the TC bit, or a datagram that filled the
+//! [`RECV_BUFFER`]) is asked again over TCP ([`ask_tcp`]), as RFC 7766
+//! says, with the same checks and a 64 KiB cap.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, timeout_at};
 
 /// The payload EDNS advertises (the DNS flag day's safe size).
@@ -55,7 +56,8 @@ pub async fn ask(server: SocketAddr, name: &str, rtype: RecordType, deadline: In
     }
 }
 
-async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<Reply, String> {
+/// A query for `name`/`rtype` with a random ID: (id, name, wire bytes).
+fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> {
     let qname = Name::from_ascii(name).map_err(|e| format!("invalid name {name}: {e}"))?;
     let id: u16 = rand::random();
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
@@ -65,6 +67,11 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
     edns.set_max_payload(MAX_REPLY);
     msg.set_edns(edns);
     let wire = msg.to_vec().map_err(|e| e.to_string())?;
+    Ok((id, qname, wire))
+}
+
+async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<Reply, String> {
+    let (id, qname, wire) = query(name, rtype)?;
     let local: IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
@@ -81,34 +88,80 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
             // Cut by the buffer: whatever it says, it is not whole.
             return Ok(Reply::Truncated);
         }
-        let Ok(reply) = Message::from_vec(buf.get(..n).unwrap_or_default()) else {
-            continue;
-        };
-        let ours = reply.metadata.id == id
-            && reply.metadata.message_type == MessageType::Response
-            && reply
-                .queries
-                .first()
-                .is_some_and(|q| q.query_type() == rtype && *q.name() == qname);
-        if !ours {
-            continue;
+        if let Some(reply) = parse(buf.get(..n).unwrap_or_default(), id, &qname, rtype) {
+            return Ok(reply);
         }
-        if reply.metadata.truncation {
-            return Ok(Reply::Truncated);
-        }
-        let mut ttl: Option<u32> = None;
-        let records = owned(&reply.answers, &qname, rtype)
-            .into_iter()
-            .map(|r| {
-                ttl = Some(ttl.map_or(r.ttl, |t| t.min(r.ttl)));
-                r.data.clone()
-            })
-            .collect();
-        return Ok(Reply::Answer {
-            rcode: reply.metadata.response_code,
-            records,
-            ttl,
-        });
+    }
+}
+
+/// A reply to the question `(id, qname, rtype)`; `None` for anything else
+/// (garbage, another ID or question, a query).
+fn parse(bytes: &[u8], id: u16, qname: &Name, rtype: RecordType) -> Option<Reply> {
+    let reply = Message::from_vec(bytes).ok()?;
+    let ours = reply.metadata.id == id
+        && reply.metadata.message_type == MessageType::Response
+        && reply
+            .queries
+            .first()
+            .is_some_and(|q| q.query_type() == rtype && q.name() == qname);
+    if !ours {
+        return None;
+    }
+    if reply.metadata.truncation {
+        return Some(Reply::Truncated);
+    }
+    let mut ttl: Option<u32> = None;
+    let records = owned(&reply.answers, qname, rtype)
+        .into_iter()
+        .map(|r| {
+            ttl = Some(ttl.map_or(r.ttl, |t| t.min(r.ttl)));
+            r.data.clone()
+        })
+        .collect();
+    Some(Reply::Answer {
+        rcode: reply.metadata.response_code,
+        records,
+        ttl,
+    })
+}
+
+/// Asks `server` over TCP (after a reply that did not fit UDP).
+pub async fn ask_tcp(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    deadline: Instant,
+) -> Reply {
+    match timeout_at(deadline, exchange_tcp(server, name, rtype)).await {
+        Err(_) => Reply::Timeout,
+        Ok(Err(e)) => Reply::Failed(e),
+        Ok(Ok(reply)) => reply,
+    }
+}
+
+async fn exchange_tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Result<Reply, String> {
+    let (id, qname, wire) = query(name, rtype)?;
+    let len = u16::try_from(wire.len()).map_err(|_| "query too long".to_string())?;
+    let mut tcp = TcpStream::connect(server)
+        .await
+        .map_err(|e| format!("TCP to {server} (the UDP reply did not fit): {e}"))?;
+    let mut out = Vec::with_capacity(wire.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&wire);
+    tcp.write_all(&out).await.map_err(|e| e.to_string())?;
+    let mut prefix = [0u8; 2];
+    tcp.read_exact(&mut prefix)
+        .await
+        .map_err(|e| format!("TCP reply from {server}: {e}"))?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+    tcp.read_exact(&mut buf)
+        .await
+        .map_err(|e| format!("TCP reply from {server}: {e}"))?;
+    match parse(&buf, id, &qname, rtype) {
+        // Truncated over TCP too: nothing more to try.
+        Some(Reply::Truncated) => Err(format!("{server} truncated its reply over TCP")),
+        Some(reply) => Ok(reply),
+        None => Err(format!("{server} sent a TCP reply to another question")),
     }
 }
 

@@ -8,7 +8,7 @@
 mod locate;
 mod raw;
 mod shard;
-mod validate;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -69,7 +69,7 @@ fn row(e: &Entry, now: SystemTime) -> Markup {
                 .filter_map(|a| a.tls.as_ref()?.not_after)
                 .min()
         })
-        .map(|na| (na - crate::timefmt::unix(now) as i64) / 86400);
+        .map(|na| na.saturating_sub(crate::timefmt::unix(now) as i64) / 86400);
     let parity = last.and_then(|r| r.content.parity.as_ref());
     html! {
         tr.target data-url=(e.target.url.as_str()) data-state=(state.as_str()) {

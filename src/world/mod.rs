@@ -11,6 +11,7 @@
 
 pub mod busy;
 pub mod dns;
+pub mod faults;
 pub mod https;
 pub mod pages;
 pub mod pki;
