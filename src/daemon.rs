@@ -119,7 +119,7 @@ pub async fn run_until(
     let probes = Probes::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
-    let store = Store::open(config.storage.path.as_deref())?;
+    let store = Store::open_or_memory(config.storage.path.as_deref())?;
     board.restore(store.call(schema::load_problems).await?);
     for (site, saved) in store.call(schema::load_clocks).await? {
         probes.content.restore_clock(&site, saved);
@@ -161,17 +161,22 @@ pub async fn run_until(
         store,
         alerts,
     ));
+    let storage = shared.store.health();
     let state = AppState {
         board: board.clone(),
         metrics: metrics.clone(),
         heartbeat,
         reload: reload_tx,
+        storage: storage.clone(),
     };
     let router = server::router(state, config.server.basic_auth.clone());
     let server = tokio::spawn(server::serve(listener, router, tls, token.clone()));
     let status_board = board.clone();
     let mut last_status = String::new();
+    let beat_metrics = metrics.clone();
     let on_beat = move || {
+        storage.check_file();
+        beat_metrics.set_storage_ok(storage.degraded().is_none());
         let line = summary(&status_board);
         let mut states = vec![sd_notify::NotifyState::Watchdog];
         if line != last_status {

@@ -32,6 +32,16 @@ pub struct Outcome {
     pub at: SystemTime,
 }
 
+/// Test hook: rounds of the address whose host is this variable's value
+/// panic inside the analysis, to prove containment (see `tests/ops.rs`).
+pub const PANIC_ENV: &str = "MIRRORWATCH_TEST_PANIC_HOST";
+
+fn panic_host() -> Option<&'static str> {
+    static HOST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| std::env::var(PANIC_ENV).ok().filter(|h| !h.is_empty()))
+        .as_deref()
+}
+
 /// How [`run`] treats parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offload {
@@ -75,6 +85,9 @@ pub fn judge(
     let analysed = {
         let mut analyse = || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
+                if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
+                    panic!("{PANIC_ENV}: test panic for {}", target.url);
+                }
                 let clock = probes.content.analyse(target, &mut report, now);
                 let verdict = verdict::evaluate(target, &report, now);
                 (clock, verdict)

@@ -46,6 +46,11 @@ pub const STALL_AFTER: Duration = Duration::from_secs(10);
 /// `/healthz` notice.
 pub const WEDGE_ENV: &str = "MIRRORWATCH_TEST_WEDGE_AFTER";
 
+/// Test hook: the target task of the address whose host is this
+/// variable's value wedges after its first round (an `.await` that never
+/// returns), to prove the per-task stall detection.
+pub const STALL_ENV: &str = "MIRRORWATCH_TEST_STALL_HOST";
+
 /// Liveness of the scheduler: milliseconds since the Unix epoch of the
 /// last beat, and which target task (if any) has stopped finishing rounds.
 #[derive(Default)]
@@ -477,6 +482,8 @@ async fn target_loop(
         format!("{} ({})", target.label(), target.site),
         phase.saturating_add(first_wait).saturating_add(budget),
     );
+    let stall_here = std::env::var(STALL_ENV)
+        .is_ok_and(|h| !h.is_empty() && target.url.host_str() == Some(h.as_str()));
     let mut ticker = interval_at(Instant::now() + phase, target.settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -546,6 +553,10 @@ async fn target_loop(
         }
         for kind in &changes.cleared {
             tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");
+        }
+        if stall_here {
+            tracing::warn!("{STALL_ENV}: target task wedged on purpose");
+            std::future::pending::<()>().await;
         }
     }
 }

@@ -218,7 +218,13 @@ fn http_faults_get_exact_verdicts_in_bounded_time_and_memory() {
 }
 
 /// (host, lying resolver, kinds, detail words, the liar's outcome)
-type DnsRow<'a> = (&'a str, &'a ResolverSpec, &'a [&'a str], &'a [&'a str], &'a str);
+type DnsRow<'a> = (
+    &'a str,
+    &'a ResolverSpec,
+    &'a [&'a str],
+    &'a [&'a str],
+    &'a str,
+);
 
 #[test]
 fn dns_faults_are_facts_about_the_resolver_or_exact_site_problems() {

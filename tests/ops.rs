@@ -346,3 +346,118 @@ fn status_page_and_badge_show_every_target_escaped() {
         Some(404)
     );
 }
+
+/// A round that panics costs that round, never the address: the panic
+/// shows as `internal_error` on the address, is counted, rounds go on, and
+/// the other addresses, `/readyz` and `/healthz` are unaffected.
+#[test]
+fn a_panicking_round_is_contained_and_shown() {
+    let env = start_world();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = env.dir.path().join("panic.toml");
+    std::fs::write(
+        &path,
+        partial_config(&env, &listen, &["healthy", "noisy_in_sync"]),
+    )
+    .expect("write config");
+    let healthy = env.world.scenario("healthy").expect("healthy").url.clone();
+    let noisy = env
+        .world
+        .scenario("noisy_in_sync")
+        .expect("noisy")
+        .url
+        .clone();
+    let d = start_daemon_with(
+        &path,
+        &listen,
+        &[("MIRRORWATCH_TEST_PANIC_HOST", "www.healthy.test")],
+    );
+    wait_ready(&d);
+    let kinds_of = |status: &serde_json::Value, url: &str| -> Vec<String> {
+        target(status, url)
+            .and_then(|t| t["problems"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let first = wait_for(
+        "internal_error on the panicking address",
+        Duration::from_secs(20),
+        || {
+            let s = status_json(&d);
+            (kinds_of(&s, &healthy) == ["internal_error"]).then_some(s)
+        },
+    );
+    let t = target(&first, &healthy).expect("target");
+    assert_eq!(t["state"], "down");
+    assert!(
+        t["problems"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("test panic"),
+        "{t}"
+    );
+    assert_eq!(
+        kinds_of(&first, &noisy),
+        Vec::<String>::new(),
+        "others unaffected"
+    );
+    let before = rounds(&first, &healthy);
+    wait_for(
+        "more rounds of the panicking address",
+        Duration::from_secs(20),
+        || (rounds(&status_json(&d), &healthy) >= before + 2).then_some(()),
+    );
+    let text = metrics_text(&d);
+    let panics = metric(
+        &text,
+        "mirrorwatch_round_panics_total",
+        &[("site", "world")],
+    )
+    .unwrap_or(0.0);
+    assert!(panics >= 2.0, "panics counted: {panics}");
+    assert_eq!(
+        metric(
+            &text,
+            "mirrorwatch_problem",
+            &[
+                ("target", &env.world.scenario("healthy").expect("s").label),
+                ("kind", "internal_error")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(get(&format!("{}/healthz", d.base)).map(|r| r.0), Some(200));
+    assert_eq!(get(&format!("{}/readyz", d.base)).map(|r| r.0), Some(200));
+}
+
+/// A target task that stops finishing rounds is a stall: `/healthz` names
+/// it and the heartbeat (systemd's watchdog) stops.
+#[test]
+fn a_wedged_target_task_fails_healthz() {
+    let env = start_world();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = env.dir.path().join("stall.toml");
+    std::fs::write(&path, partial_config(&env, &listen, &["healthy"])).expect("write config");
+    let d = start_daemon_with(
+        &path,
+        &listen,
+        &[("MIRRORWATCH_TEST_STALL_HOST", "www.healthy.test")],
+    );
+    wait_ready(&d);
+    assert_eq!(get(&format!("{}/healthz", d.base)).map(|r| r.0), Some(200));
+    // interval 1 s + timeout 0.8 s + 5 s of slack.
+    let body = wait_for(
+        "/healthz to report the stall",
+        Duration::from_secs(20),
+        || {
+            get(&format!("{}/healthz", d.base))
+                .filter(|(c, _)| *c == 503)
+                .map(|(_, b)| b)
+        },
+    );
+    assert!(body.contains("www.healthy.test"), "{body}");
+}

@@ -21,6 +21,7 @@ pub struct Metrics {
     reload_ok: prometheus::IntGauge,
     slip: prometheus::Histogram,
     panics: IntCounterVec,
+    storage_ok: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -74,6 +75,12 @@ impl Metrics {
             &["site"],
         )?;
         registry.register(Box::new(panics.clone()))?;
+        let storage_ok = prometheus::IntGauge::new(
+            "mirrorwatch_storage_healthy",
+            "0 while the state store is degraded (a write failed in the last 2 minutes, or the database file is gone); monitoring goes on either way.",
+        )?;
+        storage_ok.set(1);
+        registry.register(Box::new(storage_ok.clone()))?;
         Ok(Self {
             registry,
             series: Series::default(),
@@ -83,6 +90,7 @@ impl Metrics {
             reload_ok,
             slip,
             panics,
+            storage_ok,
         })
     }
 
@@ -118,6 +126,11 @@ impl Metrics {
     /// Marks whether the config in force loaded successfully.
     pub fn set_reload_ok(&self, ok: bool) {
         self.reload_ok.set(i64::from(ok));
+    }
+
+    /// Whether the state store is healthy.
+    pub fn set_storage_ok(&self, ok: bool) {
+        self.storage_ok.set(i64::from(ok));
     }
 
     /// Counts a round of `site` that panicked.

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub heartbeat: Arc<Heartbeat>,
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// The state store's health, for `/readyz`'s detail.
+    pub storage: Arc<crate::store::Health>,
 }
 
 pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
@@ -101,6 +103,13 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {
+    if let Some(what) = s.heartbeat.stalled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("target task stalled: {what}\n"),
+        )
+            .into_response();
+    }
     match s.heartbeat.age() {
         Some(age) if age <= STALL_AFTER => (StatusCode::OK, "ok\n").into_response(),
         Some(age) => (
@@ -113,12 +122,19 @@ async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
+    // A degraded store does not stop monitoring, so it does not make the
+    // daemon unready; it is said in the detail (and in a metric).
+    let storage = s
+        .storage
+        .degraded()
+        .map(|why| format!("; storage degraded: {why}"))
+        .unwrap_or_default();
     if s.board.all_checked() {
-        (StatusCode::OK, "ready\n").into_response()
+        (StatusCode::OK, format!("ready{storage}\n")).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: some addresses have not finished a round\n",
+            format!("not ready: some addresses have not finished a round{storage}\n"),
         )
             .into_response()
     }

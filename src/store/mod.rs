@@ -8,11 +8,17 @@
 //! transaction per write: a `kill -9` loses at most the write in flight.
 //! The schema is versioned with `PRAGMA user_version`; [`migrate`] brings any
 //! older file up to date.
+//!
+//! A store that fails (disk full, read-only, the file deleted) never stops
+//! monitoring: callers log the error and go on, and [`Health`] reports the
+//! store degraded (`/readyz` detail, `mirrorwatch_storage_healthy`).
 
 pub mod schema;
 
-use std::path::Path;
-use std::sync::mpsc;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -41,6 +47,66 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct Store {
     jobs: mpsc::Sender<Job>,
+    health: Arc<Health>,
+}
+
+/// How long a failed store operation keeps the store reported degraded
+/// after the last failure.
+pub const DEGRADED_FOR: Duration = Duration::from_secs(120);
+
+/// Whether the store is doing its job: the last failure (disk full, read
+/// only, I/O error) and whether the database file is still the one opened.
+#[derive(Default)]
+pub struct Health {
+    last_failure: Mutex<Option<(Instant, String)>>,
+    /// (path, device, inode) of the file opened, when on disk.
+    file: Option<(PathBuf, u64, u64)>,
+    replaced: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn failed(&self, e: &rusqlite::Error) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), e.to_string()));
+    }
+
+    /// Re-checks that the database file is still the one opened (a
+    /// deleted or replaced file means state no longer persists there).
+    pub fn check_file(&self) {
+        let Some((path, dev, ino)) = &self.file else {
+            return;
+        };
+        let now = match std::fs::metadata(path) {
+            Ok(m) if m.dev() == *dev && m.ino() == *ino => None,
+            Ok(_) => Some(format!(
+                "{} was replaced; state is no longer persisted there",
+                path.display()
+            )),
+            Err(e) => Some(format!(
+                "{} is gone ({e}); state is no longer persisted",
+                path.display()
+            )),
+        };
+        *self.replaced.lock().unwrap_or_else(|p| p.into_inner()) = now;
+    }
+
+    /// `Some(why)` while the store is degraded.
+    pub fn degraded(&self) -> Option<String> {
+        if let Some(why) = self
+            .replaced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Some(why);
+        }
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < DEGRADED_FOR)
+            .map(|(_, e)| format!("a write failed: {e}"))
+    }
 }
 
 impl Store {
@@ -63,6 +129,14 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         schema::migrate(&mut conn).map_err(open_err)?;
+        let file = path.and_then(|p| {
+            let m = std::fs::metadata(p).ok()?;
+            Some((p.to_path_buf(), m.dev(), m.ino()))
+        });
+        let health = Arc::new(Health {
+            file,
+            ..Health::default()
+        });
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("mirrorwatch-store".into())
@@ -72,7 +146,29 @@ impl Store {
                 }
             })
             .map_err(StoreError::Thread)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, health })
+    }
+
+    /// The store at `path`, or, when it cannot be opened (read-only or
+    /// full filesystem, a broken file), an in-memory one reported degraded
+    /// for good: monitoring never waits on the disk.
+    pub fn open_or_memory(path: Option<&Path>) -> Result<Self, StoreError> {
+        match Self::open(path) {
+            Ok(s) => Ok(s),
+            Err(e) if path.is_some() => {
+                tracing::error!(error = %e, "state store unavailable; keeping state in memory only");
+                let s = Self::open(None)?;
+                *s.health.replaced.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("{e}; state is kept in memory only"));
+                Ok(s)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The store's health (shared by every handle).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
     }
 
     /// Runs `f` on the store thread and returns its result.
@@ -81,9 +177,14 @@ impl Store {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = oneshot::channel();
+        let health = self.health.clone();
         self.jobs
             .send(Box::new(move |conn| {
-                let _ = tx.send(f(conn));
+                let result = f(conn);
+                if let Err(e) = &result {
+                    health.failed(e);
+                }
+                let _ = tx.send(result);
             }))
             .map_err(|_| StoreError::Gone)?;
         Ok(rx.await.map_err(|_| StoreError::Gone)??)
@@ -95,9 +196,14 @@ impl Store {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = std::sync::mpsc::channel();
+        let health = self.health.clone();
         self.jobs
             .send(Box::new(move |conn| {
-                let _ = tx.send(f(conn));
+                let result = f(conn);
+                if let Err(e) = &result {
+                    health.failed(e);
+                }
+                let _ = tx.send(result);
             }))
             .map_err(|_| StoreError::Gone)?;
         Ok(rx.recv().map_err(|_| StoreError::Gone)??)
