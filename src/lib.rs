@@ -12,6 +12,7 @@ pub mod checks;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod fuzzing;
 pub mod outputs;
 pub mod parity;
 pub mod pem;

@@ -247,3 +247,63 @@ fn a_bad_shard_is_refused_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
 }
+
+/// Absurd values that used to crash `run` (duration overflow, a negative
+/// certificate window, an endless CA file) are config errors with key,
+/// line and column; echoed values are cut short.
+#[test]
+fn absurd_configs_are_refused_with_positions_and_short_messages() {
+    let (code, err) = check_config(&format!(
+        "[defaults]\ninterval = \"500000000000y\"\ntimeout = \"500000000000y\"\ncert_warning = \"99999999999d\"\n\
+         ca_file = \"/dev/zero\"\n[storage]\nretention = \"500000000000y\"\n{SITE}"
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    for (key, line) in [
+        ("defaults.interval", 2),
+        ("defaults.timeout", 3),
+        ("defaults.cert_warning", 4),
+        ("defaults.ca_file", 5),
+        ("storage.retention", 7),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!(":{line}:")) && l.contains(key)),
+            "{key} at line {line}:\n{err}"
+        );
+    }
+    assert!(err.contains("out of range"), "{err}");
+    assert!(
+        err.contains("larger than"),
+        "the CA file read is capped:\n{err}"
+    );
+    let huge = "x".repeat(10 << 20);
+    let (code, err) = check_config(&format!(
+        "[[sites]]\nname = \"{huge}\"\nmain = \"https://a.test/\"\n"
+    ));
+    assert_eq!(code, Some(2));
+    assert!(err.len() < 4096, "a 10 MB name echoed: {} bytes", err.len());
+}
+
+/// 100,000 duplicate site names: every error reported with its position,
+/// in linear time (this used to rescan the file per error).
+#[test]
+fn a_hundred_thousand_errors_are_reported() {
+    let mut text = String::with_capacity(6 << 20);
+    for _ in 0..100_000 {
+        text.push_str("[[sites]]\nname = \"dup\"\nmain = \"https://a.test/\"\n");
+    }
+    let started = std::time::Instant::now();
+    let (code, err) = check_config(&text);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("duplicate site name"))
+            .count(),
+        99_999
+    );
+    assert!(
+        err.contains(":299999:"),
+        "the last duplicate's line is named"
+    );
+    eprintln!("100,000-site check-config: {:?}", started.elapsed());
+}

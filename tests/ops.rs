@@ -461,3 +461,38 @@ fn a_wedged_target_task_fails_healthz() {
     );
     assert!(body.contains("www.healthy.test"), "{body}");
 }
+
+/// A reload validates off the daemon's main loop: SIGTERM during a slow
+/// reload (a 300,000-site config) still stops the daemon within 5 s.
+#[test]
+fn sigterm_during_a_slow_reload_exits_within_five_seconds() {
+    let env = start_world();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let path = env.dir.path().join("slow.toml");
+    std::fs::write(&path, partial_config(&env, &listen, &["healthy"])).expect("write config");
+    let mut d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let mut big = format!("[server]\nlisten = \"{listen}\"\n");
+    for i in 0..300_000 {
+        big.push_str(&format!(
+            "[[sites]]\nname = \"s{}\"\nmain = \"https://a{i}.test/\"\n",
+            i % 1000
+        ));
+    }
+    std::fs::write(&path, big).expect("write big config");
+    sighup(&d);
+    std::thread::sleep(Duration::from_millis(300));
+    let ok = Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let started = Instant::now();
+    let status = wait_for("the daemon to exit", Duration::from_secs(30), || {
+        d.child.try_wait().ok().flatten()
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(status.success(), "{status:?}");
+}

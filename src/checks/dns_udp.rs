@@ -96,7 +96,7 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
 
 /// A reply to the question `(id, qname, rtype)`; `None` for anything else
 /// (garbage, another ID or question, a query).
-fn parse(bytes: &[u8], id: u16, qname: &Name, rtype: RecordType) -> Option<Reply> {
+pub fn parse(bytes: &[u8], id: u16, qname: &Name, rtype: RecordType) -> Option<Reply> {
     let reply = Message::from_vec(bytes).ok()?;
     let ours = reply.metadata.id == id
         && reply.metadata.message_type == MessageType::Response

@@ -250,42 +250,71 @@ fn next_hop(
     response: &hyper::Response<hyper::body::Incoming>,
     out: &mut HttpReport,
 ) -> Option<Url> {
-    let location = response.headers().get(LOCATION)?.to_str().ok()?.to_string();
-    let next = url.join(&location).ok()?;
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
     let status = response.status().as_u16();
-    if !matches!(next.scheme(), "http" | "https") {
-        // Only http and https are followed. From a mirror the hop leaves
-        // the mirror (redirect_offsite); from main it is an HTTP error.
-        let shown: String = next.as_str().chars().take(200).collect();
-        let mirror = round.target.role == Role::Mirror;
-        out.redirects.push(Hop {
-            url: url.to_string(),
-            status,
-            location: shown.clone(),
-            offsite: mirror,
-        });
-        if !mirror {
-            out.error = Some(format!(
-                "redirect ({status}) to the unsupported scheme `{}:` ({shown}); only http and https are followed",
-                next.scheme()
-            ));
-            out.failed_stage = Some(FailStage::Redirect);
-        }
-        return None;
-    }
     let own = registered_domain(round.target.url.host_str().unwrap_or_default());
-    let theirs = registered_domain(next.host_str().unwrap_or_default());
-    let offsite = own != theirs;
-    out.redirects.push(Hop {
-        url: url.to_string(),
-        status,
-        location: next.to_string(),
-        offsite,
-    });
-    if offsite && round.target.role == Role::Mirror {
-        return None;
+    let mirror = round.target.role == Role::Mirror;
+    match resolve_redirect(url, location, &own) {
+        Redirect::Invalid => None,
+        Redirect::OtherScheme { shown, scheme } => {
+            // Only http and https are followed. From a mirror the hop
+            // leaves the mirror (redirect_offsite); from main it is an
+            // HTTP error.
+            out.redirects.push(Hop {
+                url: url.to_string(),
+                status,
+                location: shown.clone(),
+                offsite: mirror,
+            });
+            if !mirror {
+                out.error = Some(format!(
+                    "redirect ({status}) to the unsupported scheme `{scheme}:` ({shown}); only http and https are followed"
+                ));
+                out.failed_stage = Some(FailStage::Redirect);
+            }
+            None
+        }
+        Redirect::Web { next, offsite } => {
+            out.redirects.push(Hop {
+                url: url.to_string(),
+                status,
+                location: next.to_string(),
+                offsite,
+            });
+            (!(offsite && mirror)).then_some(next)
+        }
     }
-    Some(next)
+}
+
+/// Where a redirect's `Location` leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// An http(s) URL; `offsite` when outside `own_domain`.
+    Web { next: Url, offsite: bool },
+    /// Any other scheme (ftp, file, javascript, wss, ...): never followed.
+    /// `shown` is the URL cut to 200 characters.
+    OtherScheme { shown: String, scheme: String },
+    /// Not a URL at all: the 3xx stands as the final answer.
+    Invalid,
+}
+
+/// Resolves `location` against `from` (a relative, scheme-relative or
+/// absolute reference, as browsers do).
+pub fn resolve_redirect(from: &Url, location: &str, own_domain: &str) -> Redirect {
+    let Ok(next) = from.join(location) else {
+        return Redirect::Invalid;
+    };
+    if !matches!(next.scheme(), "http" | "https") {
+        return Redirect::OtherScheme {
+            shown: next.as_str().chars().take(200).collect(),
+            scheme: next.scheme().chars().take(40).collect(),
+        };
+    }
+    let Some(host) = next.host_str().filter(|h| !h.is_empty()) else {
+        return Redirect::Invalid;
+    };
+    let offsite = registered_domain(host) != own_domain;
+    Redirect::Web { next, offsite }
 }
 
 /// A ready sender to the target's own origin: the pooled verified stream

@@ -352,6 +352,15 @@ impl Validator<'_> {
     fn site(&mut self, s: &RawSite, prefix: &str, defaults: &Settings) -> Site {
         if s.name.is_empty() {
             self.err(&format!("{prefix}name"), "missing site name");
+        } else if s.name.len() > MAX_SITE_NAME {
+            self.err(
+                &format!("{prefix}name"),
+                format!(
+                    "`{}` is {} bytes long; a site name (a label on every metric) may have at most {MAX_SITE_NAME}",
+                    s.name,
+                    s.name.len()
+                ),
+            );
         } else if !s
             .name
             .chars()
@@ -709,6 +718,9 @@ pub mod limits {
         (Duration::from_secs(3600), Duration::from_secs(3650 * DAY));
     pub const RESEND: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(7 * DAY));
 }
+
+/// The longest site name: it labels every series and alert of the site.
+pub const MAX_SITE_NAME: usize = 128;
 
 /// At most this many characters of a value are echoed in an error.
 const SHOWN_CHARS: usize = 80;

@@ -1,0 +1,177 @@
+//! Fuzz harnesses for every parser that sees the network or the config.
+//! Each takes arbitrary bytes, must never panic, and checks the
+//! invariants its parser promises (a broken invariant panics, which the
+//! fuzzer reports). They are driven two ways: coverage-guided by
+//! cargo-fuzz (`fuzz/`, one target per harness), and by property tests
+//! with committed seeds (`tests/fuzz_smoke.rs`), which CI runs.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use url::Url;
+
+use crate::checks::dns_udp::{self, Reply};
+use crate::checks::http::{Redirect, resolve_redirect};
+use crate::parity::fingerprints::{Fingerprints, shipped};
+use crate::parity::freshness::ArticleMatcher;
+use crate::parity::normalize::{Rewrite, decode, normalize};
+use crate::parity::similarity::{jaccard, shingles, title_match};
+
+/// A harness: arbitrary bytes in, a panic on a broken invariant.
+pub type Harness = fn(&[u8]);
+
+/// The harnesses, by name (the fuzz target and seed folder names).
+pub const TARGETS: [(&str, Harness); 5] = [
+    ("html", html),
+    ("fingerprints", fingerprints),
+    ("dns", dns),
+    ("location", location),
+    ("config", config),
+];
+
+/// Splits `data` at the first `sep` byte.
+fn split(data: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == sep) {
+        Some(i) => (&data[..i], data.get(i + 1..).unwrap_or_default()),
+        None => (data, &[]),
+    }
+}
+
+/// Charset decoding, normalisation, article extraction and similarity of
+/// an arbitrary page. Input: `content-type \0 body`.
+pub fn html(data: &[u8]) {
+    let (ct, body) = split(data, 0);
+    let ct = String::from_utf8_lossy(ct);
+    let text = decode(body, Some(&ct));
+    let base = Url::parse("https://www.mirror.test/").expect("static URL");
+    let from = ["www.mirror.test".to_string()];
+    let page = normalize(
+        &text,
+        &Rewrite {
+            base: &base,
+            from: &from,
+            to: "www.main.test",
+        },
+    );
+    for link in &page.links {
+        assert!(!link.contains(['?', '#']), "link keeps a query: {link}");
+    }
+    let m = ArticleMatcher::default();
+    let articles = m.articles(&page.links);
+    assert!(articles.len() <= page.links.len());
+    let s = shingles(&page.text);
+    let sim = jaccard(&s, &s);
+    assert!(
+        s.is_empty() || (sim - 1.0).abs() < 1e-9,
+        "self-similarity {sim}"
+    );
+    let other = jaccard(
+        &s,
+        &shingles("an unrelated page of text about something else"),
+    );
+    assert!((0.0..=1.0).contains(&other));
+    assert!(title_match(&page.title, &page.title));
+}
+
+/// The fingerprint scanner: the shipped list's needle shortcut must never
+/// change a result, and evidence stays short.
+pub fn fingerprints(data: &[u8]) {
+    let body = String::from_utf8_lossy(data);
+    let fps = Fingerprints::new(&[]);
+    let matches = fps.matches(
+        &body,
+        &[IpAddr::from([10, 10, 34, 34])],
+        &["ns1.seized.gov.".into()],
+    );
+    for m in &matches {
+        assert!(m.evidence.chars().count() <= 120, "{}", m.evidence);
+    }
+    for f in shipped() {
+        if let (crate::parity::fingerprints::Matcher::Body(re), Some(needle)) =
+            (&f.matcher, f.needle)
+        {
+            if re.is_match(&body) {
+                let lower = body.to_lowercase();
+                assert!(
+                    lower.contains(needle)
+                        || body
+                            .as_bytes()
+                            .to_ascii_lowercase()
+                            .windows(needle.len())
+                            .any(|w| w == needle.as_bytes()),
+                    "{} matched without its needle {needle:?}",
+                    f.name
+                );
+            }
+        }
+    }
+}
+
+/// DNS reply handling: any bytes as a reply to a question for
+/// `www.site.test` A. Only records of the asked type, owned by the name or
+/// its CNAME chain, may come out.
+pub fn dns(data: &[u8]) {
+    let qname = hickory_proto::rr::Name::from_ascii("www.site.test.").expect("static name");
+    let id = data.get(..2).map_or(0, |b| {
+        u16::from_be_bytes([b[0], b.get(1).copied().unwrap_or(0)])
+    });
+    if let Some(Reply::Answer { records, .. }) = dns_udp::parse(data, id, &qname, RecordType::A) {
+        assert!(records.iter().all(|r| r.record_type() == RecordType::A));
+    }
+    if let Ok(msg) = Message::from_vec(data) {
+        if let Some(q) = msg.queries.first() {
+            for r in dns_udp::owned(&msg.answers, q.name(), q.query_type()) {
+                assert_eq!(r.record_type(), q.query_type());
+            }
+        }
+    }
+}
+
+/// Redirect resolution: `from-url \0 location`.
+pub fn location(data: &[u8]) {
+    let (from, loc) = split(data, 0);
+    let from = String::from_utf8_lossy(from);
+    let loc = String::from_utf8_lossy(loc);
+    let base = Url::parse(&from)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or_else(|| Url::parse("https://www.mirror.test/a/b").expect("static URL"));
+    match resolve_redirect(&base, &loc, "mirror.test") {
+        Redirect::Web { next, .. } => {
+            assert!(matches!(next.scheme(), "http" | "https"));
+            assert!(next.host_str().is_some_and(|h| !h.is_empty()));
+        }
+        Redirect::OtherScheme { shown, scheme } => {
+            assert!(!matches!(scheme.as_str(), "http" | "https"));
+            assert!(shown.chars().count() <= 200);
+        }
+        Redirect::Invalid => {}
+    }
+}
+
+/// The config loader on arbitrary text: errors, never a panic, always
+/// with a position; a config it accepts has targets for every address.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::config::parse(text, "fuzz.toml", Path::new("/nonexistent")) {
+        Ok(c) => {
+            let targets = c.targets();
+            let addresses: usize = c.sites.iter().map(|s| 1 + s.mirrors.len()).sum();
+            assert_eq!(targets.len(), addresses);
+            for t in &targets {
+                assert!(t.settings.timeout <= t.settings.interval);
+            }
+        }
+        Err(e) => {
+            assert!(!e.errors.is_empty());
+            for err in &e.errors {
+                assert!(err.position.line >= 1 && err.position.column >= 1);
+                assert!(err.message.chars().count() <= 2000, "{}", err.message.len());
+            }
+        }
+    }
+}
