@@ -65,6 +65,23 @@ pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, FileErr
     Ok(certs)
 }
 
+/// The certificates of a PEM file added to `roots` as trust anchors; the
+/// same check for `check-config` and for the running daemon.
+pub fn add_trust_anchors(
+    path: &Path,
+    roots: &mut rustls::RootCertStore,
+) -> Result<usize, FileError> {
+    let certs = certificates(path)?;
+    let n = certs.len();
+    for cert in certs {
+        roots.add(cert).map_err(|e| FileError::Pem {
+            path: path.display().to_string(),
+            message: format!("not usable as a trust anchor: {e}"),
+        })?;
+    }
+    Ok(n)
+}
+
 /// The private key in a PEM file.
 pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, FileError> {
     let bytes = read_capped(path, MAX_PEM_BYTES)?;

@@ -299,3 +299,67 @@ fn removing_an_address_by_reload_resolves_its_alerts() {
     );
     assert!(target(&status_json(&daemon), &flappy.url).is_none());
 }
+
+/// A webhook that fails, then hangs with the notification received but
+/// unanswered while the daemon is killed (-9) mid-delivery: after the
+/// restart the firing notification is delivered again (at least once,
+/// never lost) and the resolve follows exactly once.
+#[test]
+fn failing_and_hanging_webhooks_and_kill_9_mid_delivery_lose_nothing() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let env = start_world();
+    let hook_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let hook = start_webhook(hook_addr);
+    hook.mode.store(HOOK_FAIL, SeqCst);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let db = env.dir.path().join("state.db");
+    let alerting = format!("[[alerting.webhook]]\nurl = \"http://{hook_addr}/hook\"\n");
+    let path = env.dir.path().join("hang.toml");
+    std::fs::write(&path, config(&env, &listen, Some(&db), &alerting)).expect("write");
+    let flappy = env.world.scenario("flappy").cloned().expect("flappy");
+    let mut daemon = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&daemon);
+    env.world.set_flappy_down(true);
+    wait_for("a failed delivery", Duration::from_secs(30), || {
+        let m = metrics_text(&daemon);
+        let failed = metric(
+            &m,
+            "mirrorwatch_notifications_total",
+            &[("result", "failed")],
+        );
+        (failed.unwrap_or(0.0) >= 1.0).then_some(())
+    });
+    hook.mode.store(HOOK_HANG, SeqCst);
+    wait_for(
+        "the notification to reach the hanging webhook",
+        Duration::from_secs(30),
+        || (count(&webhook_events(&hook), "firing", &flappy.label) == 1).then_some(()),
+    );
+    let ok = Command::new("kill")
+        .args(["-KILL", &daemon.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let _ = daemon.child.wait();
+    hook.mode.store(HOOK_OK, SeqCst);
+    daemon = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&daemon);
+    wait_for(
+        "the firing notification again after the restart",
+        Duration::from_secs(30),
+        || (count(&webhook_events(&hook), "firing", &flappy.label) == 2).then_some(()),
+    );
+    env.world.set_flappy_down(false);
+    wait_for("the resolve", Duration::from_secs(30), || {
+        (count(&webhook_events(&hook), "resolved", &flappy.label) == 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let events = webhook_events(&hook);
+    assert_eq!(count(&events, "firing", &flappy.label), 2, "{events:?}");
+    assert_eq!(count(&events, "resolved", &flappy.label), 1, "{events:?}");
+    assert!(
+        hook.attempts.load(SeqCst) >= 4,
+        "failed, hung, then delivered"
+    );
+    drop(daemon);
+}

@@ -6,7 +6,8 @@
 //! - healthy mirrors never show a problem and send no alert, even those
 //!   whose only fault is `dns_inconsistent` or `partial_outage`;
 //! - the stale mirror is raised `content_stale` with a lag of about 30 s,
-//!   fires exactly once and is never resolved.
+//!   fires exactly once and is never resolved, across a reload that
+//!   restarts every task, too.
 //!
 //! Each phase lasts `MIRRORWATCH_BUSY_SECONDS` (default 20 s); set it to
 //! 200 for the ten-minute run.
@@ -148,6 +149,19 @@ fn busy_homepage_raises_only_what_is_true_across_restarts() {
     );
     watch(&env, &daemon, phase, &mut stale_raised, &mut reads);
     assert!(stale_raised);
+
+    // A reload that changes every address's settings (so every task
+    // restarts) in the middle of the scenario: nothing clears, nothing new.
+    let reloaded =
+        env.world
+            .busy_config_toml(&listen, &env.ca_file, "3s", "3s", "13s", (2, 2), &extra);
+    std::fs::write(&path, reloaded).expect("write config");
+    let ok = Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    watch(&env, &daemon, phase, &mut stale_raised, &mut reads);
 
     for signal in ["-TERM", "-KILL"] {
         let ok = Command::new("kill")

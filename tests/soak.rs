@@ -3,8 +3,9 @@
 //! `MIRRORWATCH_SOAK_SECONDS` (default 120; 1800 for the long run).
 //! Asserts resident memory grows less than 10% after warm-up, file
 //! descriptors come back to their baseline, and every state change is one
-//! the world explains (only the flapping mirror changes, between `up` and
-//! `down` with `http_error`). Prints the figures.
+//! the world explains (the flapping mirror, between `up` and `down` with
+//! `http_error`; the frozen mirror, once, to `content_stale`). Prints the
+//! figures.
 
 mod common;
 
@@ -68,6 +69,7 @@ fn soak_memory_fds_and_state_changes_stay_explained() {
     let pid = d.child.id();
     wait_ready(&d);
     let flappy = env.world.scenario("flappy").expect("flappy").url.clone();
+    let stale = env.world.scenario("stale").expect("stale").url.clone();
     let total = Duration::from_secs(seconds());
     let warmup = total / 4;
     let started = Instant::now();
@@ -92,6 +94,10 @@ fn soak_memory_fds_and_state_changes_stay_explained() {
                 continue;
             }
             changes += 1;
+            // The frozen mirror falls behind once, after the start.
+            if url == &stale && state == "degraded" && kinds == &["content_stale"] {
+                continue;
+            }
             assert_eq!(
                 url, &flappy,
                 "{url}: {was} -> {state} {kinds:?} unexplained"

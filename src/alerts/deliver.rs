@@ -101,7 +101,9 @@ pub async fn run(
         }
         if last_prune.elapsed() >= Duration::from_secs(3600) {
             last_prune = tokio::time::Instant::now();
-            let before = ms(SystemTime::now() - retention);
+            let before = ms(SystemTime::now()
+                .checked_sub(retention)
+                .unwrap_or(std::time::UNIX_EPOCH));
             if let Err(e) = store.call(move |c| schema::prune_history(c, before)).await {
                 tracing::warn!(error = %e, "pruning history");
             }

@@ -28,15 +28,8 @@ use tokio_rustls::client::TlsStream;
 pub enum TlsSetupError {
     #[error("CA file: {0}")]
     File(#[from] crate::pem::FileError),
-    #[error("CA file {path}: {message}")]
-    Invalid { path: String, message: String },
     #[error("building the TLS verifier: {0}")]
     Verifier(String),
-}
-
-/// Reads every PEM certificate in `path` (size-capped).
-pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    Ok(crate::pem::certificates(path)?)
 }
 
 /// Trust anchors plus the client config used for every handshake.
@@ -53,12 +46,7 @@ impl TlsSetup {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         if let Some(path) = ca_file {
-            for cert in load_pem_certs(path)? {
-                roots.add(cert).map_err(|e| TlsSetupError::Invalid {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-            }
+            crate::pem::add_trust_anchors(path, &mut roots)?;
         }
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())

@@ -488,7 +488,8 @@ impl Validator<'_> {
             None => base.ca_file.clone(),
             Some((f, path)) => {
                 let full = self.base.join(f);
-                if let Err(why) = crate::checks::tls::load_pem_certs(&full) {
+                let mut roots = rustls::RootCertStore::empty();
+                if let Err(why) = crate::pem::add_trust_anchors(&full, &mut roots) {
                     self.err(&path, why.to_string());
                 }
                 Some(full)

@@ -230,6 +230,36 @@ impl Clock {
     }
 }
 
+/// The last [`SEEN_EVER`] distinct articles main has shown, to tell an
+/// old copy of main (its links are main's, if old ones) from another page.
+pub const SEEN_EVER: usize = 512;
+
+/// Ids of articles main has shown, newest last, at most [`SEEN_EVER`].
+#[derive(Debug, Default)]
+pub struct SeenEver {
+    order: VecDeque<u64>,
+    set: HashSet<u64>,
+}
+
+impl SeenEver {
+    pub fn insert(&mut self, id: u64) {
+        if !self.set.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > SEEN_EVER {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// How many of `ids` main has shown.
+    pub fn known(&self, ids: &[u64]) -> usize {
+        ids.iter().filter(|id| self.set.contains(id)).count()
+    }
+}
+
 /// A main page's articles at one fetch.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -252,13 +282,6 @@ impl Snapshots {
     /// Start of the oldest kept snapshot.
     pub fn oldest(&self) -> Option<SystemTime> {
         self.0.front().map(|s| s.window.start)
-    }
-
-    /// How many of `ids` any kept snapshot shows.
-    pub fn known(&self, ids: &[u64]) -> usize {
-        ids.iter()
-            .filter(|id| self.0.iter().any(|s| s.ids.binary_search(id).is_ok()))
-            .count()
     }
 
     /// The latest snapshot taken wholly before `w` and the first taken

@@ -24,7 +24,7 @@ use url::Url;
 
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{
-    ArticleMatcher, Clock, ClockDelta, Judged, Pending, Snapshot, Snapshots, Window,
+    ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshot, Snapshots, Window,
 };
 use self::normalize::{Rewrite, decode, normalize};
 use crate::checks::RoundReport;
@@ -51,6 +51,7 @@ struct Memory {
     references: HashMap<String, Arc<Reference>>,
     snapshots: HashMap<String, Snapshots>,
     clock: Clock,
+    seen_ever: SeenEver,
     /// Per (mirror URL, path).
     pending: HashMap<(String, String), Pending>,
     /// The last judgement per (mirror URL, path), shown until the next one.
@@ -95,7 +96,7 @@ pub struct PathParity {
     #[serde(with = "crate::timefmt::rfc3339_opt")]
     pub freshness_observed_at: Option<SystemTime>,
     pub articles_on_mirror: usize,
-    /// The mirror's articles that main showed in a kept snapshot: a page
+    /// The mirror's articles main has shown (among its last 512): a page
     /// that is mostly main's articles is a copy of main, if maybe an old
     /// one.
     pub articles_shared: usize,
@@ -314,6 +315,9 @@ fn remember(site: &SiteContent, main_host: &str, url: &Url, pages: Vec<Fetched>)
     }
     let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
     for (path, reference, snapshot) in fresh {
+        for id in &snapshot.ids {
+            mem.seen_ever.insert(*id);
+        }
         mem.snapshots
             .entry(path.clone())
             .or_default()
@@ -360,7 +364,7 @@ fn compare(
             let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
             let mem = &mut *mem;
             let ids = freshness::ids(&articles);
-            let shared = mem.snapshots.get(&p.path).map_or(0, |s| s.known(&ids));
+            let shared = mem.seen_ever.known(&ids);
             let pending = mem.pending.entry(key.clone()).or_default();
             pending.push(p.window, ids);
             let judged = mem

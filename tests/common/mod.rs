@@ -233,8 +233,19 @@ pub fn target<'a>(status: &'a serde_json::Value, url: &str) -> Option<&'a serde_
 pub struct Webhook {
     pub addr: SocketAddr,
     pub got: Arc<Mutex<Vec<Value>>>,
+    /// How the receiver answers: [`HOOK_OK`], [`HOOK_FAIL`] or [`HOOK_HANG`].
+    pub mode: Arc<std::sync::atomic::AtomicU8>,
+    /// Every POST that arrived, whatever the answer.
+    pub attempts: Arc<std::sync::atomic::AtomicUsize>,
     _rt: tokio::runtime::Runtime,
 }
+
+/// Records the body and answers 200.
+pub const HOOK_OK: u8 = 0;
+/// Answers 500 without recording.
+pub const HOOK_FAIL: u8 = 1;
+/// Records the body, then never answers (a minute).
+pub const HOOK_HANG: u8 = 2;
 
 pub fn start_webhook(addr: SocketAddr) -> Webhook {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -243,24 +254,41 @@ pub fn start_webhook(addr: SocketAddr) -> Webhook {
         .build()
         .expect("rt");
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let store = got.clone();
+    let mode: Arc<std::sync::atomic::AtomicU8> = Arc::default();
+    let attempts: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let (store, how, tries) = (got.clone(), mode.clone(), attempts.clone());
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .expect("bind webhook");
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |body: String| {
-            let store = store.clone();
+            let (store, how, tries) = (store.clone(), how.clone(), tries.clone());
             async move {
+                use std::sync::atomic::Ordering::SeqCst;
+                tries.fetch_add(1, SeqCst);
+                let mode = how.load(SeqCst);
+                if mode == HOOK_FAIL {
+                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down");
+                }
                 if let Ok(v) = serde_json::from_str(&body) {
                     store.lock().expect("lock").push(v);
                 }
-                "ok"
+                if mode == HOOK_HANG {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                (axum::http::StatusCode::OK, "ok")
             }
         }),
     );
     rt.spawn(async move { axum::serve(listener, app).await });
-    Webhook { addr, got, _rt: rt }
+    Webhook {
+        addr,
+        got,
+        mode,
+        attempts,
+        _rt: rt,
+    }
 }
 
 /// (status, alertname, target) of every alert in every webhook body.
