@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mirrorwatch::config::{ResolverSpec, Settings, validate_resolver};
 use mirrorwatch::probe::{ProbeResult, probe};
-use mirrorwatch::world::faults::{self, FaultWorld, GARBAGE_HOST};
+use mirrorwatch::world::faults::{self, FaultWorld, GARBAGE_HOST, SELF_CA_HOST};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BODY: u64 = 1 << 20;
@@ -180,6 +180,12 @@ fn http_faults_get_exact_verdicts_in_bounded_time_and_memory() {
             &["body transfer"],
         ),
         (GARBAGE_HOST, false, &["tls_invalid"], &["handshake"]),
+        (
+            SELF_CA_HOST,
+            false,
+            &["tls_invalid"],
+            &["presents a CA certificate as its own"],
+        ),
     ];
     let mut failures = Vec::new();
     for (host, mirror, want, words) in rows {

@@ -92,7 +92,8 @@ pub struct FaultWorld {
     pub fault_dns_udp_only: SocketAddr,
     /// The HTTPS port (every host).
     pub port: u16,
-    /// The CA, PEM.
+    /// The CA, PEM, followed by [`SELF_CA_HOST`]'s own certificate (the
+    /// operator who pasted an `openssl req -x509` certificate as `ca_file`).
     pub ca_pem: String,
     _dns: DnsServer,
     tasks: Vec<JoinHandle<()>>,
@@ -166,6 +167,9 @@ pub fn http_hosts() -> Vec<(&'static str, HttpFault)> {
     ]
 }
 
+/// The host that serves a self-signed CA certificate as its own.
+pub const SELF_CA_HOST: &str = "www.selfca.fault.test";
+
 /// The host whose port speaks garbage instead of TLS.
 pub const GARBAGE_HOST: &str = "www.garbage.fault.test";
 
@@ -216,6 +220,11 @@ impl FaultWorld {
             zone.hosts.insert(host.clone(), vec![IpAddr::V4(LIVE)]);
             certs.insert(host.clone(), ca.leaf(host, CertKind::Valid)?);
         }
+        let (self_ca, self_ca_pem) = Ca::self_signed_ca(SELF_CA_HOST)?;
+        faults.insert(SELF_CA_HOST.into(), healthy.clone());
+        zone.hosts
+            .insert(SELF_CA_HOST.into(), vec![IpAddr::V4(LIVE)]);
+        certs.insert(SELF_CA_HOST.into(), self_ca);
         zone.hosts
             .insert(GARBAGE_HOST.into(), vec![IpAddr::V4(GARBAGE)]);
         let authoritative = dns::serve(zone).await?;
@@ -250,7 +259,7 @@ impl FaultWorld {
             fault_dns,
             fault_dns_udp_only,
             port,
-            ca_pem: ca.pem.clone(),
+            ca_pem: format!("{}{self_ca_pem}", ca.pem),
             _dns: authoritative,
             tasks,
         })

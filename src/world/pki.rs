@@ -61,6 +61,31 @@ impl Ca {
         Ok((cert.pem(), key.serialize_pem()))
     }
 
+    /// What `openssl req -x509` makes: a self-signed CA certificate for
+    /// `host`, served as the host's own certificate. Given as a trust
+    /// anchor too, webpki refuses it (`CaUsedAsEndEntity`). Returns the
+    /// key for serving and the certificate's PEM.
+    pub fn self_signed_ca(host: &str) -> Result<(Arc<CertifiedKey>, String), rcgen::Error> {
+        let mut params = CertificateParams::new(vec![host.to_string()])?;
+        params.distinguished_name.push(DnType::CommonName, host);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::from_secs(86400);
+        params.not_after = now + Duration::from_secs(365 * 86400);
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let signing = crate::checks::tls::provider()
+            .key_provider
+            .load_private_key(der)
+            .map_err(|e| rcgen::Error::PemError(e.to_string()))?;
+        let served = Arc::new(CertifiedKey::new(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            signing,
+        ));
+        Ok((served, cert.pem()))
+    }
+
     /// A certificate and key for `host` of the given kind.
     pub fn leaf(&self, host: &str, kind: CertKind) -> Result<Arc<CertifiedKey>, rcgen::Error> {
         let name = match kind {
