@@ -28,11 +28,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{Alerts, deliver};
-use crate::checks::Probes;
 use crate::config::{self, Config, ConfigErrors, Shard};
 use crate::outputs::board::Board;
 use crate::outputs::board::Key;
 use crate::outputs::metrics::Metrics;
+use crate::pipeline::Pipeline;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
 use crate::server::{self, AppState, ReloadRequest};
 use crate::store::{Store, schema};
@@ -110,19 +110,14 @@ pub async fn run_until(
     let local = listener
         .local_addr()
         .context("reading the listen address")?;
-    let tls = match &config.server.tls {
-        Some(t) => {
-            Some(server::tls::load(&t.cert_file, &t.key_file).context("loading [server.tls]")?)
-        }
-        None => None,
-    };
-    let probes = Probes::new(&config, None).context("building probes")?;
+    let tls = config.server.tls.as_ref().map(|t| t.loaded.clone());
+    let pipeline = Pipeline::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
     let store = Store::open_or_memory(config.storage.path.as_deref())?;
     board.restore(store.call(schema::load_problems).await?);
     for (site, saved) in store.call(schema::load_clocks).await? {
-        probes.content.restore_clock(&site, saved);
+        pipeline.restore_clock(&site, saved);
     }
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     for e in board.snapshot() {
@@ -154,7 +149,7 @@ pub async fn run_until(
     ));
     let heartbeat = Arc::new(Heartbeat::default());
     let shared = Arc::new(Shared::new(
-        probes,
+        pipeline,
         board.clone(),
         metrics.clone(),
         heartbeat.clone(),
@@ -201,7 +196,7 @@ pub async fn run_until(
                 // the daemon within the grace period.
                 let prepared = tokio::select! {
                     _ = token.cancelled() => break,
-                    p = prepare(source.clone(), shared.probes()) => p,
+                    p = prepare(source.clone(), shared.pipeline()) => p,
                 };
                 let result = reload(prepared, &mut current, &shared, &mut scheduler);
                 if let Some(reply) = req.reply {
@@ -224,12 +219,12 @@ pub async fn run_until(
     Ok(())
 }
 
-/// A config read and validated for a reload, with its probes.
-type Prepared = Result<(Config, Probes), String>;
+/// A config read and validated for a reload, with its pipeline.
+type Prepared = Result<(Config, Pipeline), String>;
 
-/// Loads the config and builds its probes on a thread of its own (not a
+/// Loads the config and builds its pipeline on a thread of its own (not a
 /// runtime blocking thread: the runtime waits for those on exit).
-async fn prepare(source: Source, previous: Arc<Probes>) -> Prepared {
+async fn prepare(source: Source, previous: Arc<Pipeline>) -> Prepared {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("mirrorwatch-reload".into())
@@ -244,7 +239,7 @@ async fn prepare(source: Source, previous: Arc<Probes>) -> Prepared {
                     }
                     Err(errors.to_string())
                 }
-                Ok(config) => match Probes::new(&config, Some(&previous)) {
+                Ok(config) => match Pipeline::new(&config, Some(&previous)) {
                     Ok(p) => Ok((config, p)),
                     Err(e) => {
                         tracing::error!(error = %e, "config reload refused; keeping the running config");
@@ -268,7 +263,7 @@ fn reload(
     shared: &Arc<Shared>,
     scheduler: &mut Scheduler,
 ) -> Result<String, String> {
-    let (config, probes) = match prepared {
+    let (config, pipeline) = match prepared {
         Ok(p) => p,
         Err(why) => {
             shared.metrics.set_reload_ok(false);
@@ -276,7 +271,7 @@ fn reload(
         }
     };
     let targets = config.targets();
-    shared.set_probes(probes);
+    shared.set_pipeline(pipeline);
     let sync = shared.board.sync(&targets);
     for e in &sync.removed {
         shared.metrics.forget(e);
@@ -347,7 +342,7 @@ async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToke
         let now = std::time::SystemTime::now();
         let since: Vec<i64> = windows
             .iter()
-            .map(|w| (crate::timefmt::unix(now - *w) * 1000.0) as i64)
+            .map(|w| (crate::ground::time::unix(now - *w) * 1000.0) as i64)
             .collect();
         let ratios = store
             .call(move |c| {

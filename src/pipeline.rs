@@ -1,7 +1,11 @@
 //! The round pipeline for one address: checks → parity → verdict, in that
-//! order, in one place. The scheduler and `probe` both call [`run`]; what
+//! order, in one place. [`Pipeline`] owns what rounds share: the checks'
+//! `Probes` (resolvers, TLS setups) and parity's `Content` (references,
+//! snapshots, the first-seen clock), built per config and carried over a
+//! reload. The scheduler and `probe` both call [`Pipeline::run`]; what
 //! they do with the verdict (thresholds, board, metrics, store, alerts)
-//! stays theirs.
+//! stays theirs. A new stage (a vantage, a registry fact) is one more step
+//! here.
 //!
 //! It is also the round's containment boundary: a panic anywhere inside a
 //! round (a check, the parser, the verdict) is caught here and becomes an
@@ -15,13 +19,54 @@ use std::time::{Duration, SystemTime};
 use futures_util::FutureExt;
 
 use crate::checks::{Probes, RoundReport, run_round};
-use crate::config::Target;
+use crate::config::{Config, Target};
 use crate::parity::freshness::ClockDelta;
+use crate::parity::{Content, ContentReport, SavedClock};
 use crate::verdict::{self, Verdict};
+
+/// What every round of one config shares.
+pub struct Pipeline {
+    probes: Probes,
+    content: Content,
+}
+
+impl Pipeline {
+    /// Builds resolvers and TLS setups for `config`; content memory (and so
+    /// the freshness clock) carries over from `previous` for every site
+    /// whose main URL is unchanged.
+    pub fn new(config: &Config, previous: Option<&Pipeline>) -> anyhow::Result<Self> {
+        let content = Content::new(config, previous.map(|p| &p.content));
+        let probes = Probes::new(config, content.blocked_ips())?;
+        Ok(Self { probes, content })
+    }
+
+    /// Puts back a site's first-seen clock saved before a restart.
+    pub fn restore_clock(&self, site: &str, saved: SavedClock) {
+        self.content.restore_clock(site, saved);
+    }
+
+    /// One round for `target`: checks (cut off at `timeout` + 1 s), content
+    /// analysis, then the verdict.
+    pub async fn run(&self, target: &Target, offload: Offload) -> Outcome {
+        run(self, target, offload).await
+    }
+
+    /// Checks only (for `probe`, which orders main and mirror rounds).
+    pub async fn check(&self, target: &Target) -> RoundReport {
+        run_round(&self.probes, target).await
+    }
+
+    /// Parity and verdict on a finished round's report.
+    pub fn judge(&self, target: &Target, report: RoundReport, offload: Offload) -> Outcome {
+        judge(self, target, report, offload)
+    }
+}
 
 /// One judged round.
 pub struct Outcome {
     pub report: RoundReport,
+    /// Fingerprints and parity.
+    pub content: ContentReport,
     pub verdict: Verdict,
     /// What the round changed on its site's first-seen clock (main sites
     /// with mirrors), for the store.
@@ -51,16 +96,14 @@ pub enum Offload {
     Inline,
 }
 
-/// Runs one round for `target`: the checks (cut off at `timeout` + 1 s),
-/// content analysis, then the verdict.
-pub async fn run(probes: &Probes, target: &Target, offload: Offload) -> Outcome {
+async fn run(p: &Pipeline, target: &Target, offload: Offload) -> Outcome {
     let backstop = target
         .settings
         .timeout
         .saturating_add(Duration::from_secs(1));
     // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
     // inline it would make every idle task that large too.
-    let round = Box::pin(AssertUnwindSafe(run_round(probes, target)).catch_unwind());
+    let round = Box::pin(AssertUnwindSafe(run_round(&p.probes, target)).catch_unwind());
     let report = match tokio::time::timeout(backstop, round).await {
         Ok(Ok(report)) => report,
         Ok(Err(panic)) => return failed(target, message(&*panic)),
@@ -71,16 +114,10 @@ pub async fn run(probes: &Probes, target: &Target, offload: Offload) -> Outcome 
             backstop,
         ),
     };
-    judge(probes, target, report, offload)
+    judge(p, target, report, offload)
 }
 
-/// Parity and verdict on a finished round's report.
-pub fn judge(
-    probes: &Probes,
-    target: &Target,
-    mut report: RoundReport,
-    offload: Offload,
-) -> Outcome {
+fn judge(p: &Pipeline, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
     let now = SystemTime::now();
     let analysed = {
         let mut analyse = || {
@@ -88,9 +125,9 @@ pub fn judge(
                 if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
                     panic!("{PANIC_ENV}: test panic for {}", target.url);
                 }
-                let clock = probes.content.analyse(target, &mut report, now);
-                let verdict = verdict::evaluate(target, &report, now);
-                (clock, verdict)
+                let (content, clock) = p.content.analyse(target, &mut report, now);
+                let verdict = verdict::evaluate(target, &report, &content, now);
+                (content, clock, verdict)
             }))
         };
         // Parsing up to max_body_bytes is CPU work: keep it off the
@@ -99,15 +136,16 @@ pub fn judge(
         // block_in_place panics on a current-thread runtime.
         let multi = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if offload == Offload::BlockInPlace && multi && probes.content.parses(target) {
+        if offload == Offload::BlockInPlace && multi && p.content.parses(target) {
             tokio::task::block_in_place(analyse)
         } else {
             analyse()
         }
     };
     match analysed {
-        Ok((clock, verdict)) => Outcome {
+        Ok((content, clock, verdict)) => Outcome {
             report,
+            content,
             verdict,
             clock,
             panic: None,
@@ -115,7 +153,6 @@ pub fn judge(
         },
         Err(panic) => {
             let mut out = failed(target, message(&*panic));
-            report.content = Default::default();
             out.report = report;
             out
         }
@@ -127,6 +164,7 @@ fn failed(target: &Target, msg: String) -> Outcome {
     tracing::error!(site = %target.site, url = %target.url, panic = %msg, "round panicked; the address goes on with its next round");
     Outcome {
         report: RoundReport::empty(now),
+        content: ContentReport::default(),
         verdict: Verdict::internal_error(&msg),
         clock: None,
         panic: Some(msg),

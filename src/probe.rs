@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::checks::{Probes, RoundReport, run_round};
+use crate::checks::RoundReport;
 use crate::config::{Config, ParityConfig, ServerConfig, Settings, Site, Target};
-use crate::pipeline::{self, Offload};
-use crate::timefmt::unix_rfc3339;
+use crate::ground::time::unix_rfc3339;
+use crate::parity::ContentReport;
+use crate::pipeline::{Offload, Pipeline};
 use crate::verdict::Verdict;
 use crate::verdict::state::{State, Tracker};
 
@@ -17,6 +18,7 @@ pub struct ProbeResult {
     pub target: Target,
     pub reference: Option<url::Url>,
     pub report: RoundReport,
+    pub content: ContentReport,
     pub verdict: Verdict,
     pub state: State,
 }
@@ -65,25 +67,26 @@ pub async fn probe(
         fingerprints: Vec::new(),
         source: "probe".into(),
     };
-    let probes = Probes::new(&config, None)?;
+    let pipeline = Pipeline::new(&config, None)?;
     let targets = config.targets();
     let outcome = match &targets[..] {
         // A mirror's freshness is judged against main snapshots taken
         // before and after its fetch: main, mirror, main again.
         [main, mirror] => {
-            pipeline::run(&probes, main, Offload::Inline).await;
-            let report = run_round(&probes, mirror).await;
-            pipeline::run(&probes, main, Offload::Inline).await;
-            pipeline::judge(&probes, mirror, report, Offload::Inline)
+            pipeline.run(main, Offload::Inline).await;
+            let report = pipeline.check(mirror).await;
+            pipeline.run(main, Offload::Inline).await;
+            pipeline.judge(mirror, report, Offload::Inline)
         }
-        [only] => pipeline::run(&probes, only, Offload::Inline).await,
+        [only] => pipeline.run(only, Offload::Inline).await,
         _ => anyhow::bail!("probe builds one or two targets"),
     };
     let target = targets
         .last()
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no target"))?;
-    let (report, verdict, now) = (outcome.report, outcome.verdict, outcome.at);
+    let (report, content, verdict, now) =
+        (outcome.report, outcome.content, outcome.verdict, outcome.at);
     let mut tracker = Tracker::new(now);
     tracker.apply(&verdict.findings, &verdict.undetermined, 1, 1, now);
     Ok(ProbeResult {
@@ -91,6 +94,7 @@ pub async fn probe(
         reference,
         target,
         report,
+        content,
         verdict,
     })
 }
@@ -106,8 +110,8 @@ impl ProbeResult {
             "undetermined": self.verdict.undetermined,
             "dns_consistent": self.verdict.dns_consistent,
             "reference": self.reference.as_ref().map(url::Url::as_str),
-            "parity": self.report.content.parity,
-            "fingerprints": self.report.content.fingerprints,
+            "parity": self.content.parity,
+            "fingerprints": self.content.fingerprints,
             "report": self.report,
         })
     }
@@ -227,7 +231,7 @@ impl ProbeResult {
         }
         if let Some(reference) = &self.reference {
             let _ = writeln!(o, "PARITY against {reference}");
-            match &r.content.parity {
+            match &self.content.parity {
                 None => {
                     let _ = writeln!(
                         o,
@@ -247,7 +251,7 @@ impl ProbeResult {
                 }
             }
         }
-        for m in &r.content.fingerprints {
+        for m in &self.content.fingerprints {
             let _ = writeln!(o, "FINGERPRINT {} ({:?}): {}", m.name, m.kind, m.evidence);
         }
         let t = &r.timings;

@@ -22,12 +22,11 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::Alerts;
-use crate::checks::Probes;
 use crate::config::{Role, Target};
 use crate::outputs::board::{Board, Key};
 use crate::outputs::metrics::Metrics;
 use crate::parity::freshness::ClockDelta;
-use crate::pipeline::{self, Offload};
+use crate::pipeline::{Offload, Pipeline};
 use crate::store::{ProblemRow, Store, schema};
 
 /// Rounds allowed in flight at once, across all addresses.
@@ -60,7 +59,7 @@ pub struct Heartbeat {
 }
 
 fn now_ms() -> u64 {
-    u64::try_from(crate::timefmt::to_ms(SystemTime::now())).unwrap_or(0)
+    u64::try_from(crate::ground::time::to_ms(SystemTime::now())).unwrap_or(0)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -174,7 +173,7 @@ impl Drop for LifeGuard {
 
 /// What every target task shares.
 pub struct Shared {
-    probes: RwLock<Arc<Probes>>,
+    pipeline: RwLock<Arc<Pipeline>>,
     pub board: Arc<Board>,
     pub metrics: Arc<Metrics>,
     pub heartbeat: Arc<Heartbeat>,
@@ -186,7 +185,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(
-        probes: Probes,
+        pipeline: Pipeline,
         board: Arc<Board>,
         metrics: Arc<Metrics>,
         heartbeat: Arc<Heartbeat>,
@@ -194,7 +193,7 @@ impl Shared {
         alerts: Arc<Alerts>,
     ) -> Self {
         Self {
-            probes: RwLock::new(Arc::new(probes)),
+            pipeline: RwLock::new(Arc::new(pipeline)),
             board,
             metrics,
             heartbeat,
@@ -205,16 +204,16 @@ impl Shared {
         }
     }
 
-    /// The probes in force (swapped on reload).
-    pub fn probes(&self) -> Arc<Probes> {
-        self.probes
+    /// The pipeline in force (swapped on reload).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn set_probes(&self, probes: Probes) {
-        *self.probes.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(probes);
+    pub fn set_pipeline(&self, pipeline: Pipeline) {
+        *self.pipeline.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(pipeline);
     }
 }
 
@@ -402,7 +401,7 @@ async fn publish(
     now: SystemTime,
 ) {
     let (site, url) = (key.site.clone(), key.url.clone());
-    let at = (crate::timefmt::unix(now) * 1000.0) as i64;
+    let at = (crate::ground::time::unix(now) * 1000.0) as i64;
     let state = entry.tracker.state().as_str();
     let rows: Option<Vec<ProblemRow>> = problems_changed.then(|| {
         entry
@@ -414,7 +413,7 @@ async fn publish(
                 url: url.clone(),
                 kind: p.kind.as_str().to_string(),
                 detail: p.detail.clone(),
-                since_ms: (crate::timefmt::unix(p.since) * 1000.0) as i64,
+                since_ms: (crate::ground::time::unix(p.since) * 1000.0) as i64,
             })
             .collect()
     });
@@ -512,10 +511,10 @@ async fn target_loop(
         if !waited_on_purpose {
             shared.metrics.observe_slip(due.elapsed());
         }
-        let probes = shared.probes();
+        let pipeline = shared.pipeline();
         let outcome = tokio::select! {
             _ = token.cancelled() => return,
-            o = pipeline::run(&probes, &target, Offload::BlockInPlace) => o,
+            o = pipeline.run(&target, Offload::BlockInPlace) => o,
         };
         life.finished_round(budget);
         if outcome.panic.is_some() {
@@ -529,8 +528,9 @@ async fn target_loop(
             order = FirstRound::Free;
         }
         let now = outcome.at;
-        let (report, verdict) = (outcome.report, outcome.verdict);
-        let Some((entry, changes)) = shared.board.record(&key, report, verdict, now) else {
+        let (report, content, verdict) = (outcome.report, outcome.content, outcome.verdict);
+        let Some((entry, changes)) = shared.board.record(&key, report, content, verdict, now)
+        else {
             continue;
         };
         shared.metrics.record(&entry);

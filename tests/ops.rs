@@ -277,11 +277,12 @@ fn endpoint_tls_and_basic_auth_protect_all_but_health() {
         {
             roots.add(c).expect("CA");
         }
-        let tls = rustls::ClientConfig::builder_with_provider(mirrorwatch::checks::tls::provider())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls =
+            rustls::ClientConfig::builder_with_provider(mirrorwatch::ground::crypto::provider())
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .resolve("localhost", listen.parse().expect("addr"))

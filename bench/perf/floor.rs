@@ -70,7 +70,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
             roots.add(cert?)?;
         }
         let mut config =
-            rustls::ClientConfig::builder_with_provider(mirrorwatch::checks::tls::provider())
+            rustls::ClientConfig::builder_with_provider(mirrorwatch::ground::crypto::provider())
                 .with_safe_default_protocol_versions()?
                 .with_root_certificates(roots)
                 .with_no_client_auth();

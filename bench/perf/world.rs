@@ -59,10 +59,11 @@ impl BenchWorld {
 
         let ca = Ca::new()?;
         let cert = ca.leaf("*.bench.test", CertKind::Valid)?;
-        let mut config = ServerConfig::builder_with_provider(mirrorwatch::checks::tls::provider())
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(Fixed(cert)));
+        let mut config =
+            ServerConfig::builder_with_provider(mirrorwatch::ground::crypto::provider())
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(Fixed(cert)));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         config.send_tls13_tickets = 0;

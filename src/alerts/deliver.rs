@@ -44,7 +44,7 @@ pub fn client() -> reqwest::Client {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let tls = rustls::ClientConfig::builder_with_provider(crate::checks::tls::provider())
+    let tls = rustls::ClientConfig::builder_with_provider(crate::ground::crypto::provider())
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth());
     let mut builder = reqwest::Client::builder()

@@ -21,17 +21,17 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::config::{AlertingConfig, ReceiverKind};
+use crate::ground::time::rfc3339;
 use crate::outputs::board::Entry;
 use crate::store::schema::{AlertRow, Outgoing};
 use crate::store::{Store, StoreError};
-use crate::timefmt::rfc3339;
 use crate::verdict::state::State;
 
 /// The site-level alert.
 pub const ALL_DOWN: &str = "SiteAllAddressesDown";
 
 fn ms(t: SystemTime) -> i64 {
-    (crate::timefmt::unix(t) * 1000.0) as i64
+    (crate::ground::time::unix(t) * 1000.0) as i64
 }
 
 fn from_ms(v: i64) -> SystemTime {

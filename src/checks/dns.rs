@@ -20,8 +20,9 @@ use serde::Serialize;
 use tokio::time::{Instant, timeout_at};
 
 use super::dns_udp::Reply;
-use super::{Flow, Round, RoundReport, registered_domain};
+use super::{Flow, Round, RoundReport};
 use crate::config::ResolverSpec;
+use crate::ground::domain::registered_domain;
 
 /// Per-query timeout: a share of the round's budget, so one silent resolver
 /// leaves time for the connect, TLS and HTTP stages.

@@ -27,9 +27,10 @@ use url::Url;
 
 use super::connect::Pool;
 use super::net::{self, Stream};
-use super::tls::fmt_secs;
-use super::{Flow, Round, RoundReport, dns, registered_domain};
+use super::{Flow, Round, RoundReport, dns};
 use crate::config::{Role, host_label};
+use crate::ground::domain::registered_domain;
+use crate::ground::text::fmt_secs;
 
 pub const MAX_REDIRECTS: usize = 10;
 /// Cap on response head size (status line and headers).
@@ -81,9 +82,9 @@ pub struct HttpReport {
     /// When the first request was sent and when the last response ended:
     /// the page was generated inside this window (parity's freshness rule
     /// orders main and mirror fetches by it).
-    #[serde(with = "crate::timefmt::rfc3339")]
+    #[serde(with = "crate::ground::time::rfc3339")]
     pub requested_at: std::time::SystemTime,
-    #[serde(with = "crate::timefmt::rfc3339")]
+    #[serde(with = "crate::ground::time::rfc3339")]
     pub received_at: std::time::SystemTime,
     /// The decoded body (not serialized; for parity and fingerprints).
     #[serde(skip)]

@@ -34,7 +34,7 @@ pub enum Flow {
 /// Everything one round learned about one address.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundReport {
-    #[serde(with = "crate::timefmt::rfc3339")]
+    #[serde(with = "crate::ground::time::rfc3339")]
     pub started: SystemTime,
     pub duration_seconds: f64,
     pub dns: dns::DnsReport,
@@ -49,8 +49,6 @@ pub struct RoundReport {
     /// The round was cut off by the scheduler's backstop: nothing in it is
     /// trustworthy beyond "it did not finish".
     pub aborted: bool,
-    /// Fingerprints and parity, filled in by `parity` after the checks.
-    pub content: crate::parity::ContentReport,
 }
 
 impl RoundReport {
@@ -65,7 +63,6 @@ impl RoundReport {
             timings: Timings::default(),
             deadline_hit: false,
             aborted: false,
-            content: crate::parity::ContentReport::default(),
         }
     }
 
@@ -107,17 +104,15 @@ impl Timings {
 pub struct Probes {
     resolvers: HashMap<ResolverSpec, Arc<dns::Resolver>>,
     tls: HashMap<Option<std::path::PathBuf>, Arc<tls::TlsSetup>>,
-    /// Per-site content memory and fingerprints (used after the checks).
-    pub content: crate::parity::Content,
     /// Known blockpage addresses: never connected to.
     skip: Vec<IpAddr>,
 }
 
 impl Probes {
     /// Builds a resolver per distinct resolver spec and a TLS setup per
-    /// distinct `ca_file` in the config; content memory carries over from
-    /// `previous` (see `parity::Content::new`).
-    pub fn new(config: &Config, previous: Option<&Probes>) -> anyhow::Result<Self> {
+    /// distinct `ca_file` in the config; `skip` lists addresses never to
+    /// connect to (known blockpage servers).
+    pub fn new(config: &Config, skip: Vec<IpAddr>) -> Result<Self, tls::TlsSetupError> {
         let mut resolvers = HashMap::new();
         let mut tls = HashMap::new();
         for site in &config.sites {
@@ -138,12 +133,9 @@ impl Probes {
                 );
             }
         }
-        let content = crate::parity::Content::new(config, previous.map(|p| &p.content));
-        let skip = content.blocked_ips();
         Ok(Self {
             resolvers,
             tls,
-            content,
             skip,
         })
     }
@@ -210,30 +202,4 @@ pub async fn run_round(probes: &Probes, target: &Target) -> RoundReport {
     report.deadline_hit = Instant::now() >= round.deadline;
     report.duration_seconds = begin.elapsed().as_secs_f64();
     report
-}
-
-/// The registered domain of a host (public suffix list; for unknown TLDs such
-/// as `.test`, the last two labels). IP literals are their own domain.
-pub fn registered_domain(host: &str) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
-        return host;
-    }
-    match psl::domain_str(&host) {
-        Some(d) => d.to_string(),
-        None => host,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::registered_domain;
-
-    #[test]
-    fn registered_domains() {
-        assert_eq!(registered_domain("www.presstv.co.uk"), "presstv.co.uk");
-        assert_eq!(registered_domain("www.presstv.ir"), "presstv.ir");
-        assert_eq!(registered_domain("a.b.mirror.test"), "mirror.test");
-        assert_eq!(registered_domain("127.0.0.1"), "127.0.0.1");
-    }
 }

@@ -14,7 +14,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::client::TlsStream;
 
-use super::tls::{self, Handshake, TlsReport, TlsSetup, fmt_secs};
+use super::tls::{self, Handshake, TlsReport, TlsSetup};
+use crate::ground::text::fmt_secs;
 
 /// A plain or TLS connection.
 pub enum Stream {

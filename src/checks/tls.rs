@@ -9,11 +9,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::ground::crypto::provider;
+use crate::ground::text::fmt_secs;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -27,7 +27,7 @@ use tokio_rustls::client::TlsStream;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     #[error("CA file: {0}")]
-    File(#[from] crate::pem::FileError),
+    File(#[from] crate::ground::files::FileError),
     #[error("building the TLS verifier: {0}")]
     Verifier(String),
 }
@@ -46,7 +46,7 @@ impl TlsSetup {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         if let Some(path) = ca_file {
-            crate::pem::add_trust_anchors(path, &mut roots)?;
+            crate::ground::files::add_trust_anchors(path, &mut roots)?;
         }
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -374,15 +374,4 @@ pub fn describe(der: &CertificateDer<'_>) -> Option<CertInfo> {
         not_after: cert.validity().not_after.timestamp(),
         sans,
     })
-}
-
-/// `1.234s`-style seconds for details.
-pub fn fmt_secs(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
-}
-
-/// The crypto provider every TLS config in the process uses (ring), passed
-/// explicitly so no process-wide default has to be installed.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }

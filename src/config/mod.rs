@@ -5,6 +5,7 @@
 //! [`Config`] or a [`ConfigErrors`] listing every problem found, each with its
 //! key path, line and column. Nothing downstream re-validates.
 
+pub mod fingerprint;
 mod locate;
 mod raw;
 mod shard;
@@ -32,7 +33,7 @@ pub struct Config {
     pub alerting: AlertingConfig,
     pub sites: Vec<Site>,
     /// Configured fingerprints (the shipped list is added by `parity`).
-    pub fingerprints: Vec<crate::parity::fingerprints::Fingerprint>,
+    pub fingerprints: Vec<fingerprint::Fingerprint>,
     /// Where it came from, for logs (`<embedded default>` for the built-in one).
     pub source: String,
 }
@@ -82,10 +83,19 @@ pub enum ReceiverKind {
     Webhook,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ServerTls {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
+    /// The server config validation built from them (loaded once).
+    pub loaded: std::sync::Arc<rustls::ServerConfig>,
+}
+
+/// Two `[server.tls]` sections are the same when they name the same files.
+impl PartialEq for ServerTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.cert_file == other.cert_file && self.key_file == other.key_file
+    }
 }
 
 /// One watched site: a main address and its mirrors.
@@ -297,7 +307,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message,
         }],
     };
-    let bytes = crate::pem::read_capped(path, MAX_CONFIG_BYTES)
+    let bytes = crate::ground::files::read_capped(path, MAX_CONFIG_BYTES)
         .map_err(|e| fail(format!("cannot read config file: {e}")))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| fail(format!("config file is not UTF-8 text: {e}")))?;

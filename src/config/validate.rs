@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::fingerprint::{Fingerprint, FpKind, Matcher, body_regex};
 use super::locate::{Lines, Locator};
 use super::raw::{RawConfig, RawFingerprint, RawParity, RawSettings, RawSite};
 use super::{
     Config, ConfigError, ConfigErrors, ParityConfig, ResolverSpec, ServerConfig, Settings, Site,
 };
-use crate::parity::fingerprints::{Fingerprint, FpKind, Matcher, body_regex};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9874";
 
@@ -234,18 +234,22 @@ impl Validator<'_> {
     fn server_tls(&mut self, t: &super::raw::RawServerTls) -> Option<super::ServerTls> {
         let cert_file = self.base.join(&t.cert_file);
         let key_file = self.base.join(&t.key_file);
-        if let Err(e) = crate::server::tls::load(&cert_file, &key_file) {
-            let which = if matches!(e, crate::server::tls::LoadError::Key(_)) {
-                "key_file"
-            } else {
-                "cert_file"
-            };
-            self.err(&format!("server.tls.{which}"), e.to_string());
-            return None;
-        }
+        // Built once, here: the daemon serves this very config.
+        let loaded = match crate::ground::crypto::server_config(&cert_file, &key_file) {
+            Ok(c) => c,
+            Err(e) => {
+                let which = match e {
+                    crate::ground::crypto::ServerTlsError::Key(_) => "key_file",
+                    crate::ground::crypto::ServerTlsError::Cert(_) => "cert_file",
+                };
+                self.err(&format!("server.tls.{which}"), e.to_string());
+                return None;
+            }
+        };
         Some(super::ServerTls {
             cert_file,
             key_file,
+            loaded,
         })
     }
 
@@ -489,7 +493,7 @@ impl Validator<'_> {
             Some((f, path)) => {
                 let full = self.base.join(f);
                 let mut roots = rustls::RootCertStore::empty();
-                if let Err(why) = crate::pem::add_trust_anchors(&full, &mut roots) {
+                if let Err(why) = crate::ground::files::add_trust_anchors(&full, &mut roots) {
                     self.err(&path, why.to_string());
                 }
                 Some(full)

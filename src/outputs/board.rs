@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::checks::RoundReport;
 use crate::config::Target;
+use crate::parity::ContentReport;
 use crate::verdict::Verdict;
 use crate::verdict::state::{Changes, State, Tracker};
 
@@ -47,6 +48,8 @@ pub struct Entry {
     pub target: Target,
     pub tracker: Tracker,
     pub last: Option<Arc<RoundReport>>,
+    /// The last round's fingerprints and parity (set with `last`).
+    pub content: Option<Arc<ContentReport>>,
     pub verdict: Verdict,
     pub last_check: Option<SystemTime>,
     pub history: VecDeque<Past>,
@@ -60,6 +63,7 @@ impl Entry {
             target,
             tracker: Tracker::new(now),
             last: None,
+            content: None,
             verdict: Verdict::default(),
             last_check: None,
             history: VecDeque::with_capacity(HISTORY),
@@ -179,6 +183,7 @@ impl Board {
         &self,
         key: &Key,
         report: RoundReport,
+        content: ContentReport,
         verdict: Verdict,
         now: SystemTime,
     ) -> Option<(Entry, Changes)> {
@@ -202,6 +207,7 @@ impl Board {
         });
         entry.verdict = verdict;
         entry.last = Some(Arc::new(report));
+        entry.content = Some(Arc::new(content));
         entry.last_check = Some(now);
         Some((entry.clone(), changes))
     }

@@ -10,7 +10,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::board::Entry;
 use crate::config::Role;
-use crate::timefmt::rfc3339;
+use crate::ground::time::rfc3339;
 use crate::verdict::state::State;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
@@ -69,8 +69,8 @@ fn row(e: &Entry, now: SystemTime) -> Markup {
                 .filter_map(|a| a.tls.as_ref()?.not_after)
                 .min()
         })
-        .map(|na| na.saturating_sub(crate::timefmt::unix(now) as i64) / 86400);
-    let parity = last.and_then(|r| r.content.parity.as_ref());
+        .map(|na| na.saturating_sub(crate::ground::time::unix(now) as i64) / 86400);
+    let parity = e.content.as_deref().and_then(|c| c.parity.as_ref());
     html! {
         tr.target data-url=(e.target.url.as_str()) data-state=(state.as_str()) {
             td { span class={ "state " (state.as_str()) } { (state.as_str()) } }

@@ -213,7 +213,7 @@ fn render(labels: &str, e: &Entry, round: bool) -> [String; FAMILIES.len()] {
     }
     // Mirrors: zeros before the first comparison; a round without one (the
     // mirror was down) leaves the last values, see `Series::record`.
-    let parity = e.last.as_deref().and_then(|r| r.content.parity.as_ref());
+    let parity = e.content.as_deref().and_then(|c| c.parity.as_ref());
     if e.target.role == Role::Mirror && (parity.is_some() || !round) {
         let p = parity.filter(|_| round);
         l.put(SIMILARITY, None, p.map_or(0.0, |p| p.similarity));

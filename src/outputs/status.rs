@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::board::Entry;
 use crate::checks::tls::Handshake;
-use crate::timefmt::{rfc3339, unix_rfc3339};
+use crate::ground::time::{rfc3339, unix_rfc3339};
 
 #[derive(Serialize)]
 pub struct Status {
@@ -109,8 +109,8 @@ fn target(e: &Entry) -> Value {
         "dns": dns,
         "tls": tls,
         "http": http,
-        "parity": last.and_then(|r| r.content.parity.as_ref()),
-        "fingerprints": last.map(|r| &r.content.fingerprints),
+        "parity": e.content.as_deref().and_then(|c| c.parity.as_ref()),
+        "fingerprints": e.content.as_deref().map(|c| &c.fingerprints),
         "last_round": last_round,
     })
 }

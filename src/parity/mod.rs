@@ -93,7 +93,7 @@ pub struct PathParity {
     /// later main snapshot). When `false` the figures above are older
     /// evidence, or none: the round says nothing about freshness.
     pub freshness_judged: bool,
-    #[serde(with = "crate::timefmt::rfc3339_opt")]
+    #[serde(with = "crate::ground::time::rfc3339_opt")]
     pub freshness_observed_at: Option<SystemTime>,
     pub articles_on_mirror: usize,
     /// The mirror's articles main has shown (among its last 512): a page
@@ -101,7 +101,7 @@ pub struct PathParity {
     /// one.
     pub articles_shared: usize,
     pub articles_on_reference: usize,
-    #[serde(with = "crate::timefmt::rfc3339")]
+    #[serde(with = "crate::ground::time::rfc3339")]
     pub reference_fetched_at: SystemTime,
     pub reference_age_seconds: f64,
 }
@@ -206,15 +206,15 @@ impl Content {
         target.role == Role::Mirror || self.sites.get(&target.site).is_some_and(|s| s.has_mirrors)
     }
 
-    /// Analyses the bodies of a finished round and records the result in
-    /// `report.content`. For a main site with mirrors, returns what changed
-    /// on the first-seen clock, for the store.
+    /// Analyses the bodies of a finished round (taking them out of the
+    /// report: nothing keeps them). For a main site with mirrors, also
+    /// returns what changed on the first-seen clock, for the store.
     pub fn analyse(
         &self,
         target: &Target,
         report: &mut RoundReport,
         now: SystemTime,
-    ) -> Option<ClockDelta> {
+    ) -> (ContentReport, Option<ClockDelta>) {
         let ns: Vec<String> = report
             .dns
             .ns
@@ -250,22 +250,30 @@ impl Content {
                 });
             }
         }
-        report.content.fingerprints = matches;
-        if !report.content.fingerprints.is_empty() {
-            return None;
+        let mut out = ContentReport {
+            fingerprints: matches,
+            parity: None,
+        };
+        if !out.fingerprints.is_empty() {
+            return (out, None);
         }
-        let site = self.sites.get(&target.site)?;
+        let Some(site) = self.sites.get(&target.site) else {
+            return (out, None);
+        };
         let main_host = site
             .main
             .host_str()
             .unwrap_or_default()
             .to_ascii_lowercase();
         match target.role {
-            Role::Main => (site.has_mirrors && pages.len() == target.paths.len())
-                .then(|| remember(site, &main_host, &target.url, pages)),
+            Role::Main => {
+                let delta = (site.has_mirrors && pages.len() == target.paths.len())
+                    .then(|| remember(site, &main_host, &target.url, pages));
+                (out, delta)
+            }
             Role::Mirror => {
-                report.content.parity = compare(site, &main_host, target, pages, now);
-                None
+                out.parity = compare(site, &main_host, target, pages, now);
+                (out, None)
             }
         }
     }

@@ -2,9 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::ground::time::{from_ms, to_ms};
 use crate::parity::SavedClock;
 use crate::parity::freshness::ClockDelta;
-use crate::timefmt::{from_ms, to_ms};
 
 /// Each entry upgrades the schema by one version (index + 1).
 const MIGRATIONS: &[&str] = &[

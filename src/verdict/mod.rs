@@ -18,8 +18,9 @@ use crate::checks::dns::Outcome;
 use crate::checks::http::{FailStage, status_ok};
 use crate::checks::tls::Handshake;
 use crate::config::{Role, Target};
+use crate::ground::time as timefmt;
+use crate::parity::ContentReport;
 use crate::parity::fingerprints::FpKind;
-use crate::timefmt;
 
 /// The fixed problem vocabulary (SPEC section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -204,16 +205,27 @@ impl Verdict {
 }
 
 /// Decides the problems one round shows, and which kinds it cannot judge.
-pub fn evaluate(target: &Target, report: &RoundReport, now: SystemTime) -> Verdict {
+pub fn evaluate(
+    target: &Target,
+    report: &RoundReport,
+    content: &ContentReport,
+    now: SystemTime,
+) -> Verdict {
     let mut v = Verdict {
         dns_consistent: true,
         ..Default::default()
     };
-    judge(target, report, now, &mut v);
+    judge(target, report, content, now, &mut v);
     v.finish()
 }
 
-fn judge(target: &Target, report: &RoundReport, now: SystemTime, v: &mut Verdict) {
+fn judge(
+    target: &Target,
+    report: &RoundReport,
+    content: &ContentReport,
+    now: SystemTime,
+    v: &mut Verdict,
+) {
     // Content kinds only ever apply to mirrors: on the main site they are
     // always judged (absent).
     let content_kinds = match target.role {
@@ -221,7 +233,7 @@ fn judge(target: &Target, report: &RoundReport, now: SystemTime, v: &mut Verdict
         Role::Main => &[],
     };
     if report.aborted {
-        let took = crate::checks::tls::fmt_secs(Duration::from_secs_f64(report.duration_seconds));
+        let took = crate::ground::text::fmt_secs(Duration::from_secs_f64(report.duration_seconds));
         v.push(
             Kind::HttpError,
             format!("round stalled: did not finish within {took}"),
@@ -234,7 +246,7 @@ fn judge(target: &Target, report: &RoundReport, now: SystemTime, v: &mut Verdict
     // Fingerprints win: a seizure banner served with 403 is `seized`, and
     // neither kind ever also raises a content problem. A match explains
     // the whole address, so every other kind counts as judged absent.
-    if fingerprints(report, v) {
+    if fingerprints(content, v) {
         return;
     }
     // Without a response body, only DNS-based fingerprints were checked.
@@ -253,20 +265,19 @@ fn judge(target: &Target, report: &RoundReport, now: SystemTime, v: &mut Verdict
         return;
     }
     if http(target, report, v) {
-        content(target, report, v);
+        parity(target, content, v);
     } else {
         v.unknown(content_kinds);
     }
 }
 
 /// `seized`/`blockpage` from matched fingerprints; `true` when any matched.
-fn fingerprints(report: &RoundReport, v: &mut Verdict) -> bool {
+fn fingerprints(content: &ContentReport, v: &mut Verdict) -> bool {
     for (kind, fp) in [
         (Kind::Seized, FpKind::Seized),
         (Kind::Blockpage, FpKind::Blockpage),
     ] {
-        let hits: Vec<String> = report
-            .content
+        let hits: Vec<String> = content
             .fingerprints
             .iter()
             .filter(|m| m.kind == fp)
@@ -282,11 +293,11 @@ fn fingerprints(report: &RoundReport, v: &mut Verdict) -> bool {
 /// Mirror content against the main site's reference. Similarity is judged
 /// whenever a reference exists; freshness only for paths whose mirror fetch
 /// was judged this round against bracketing main snapshots (`parity`).
-fn content(target: &Target, report: &RoundReport, v: &mut Verdict) {
+fn parity(target: &Target, content: &ContentReport, v: &mut Verdict) {
     if target.role != Role::Mirror {
         return;
     }
-    let Some(p) = report.content.parity.as_ref() else {
+    let Some(p) = content.parity.as_ref() else {
         // No reference yet (first rounds, after a restart or a reload), or
         // no page parity could read: no evidence either way.
         v.unknown(CONTENT);

@@ -16,7 +16,7 @@ use crate::checks::net::TcpReport;
 use crate::checks::tls::{Handshake, TlsReport};
 use crate::config::{ParityConfig, Role, Settings, Target};
 use crate::parity::fingerprints::{FingerprintMatch, FpKind};
-use crate::parity::{ParityReport, PathParity};
+use crate::parity::{ContentReport, ParityReport, PathParity};
 
 use Kind::*;
 
@@ -147,10 +147,33 @@ fn parity(similarity: f64, judged: bool, lag: f64, upper: Option<f64>) -> Parity
     }
 }
 
+/// A round's report and its content analysis, as `evaluate` takes them;
+/// derefs to the report so rows edit both alike.
+struct R {
+    report: RoundReport,
+    content: ContentReport,
+}
+
+impl std::ops::Deref for R {
+    type Target = RoundReport;
+    fn deref(&self) -> &RoundReport {
+        &self.report
+    }
+}
+
+impl std::ops::DerefMut for R {
+    fn deref_mut(&mut self) -> &mut RoundReport {
+        &mut self.report
+    }
+}
+
 /// A round where everything worked: two agreeing resolvers, one good
 /// address, a 200, and (for a mirror) an identical, judged-fresh page.
-fn healthy(role: Role) -> RoundReport {
-    let mut r = RoundReport::empty(now());
+fn healthy(role: Role) -> R {
+    let mut r = R {
+        report: RoundReport::empty(now()),
+        content: ContentReport::default(),
+    };
     r.dns = DnsReport {
         looked_up: true,
         resolvers: vec![
@@ -168,7 +191,7 @@ fn healthy(role: Role) -> RoundReport {
 }
 
 /// Sets how many of the mirror's 40 articles main showed.
-fn shared(r: &mut RoundReport, n: usize) {
+fn shared(r: &mut R, n: usize) {
     if let Some(p) = r.content.parity.as_mut() {
         p.paths[0].articles_shared = n;
     }
@@ -185,7 +208,7 @@ fn fingerprint(kind: FpKind) -> FingerprintMatch {
 type Row = (
     &'static str,
     Role,
-    fn(&mut RoundReport, &mut Target),
+    fn(&mut R, &mut Target),
     &'static [Kind],
     &'static [Kind],
 );
@@ -578,7 +601,7 @@ const ROWS: &[Row] = &[
         "round cut off by the backstop",
         Role::Mirror,
         |r, _| {
-            *r = RoundReport::aborted(now(), Duration::from_secs(11));
+            r.report = RoundReport::aborted(now(), Duration::from_secs(11));
         },
         &[HttpError],
         &[
@@ -608,7 +631,7 @@ fn evaluate_table() {
         let mut t = target(*role);
         let mut r = healthy(*role);
         edit(&mut r, &mut t);
-        let v = evaluate(&t, &r, now());
+        let v = evaluate(&t, &r.report, &r.content, now());
         if kinds(&v) != *want || v.undetermined != *undetermined {
             failures.push(format!(
                 "{name}:\n  findings {:?} (want {want:?})\n  undetermined {:?} (want {undetermined:?})",
@@ -627,7 +650,7 @@ fn details_name_their_evidence() {
     let t = target(Role::Mirror);
     let mut r = healthy(Role::Mirror);
     r.content.parity = Some(parity(0.95, true, 26.0, Some(30.0)));
-    let v = evaluate(&t, &r, now());
+    let v = evaluate(&t, &r.report, &r.content, now());
     assert_eq!(
         v.findings,
         vec![Finding {
@@ -637,7 +660,7 @@ fn details_name_their_evidence() {
     );
     let mut r = healthy(Role::Main);
     r.addresses.push(address(2, false, None));
-    let v = evaluate(&target(Role::Main), &r, now());
+    let v = evaluate(&target(Role::Main), &r.report, &r.content, now());
     assert_eq!(
         v.findings[0].detail,
         "1 of 2 addresses failing: 127.0.0.2 (connection refused)"
@@ -688,7 +711,7 @@ fn no_evidence_after_a_restart_never_clears() {
         &stale,
         &not_bracketed,
     ] {
-        let v = evaluate(&m, r, now());
+        let v = evaluate(&m, &r.report, &r.content, now());
         let c = tracker.apply(&v.findings, &v.undetermined, 2, 2, now());
         assert!(c.cleared.is_empty() && c.raised.is_empty(), "{c:?}");
         assert_eq!(raised(&tracker), vec![ContentStale]);
@@ -696,14 +719,14 @@ fn no_evidence_after_a_restart_never_clears() {
     }
     // Real evidence of freshness clears it after success_threshold rounds.
     let fresh = healthy(Role::Mirror);
-    let v = evaluate(&m, &fresh, now());
+    let v = evaluate(&m, &fresh.report, &fresh.content, now());
     assert!(
         tracker
             .apply(&v.findings, &v.undetermined, 2, 2, now())
             .cleared
             .is_empty()
     );
-    let v = evaluate(&m, &fresh, now());
+    let v = evaluate(&m, &fresh.report, &fresh.content, now());
     assert_eq!(
         tracker
             .apply(&v.findings, &v.undetermined, 2, 2, now())
@@ -725,12 +748,12 @@ fn an_earlier_stage_failing_keeps_later_problems() {
     nx.http.clear();
     nx.addresses.clear();
     for r in [&stale, &stale] {
-        let v = evaluate(&m, r, now());
+        let v = evaluate(&m, &r.report, &r.content, now());
         tracker.apply(&v.findings, &v.undetermined, 2, 1, now());
     }
     assert_eq!(raised(&tracker), vec![ContentStale]);
     for _ in 0..3 {
-        let v = evaluate(&m, &nx, now());
+        let v = evaluate(&m, &nx.report, &nx.content, now());
         tracker.apply(&v.findings, &v.undetermined, 2, 1, now());
     }
     assert_eq!(raised(&tracker), vec![DnsFailure, ContentStale]);
@@ -747,8 +770,8 @@ fn no_evidence_neither_raises_nor_breaks_a_streak() {
     stale.content.parity = Some(parity(0.95, true, 300.0, Some(305.0)));
     let mut unknown = healthy(Role::Mirror);
     unknown.content.parity = Some(parity(0.95, false, 300.0, Some(305.0)));
-    let mut feed = |r: &RoundReport| {
-        let v = evaluate(&m, r, now());
+    let mut feed = |r: &R| {
+        let v = evaluate(&m, &r.report, &r.content, now());
         tracker.apply(&v.findings, &v.undetermined, 3, 2, now())
     };
     feed(&stale);

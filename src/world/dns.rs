@@ -15,7 +15,7 @@ use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use crate::checks::registered_domain;
+use crate::ground::domain::registered_domain;
 
 /// Names and their addresses, lower-case without the trailing dot.
 #[derive(Debug, Clone, Default)]

@@ -229,7 +229,7 @@ impl FaultWorld {
             .insert(GARBAGE_HOST.into(), vec![IpAddr::V4(GARBAGE)]);
         let authoritative = dns::serve(zone).await?;
         let bomb = Arc::new(gzip_zeros(64 << 20)?);
-        let mut config = ServerConfig::builder_with_provider(crate::checks::tls::provider())
+        let mut config = ServerConfig::builder_with_provider(crate::ground::crypto::provider())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(BySni(certs)));

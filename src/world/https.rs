@@ -70,7 +70,7 @@ impl ResolvesServerCert for BySni {
 
 /// Serves every vhost over TLS on `listener` until the task is aborted.
 pub async fn serve_tls(listener: TcpListener, vhosts: Arc<HashMap<String, Vhost>>) {
-    let mut config = match ServerConfig::builder_with_provider(crate::checks::tls::provider())
+    let mut config = match ServerConfig::builder_with_provider(crate::ground::crypto::provider())
         .with_safe_default_protocol_versions()
     {
         Ok(b) => b
@@ -166,7 +166,7 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
             noise,
             gzip,
         }) => {
-            let stamp = crate::timefmt::rfc3339(SystemTime::now());
+            let stamp = crate::ground::time::rfc3339(SystemTime::now());
             let html = pages::homepage(title, &host, &feed.latest(*frozen), &stamp, *noise);
             if *gzip && accepts_gzip {
                 let mut enc =

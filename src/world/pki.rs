@@ -75,7 +75,7 @@ impl Ca {
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let signing = crate::checks::tls::provider()
+        let signing = crate::ground::crypto::provider()
             .key_provider
             .load_private_key(der)
             .map_err(|e| rcgen::Error::PemError(e.to_string()))?;
@@ -110,7 +110,7 @@ impl Ca {
             _ => params.signed_by(&key, &self.issuer)?,
         };
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let provider = crate::checks::tls::provider();
+        let provider = crate::ground::crypto::provider();
         let signing = provider
             .key_provider
             .load_private_key(der)
