@@ -294,7 +294,7 @@ fn reload(
         .external_url
         .as_ref()
         .map(|u| u.to_string())
-        .unwrap_or_else(|| shared.alerts.config().1);
+        .unwrap_or_else(|| shared.alerts.generator_url());
     shared.alerts.set_config(config.alerting.clone(), generator);
     shared.metrics.set_reload_ok(true);
     let mut summary = format!(

@@ -138,6 +138,11 @@ impl Alerts {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = (config, generator);
     }
 
+    /// The `generatorURL` alerts carry.
+    pub fn generator_url(&self) -> String {
+        self.config().1
+    }
+
     pub fn config(&self) -> (AlertingConfig, String) {
         self.config
             .read()

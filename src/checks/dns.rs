@@ -1,8 +1,10 @@
 //! DNS check: A and AAAA through every configured resolver, NS of the
 //! registered domain through the first.
 //!
-//! Each resolver is queried on its own (no pooling, no cache), so a resolver
-//! that lies, fails or stays silent shows as itself.
+//! Each resolver is queried on its own (no pooling), so a resolver that
+//! lies, fails or stays silent shows as itself. A and AAAA answers and
+//! errors are never cached; a non-empty NS answer is reused within its TTL
+//! (at most 5 minutes), as a recursive resolver would answer from its cache.
 
 use std::net::IpAddr;
 use std::sync::Arc;
