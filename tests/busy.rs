@@ -36,14 +36,7 @@ fn raised(env: &Env, d: &Daemon) -> BTreeMap<&'static str, Vec<String>> {
         .iter()
         .map(|s| {
             let t = target(&status, &s.url).expect("busy target in status");
-            let kinds = t["problems"]
-                .as_array()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let kinds = problem_kinds(t);
             (s.name, kinds)
         })
         .collect()

@@ -3,6 +3,8 @@
 //! within its timeout (plus the backstop's second), and that memory stayed
 //! bounded. Loopback only.
 
+mod common;
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -58,15 +60,7 @@ fn settings(e: &Env, resolvers: Vec<ResolverSpec>) -> Settings {
 
 /// Peak resident memory of this process, KiB.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    common::proc_status_kib("self", "VmHWM")
 }
 
 /// One probe; panics if it took longer than its bound.

@@ -376,12 +376,7 @@ fn a_panicking_round_is_contained_and_shown() {
     );
     wait_ready(&d);
     let kinds_of = |status: &serde_json::Value, url: &str| -> Vec<String> {
-        target(status, url)
-            .and_then(|t| t["problems"].as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
-            .collect()
+        target(status, url).map(problem_kinds).unwrap_or_default()
     };
     let first = wait_for(
         "internal_error on the panicking address",

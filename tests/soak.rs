@@ -22,15 +22,7 @@ fn seconds() -> u64 {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_status_kib(&pid.to_string(), "VmRSS")
 }
 
 fn fds(pid: u32) -> usize {
@@ -46,14 +38,7 @@ fn states(d: &Daemon) -> BTreeMap<String, (String, Vec<String>)> {
         .flatten()
         .flat_map(|site| site["targets"].as_array().cloned().unwrap_or_default())
         .map(|t| {
-            let kinds = t["problems"]
-                .as_array()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let kinds = problem_kinds(&t);
             (
                 t["url"].as_str().unwrap_or_default().to_string(),
                 (t["state"].as_str().unwrap_or_default().to_string(), kinds),

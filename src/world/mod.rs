@@ -440,22 +440,42 @@ impl World {
         thresholds: (u32, u32),
         extra: &str,
     ) -> String {
-        let mirrors: Vec<String> = self
-            .busy
+        let watch = Watch {
+            listen,
+            ca_file,
+            interval,
+            timeout,
+            max_lag,
+            thresholds,
+            extra,
+        };
+        self.one_site(&watch, "busy", BUSY_HOST, &self.busy)
+    }
+
+    /// One site's config: `main` and every other of `scenarios` as mirrors.
+    fn one_site(&self, w: &Watch<'_>, name: &str, main: &str, scenarios: &[Scenario]) -> String {
+        let mirrors: Vec<String> = scenarios
             .iter()
-            .filter(|s| s.name != "busy_main")
+            .filter(|s| s.host != main)
             .map(|s| format!("\"{}\"", s.url))
             .collect();
+        let Watch {
+            listen,
+            ca_file,
+            interval,
+            timeout,
+            max_lag,
+            thresholds: (fail, succeed),
+            extra,
+        } = w;
         format!(
             "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
-             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = {}\nsuccess_threshold = {}\n\
-             {extra}\n\n[[sites]]\nname = \"busy\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
+             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = {fail}\nsuccess_threshold = {succeed}\n\
+             cert_warning = \"14d\"\n{extra}\n\n[[sites]]\nname = \"{name}\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
              [sites.parity]\nmin_similarity = 0.6\nmax_lag = \"{max_lag}\"\n",
             self.dns,
             self.tamper_dns,
-            thresholds.0,
-            thresholds.1,
-            self.url(BUSY_HOST),
+            self.url(main),
             mirrors.join(",\n  ")
         )
     }
@@ -476,23 +496,28 @@ impl World {
         timeout: &str,
         max_lag: &str,
     ) -> String {
-        let mirrors: Vec<String> = self
-            .scenarios
-            .iter()
-            .filter(|s| s.name != "main")
-            .map(|s| format!("\"{}\"", s.url))
-            .collect();
-        format!(
-            "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
-             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = 1\nsuccess_threshold = 1\n\
-             cert_warning = \"14d\"\n\n[[sites]]\nname = \"world\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
-             [sites.parity]\nmin_similarity = 0.6\nmax_lag = \"{max_lag}\"\n",
-            self.dns,
-            self.tamper_dns,
-            self.url(MAIN_HOST),
-            mirrors.join(",\n  ")
-        )
+        let watch = Watch {
+            listen,
+            ca_file,
+            interval,
+            timeout,
+            max_lag,
+            thresholds: (1, 1),
+            extra: "",
+        };
+        self.one_site(&watch, "world", MAIN_HOST, &self.scenarios)
     }
+}
+
+/// What a generated config watches with.
+struct Watch<'a> {
+    listen: &'a str,
+    ca_file: &'a str,
+    interval: &'a str,
+    timeout: &'a str,
+    max_lag: &'a str,
+    thresholds: (u32, u32),
+    extra: &'a str,
 }
 
 /// Binds 127.0.0.1, .3 and .4 on one port.

@@ -313,3 +313,28 @@ pub fn webhook_events(w: &Webhook) -> Vec<(String, String, String)> {
         })
         .collect()
 }
+
+/// The kinds of a status target's raised problems, in order.
+pub fn problem_kinds(t: &Value) -> Vec<String> {
+    t["problems"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A `/proc/<pid>/status` field in KiB (`pid` may be `self`); 0 if absent.
+pub fn proc_status_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
