@@ -348,8 +348,8 @@ async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToke
             .call(move |c| {
                 let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
                 for (i, s) in since.iter().enumerate() {
-                    for (site, url, ratio) in schema::uptime_all(c, *s)? {
-                        out.entry(Key { site, url }).or_default()[i] = Some(ratio);
+                    for (site, url, vantage, ratio) in schema::uptime_all(c, *s)? {
+                        out.entry(Key { site, url, vantage }).or_default()[i] = Some(ratio);
                     }
                 }
                 Ok(out)

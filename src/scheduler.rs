@@ -400,7 +400,7 @@ async fn publish(
     problems_changed: bool,
     now: SystemTime,
 ) {
-    let (site, url) = (key.site.clone(), key.url.clone());
+    let (site, url, vantage) = (key.site.clone(), key.url.clone(), key.vantage.clone());
     let at = (crate::ground::time::unix(now) * 1000.0) as i64;
     let state = entry.tracker.state().as_str();
     let rows: Option<Vec<ProblemRow>> = problems_changed.then(|| {
@@ -411,6 +411,7 @@ async fn publish(
             .map(|p| ProblemRow {
                 site: site.clone(),
                 url: url.clone(),
+                vantage: vantage.clone(),
                 kind: p.kind.as_str().to_string(),
                 detail: p.detail.clone(),
                 since_ms: (crate::ground::time::unix(p.since) * 1000.0) as i64,
@@ -421,9 +422,9 @@ async fn publish(
         .store
         .call(move |c| {
             if let Some(rows) = rows {
-                schema::save_problems(c, &site, &url, &rows)?;
+                schema::save_problems(c, &site, &url, &vantage, &rows)?;
             }
-            schema::add_history(c, &site, &url, at, state)
+            schema::add_history(c, (&site, &url, &vantage), at, state)
         })
         .await;
     if let Err(e) = stored {

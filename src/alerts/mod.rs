@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::config::LOCAL_VANTAGE;
 use crate::config::{AlertingConfig, ReceiverKind};
 use crate::ground::time::rfc3339;
 use crate::outputs::board::Entry;
@@ -100,9 +101,17 @@ impl Alert {
         })
     }
 
-    fn is_for(&self, site: &str, target: &str) -> bool {
+    /// The vantage an alert is about: its `vantage` label, absent for the
+    /// local one (so local alerts keep the labels and ids they always had).
+    fn vantage(&self) -> &str {
+        self.labels
+            .get("vantage")
+            .map_or(LOCAL_VANTAGE, String::as_str)
+    }
+
+    fn is_for(&self, site: &str, target: &str, vantage: &str) -> bool {
         self.labels.get("site").is_some_and(|s| s == site)
-            && (self.labels.get("target").is_some_and(|t| t == target)
+            && (self.labels.get("target").is_some_and(|t| t == target) && self.vantage() == vantage
                 || self.labels.get("alertname").is_some_and(|a| a == ALL_DOWN))
     }
 }
@@ -166,9 +175,10 @@ impl Alerts {
     ) -> Result<(), StoreError> {
         let site = entry.target.site.clone();
         let target = entry.target.label();
+        let vantage = entry.target.vantage.clone();
         let mut wanted: BTreeMap<String, Alert> = BTreeMap::new();
         for p in entry.tracker.problems() {
-            let labels = BTreeMap::from([
+            let mut labels = BTreeMap::from([
                 ("alertname".to_string(), p.kind.alert_name()),
                 ("site".to_string(), site.clone()),
                 ("target".to_string(), target.clone()),
@@ -178,6 +188,9 @@ impl Alerts {
                     p.kind.severity().as_str().to_string(),
                 ),
             ]);
+            if vantage != LOCAL_VANTAGE {
+                labels.insert("vantage".to_string(), vantage.clone());
+            }
             let annotations = BTreeMap::from([
                 (
                     "summary".to_string(),
@@ -215,7 +228,7 @@ impl Alerts {
         let mut open = self.open.lock().await;
         let in_scope: Vec<String> = open
             .values()
-            .filter(|a| a.is_for(&site, &target))
+            .filter(|a| a.is_for(&site, &target, &vantage))
             .map(|a| a.id.clone())
             .collect();
         let firing: Vec<Alert> = wanted
@@ -293,9 +306,9 @@ impl Alerts {
             .filter(|a| {
                 let site = a.labels.get("site");
                 match a.labels.get("target") {
-                    Some(t) => !targets
-                        .iter()
-                        .any(|x| Some(&x.site) == site && x.label() == *t),
+                    Some(t) => !targets.iter().any(|x| {
+                        Some(&x.site) == site && x.label() == *t && x.vantage == a.vantage()
+                    }),
                     None => !targets.iter().any(|x| Some(&x.site) == site),
                 }
             })

@@ -212,6 +212,9 @@ impl Role {
 pub struct Target {
     pub site: String,
     pub url: Url,
+    /// Where the address is probed from; [`LOCAL_VANTAGE`] (this machine)
+    /// until vantage points exist. Part of the address's identity.
+    pub vantage: String,
     pub role: Role,
     pub paths: Vec<String>,
     pub parity: ParityConfig,
@@ -224,6 +227,9 @@ impl Target {
         host_label(&self.url)
     }
 }
+
+/// The vantage of probes made from this machine, directly.
+pub const LOCAL_VANTAGE: &str = "local";
 
 /// Host of a URL, with `:port` when the port is not the scheme's default.
 pub fn host_label(url: &Url) -> String {
@@ -245,6 +251,7 @@ impl Config {
                 out.push(Target {
                     site: site.name.clone(),
                     url: url.clone(),
+                    vantage: LOCAL_VANTAGE.to_string(),
                     role,
                     paths: site.paths.clone(),
                     parity: site.parity,

@@ -17,11 +17,14 @@ use crate::verdict::state::{Changes, State, Tracker};
 /// Rounds kept per address for the status page's history strip.
 pub const HISTORY: usize = 60;
 
-/// Identity of an address across reloads: site name and URL.
+/// Identity of an address across reloads and restarts: site name, URL and
+/// vantage (`local` until vantage points exist). The board, the store's
+/// rows and the alert labels all use it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     pub site: String,
     pub url: String,
+    pub vantage: String,
 }
 
 impl Key {
@@ -29,6 +32,7 @@ impl Key {
         Self {
             site: t.site.clone(),
             url: t.url.to_string(),
+            vantage: t.vantage.clone(),
         }
     }
 }
@@ -220,6 +224,7 @@ impl Board {
             let key = Key {
                 site: r.site.clone(),
                 url: r.url.clone(),
+                vantage: r.vantage.clone(),
             };
             by_key.entry(key).or_default().push(r);
         }

@@ -40,6 +40,8 @@ pub struct TargetView {
     pub target: String,
     /// `main` or `mirror`.
     pub role: String,
+    /// Where it is probed from (`local`: this machine, directly).
+    pub vantage: String,
     /// `unknown`, `up`, `degraded` or `down`.
     pub state: String,
     /// RFC 3339: when the current state began.
@@ -322,6 +324,7 @@ fn target(e: &Entry) -> TargetView {
         url: e.target.url.to_string(),
         target: e.target.label(),
         role: name(&e.target.role),
+        vantage: e.target.vantage.clone(),
         state: e.tracker.state().as_str().to_string(),
         since: rfc3339(e.tracker.since()),
         last_check: e.last_check.map(rfc3339),

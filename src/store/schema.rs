@@ -43,6 +43,26 @@ const MIGRATIONS: &[&str] = &[
          site TEXT NOT NULL, article TEXT NOT NULL, first INTEGER NOT NULL,
          absent_at INTEGER,
          PRIMARY KEY (site, article)) WITHOUT ROWID;",
+    // v4: an address is (site, url, vantage); every existing row is the
+    // local vantage's. Alert rows keep their ids (local alerts carry no
+    // vantage label), so an upgrade neither re-fires nor forgets one.
+    "CREATE TABLE problems_v4 (
+         site TEXT NOT NULL, url TEXT NOT NULL, vantage TEXT NOT NULL DEFAULT 'local',
+         kind TEXT NOT NULL, detail TEXT NOT NULL, since INTEGER NOT NULL,
+         PRIMARY KEY (site, url, vantage, kind));
+     INSERT INTO problems_v4 (site, url, vantage, kind, detail, since)
+         SELECT site, url, 'local', kind, detail, since FROM problems;
+     DROP TABLE problems;
+     ALTER TABLE problems_v4 RENAME TO problems;
+     CREATE TABLE uptime_v4 (
+         site TEXT NOT NULL, url TEXT NOT NULL, vantage TEXT NOT NULL DEFAULT 'local',
+         hour INTEGER NOT NULL, up INTEGER NOT NULL, total INTEGER NOT NULL,
+         PRIMARY KEY (site, url, vantage, hour)) WITHOUT ROWID;
+     INSERT INTO uptime_v4 (site, url, vantage, hour, up, total)
+         SELECT site, url, 'local', hour, up, total FROM uptime_hourly;
+     DROP TABLE uptime_hourly;
+     ALTER TABLE uptime_v4 RENAME TO uptime_hourly;
+     CREATE INDEX uptime_hour ON uptime_hourly (hour);",
 ];
 
 /// Milliseconds per uptime bucket.
@@ -69,6 +89,7 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 pub struct ProblemRow {
     pub site: String,
     pub url: String,
+    pub vantage: String,
     pub kind: String,
     pub detail: String,
     pub since_ms: i64,
@@ -79,31 +100,33 @@ pub fn save_problems(
     conn: &mut Connection,
     site: &str,
     url: &str,
+    vantage: &str,
     rows: &[ProblemRow],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
-        "DELETE FROM problems WHERE site = ?1 AND url = ?2",
-        params![site, url],
+        "DELETE FROM problems WHERE site = ?1 AND url = ?2 AND vantage = ?3",
+        params![site, url, vantage],
     )?;
     for r in rows {
         tx.execute(
-            "INSERT INTO problems (site, url, kind, detail, since) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![r.site, r.url, r.kind, r.detail, r.since_ms],
+            "INSERT INTO problems (site, url, vantage, kind, detail, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![r.site, r.url, r.vantage, r.kind, r.detail, r.since_ms],
         )?;
     }
     tx.commit()
 }
 
 pub fn load_problems(conn: &mut Connection) -> rusqlite::Result<Vec<ProblemRow>> {
-    let mut stmt = conn.prepare("SELECT site, url, kind, detail, since FROM problems")?;
+    let mut stmt = conn.prepare("SELECT site, url, vantage, kind, detail, since FROM problems")?;
     let rows = stmt.query_map([], |r| {
         Ok(ProblemRow {
             site: r.get(0)?,
             url: r.get(1)?,
-            kind: r.get(2)?,
-            detail: r.get(3)?,
-            since_ms: r.get(4)?,
+            vantage: r.get(2)?,
+            kind: r.get(3)?,
+            detail: r.get(4)?,
+            since_ms: r.get(5)?,
         })
     })?;
     rows.collect()
@@ -328,18 +351,18 @@ pub fn queue_depth(conn: &mut Connection) -> rusqlite::Result<i64> {
 /// Counts one round of an address in its hour.
 pub fn add_history(
     conn: &mut Connection,
-    site: &str,
-    url: &str,
+    (site, url, vantage): (&str, &str, &str),
     at_ms: i64,
     state: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO uptime_hourly (site, url, hour, up, total) VALUES (?1, ?2, ?3, ?4, 1)
-         ON CONFLICT (site, url, hour) DO UPDATE SET up = up + excluded.up, total = total + 1",
+        "INSERT INTO uptime_hourly (site, url, vantage, hour, up, total) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT (site, url, vantage, hour) DO UPDATE SET up = up + excluded.up, total = total + 1",
     )?
     .execute(params![
         site,
         url,
+        vantage,
         at_ms.div_euclid(HOUR_MS),
         i64::from(state == "up")
     ])
@@ -358,15 +381,16 @@ pub fn prune_history(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<
 /// for every address with rounds in that window, in one query. Hour
 /// granularity: a "1 h" window covers the current and the previous clock
 /// hour.
-pub fn uptime_all(
-    conn: &mut Connection,
-    since_ms: i64,
-) -> rusqlite::Result<Vec<(String, String, f64)>> {
+/// (site, url, vantage, share up).
+pub type Uptime = (String, String, String, f64);
+
+pub fn uptime_all(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<Vec<Uptime>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT site, url, SUM(up) * 1.0 / SUM(total) FROM uptime_hourly WHERE hour >= ?1 GROUP BY site, url",
+        "SELECT site, url, vantage, SUM(up) * 1.0 / SUM(total) FROM uptime_hourly WHERE hour >= ?1
+         GROUP BY site, url, vantage",
     )?;
     let rows = stmt.query_map(params![since_ms.div_euclid(HOUR_MS)], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
     rows.collect()
 }
@@ -442,18 +466,24 @@ mod tests {
             (h + 5, "up"),
             (h + 9, "degraded"),
         ] {
-            add_history(&mut c, "s", "u", at, s).expect("add");
+            add_history(&mut c, ("s", "u", "local"), at, s).expect("add");
         }
-        add_history(&mut c, "t", "v", 7, "up").expect("add");
+        add_history(&mut c, ("t", "v", "local"), 7, "up").expect("add");
         let mut all = uptime_all(&mut c, 0).expect("q");
         all.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             all,
-            vec![("s".into(), "u".into(), 0.6), ("t".into(), "v".into(), 1.0)]
+            vec![
+                ("s".into(), "u".into(), "local".into(), 0.6),
+                ("t".into(), "v".into(), "local".into(), 1.0)
+            ]
         );
         // From inside hour 1: hour 1 only.
         let all = uptime_all(&mut c, h + 3).expect("q");
-        assert_eq!(all, vec![("s".into(), "u".into(), 2.0 / 3.0)]);
+        assert_eq!(
+            all,
+            vec![("s".into(), "u".into(), "local".into(), 2.0 / 3.0)]
+        );
         // Hour 0 ended before h + 1: its two buckets go.
         assert_eq!(prune_history(&mut c, h + 1).expect("prune"), 2);
     }
@@ -473,11 +503,59 @@ mod tests {
         migrate(&mut c).expect("v2");
         assert_eq!(
             uptime_all(&mut c, 0).expect("q"),
-            vec![("s".into(), "u".into(), 2.0 / 3.0)]
+            vec![("s".into(), "u".into(), "local".into(), 2.0 / 3.0)]
         );
         assert_eq!(
             uptime_all(&mut c, HOUR_MS * 2).expect("q"),
-            vec![("s".into(), "u".into(), 1.0)]
+            vec![("s".into(), "u".into(), "local".into(), 1.0)]
         );
+    }
+
+    /// An upgrade from the last release's database (v2: before the clock
+    /// and vantages) keeps every raised problem, alert and uptime count, as
+    /// the local vantage's.
+    #[test]
+    fn v2_state_survives_the_clock_and_vantage_migrations() {
+        let mut c = Connection::open_in_memory().expect("db");
+        // v2 is what the last release wrote.
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).expect("up to v2");
+        }
+        c.pragma_update(None, "user_version", 2).expect("version");
+        c.execute(
+            "INSERT INTO problems (site, url, kind, detail, since) VALUES ('s', 'https://m.test/', 'content_stale', 'lags', 42)",
+            [],
+        )
+        .expect("problem");
+        c.execute(
+            "INSERT INTO uptime_hourly (site, url, hour, up, total) VALUES ('s', 'https://m.test/', 5, 3, 4)",
+            [],
+        )
+        .expect("uptime");
+        c.execute(
+            "INSERT INTO alerts (id, labels, annotations, starts_at, last_reminder) VALUES ('a=1', '{}', '{}', 7, 7)",
+            [],
+        )
+        .expect("alert");
+        migrate(&mut c).expect("v4");
+        assert_eq!(
+            load_problems(&mut c).expect("problems"),
+            vec![ProblemRow {
+                site: "s".into(),
+                url: "https://m.test/".into(),
+                vantage: "local".into(),
+                kind: "content_stale".into(),
+                detail: "lags".into(),
+                since_ms: 42,
+            }]
+        );
+        assert_eq!(
+            uptime_all(&mut c, 0).expect("uptime"),
+            vec![("s".into(), "https://m.test/".into(), "local".into(), 0.75)]
+        );
+        assert_eq!(load_alerts(&mut c).expect("alerts")[0].id, "a=1");
+        // Two vantages of one address are two addresses.
+        add_history(&mut c, ("s", "https://m.test/", "uk"), 5 * HOUR_MS, "down").expect("add");
+        assert_eq!(uptime_all(&mut c, 0).expect("uptime").len(), 2);
     }
 }

@@ -36,6 +36,7 @@ fn target(role: Role) -> Target {
     Target {
         site: "s".into(),
         url: url::Url::parse(url).expect("url"),
+        vantage: crate::config::LOCAL_VANTAGE.into(),
         role,
         paths: vec!["/".into()],
         parity: ParityConfig {
