@@ -108,13 +108,22 @@ impl Fingerprints {
     pub fn matches(&self, body: &str, answers: &[IpAddr], ns: &[String]) -> Vec<FingerprintMatch> {
         let mut out = Vec::new();
         let mut lower: Option<Vec<u8>> = None;
+        // `(?i)` folds U+017F (long s) to `s` and U+212A (Kelvin) to `k`;
+        // an ASCII-lowercased page cannot show those as the needle, so on
+        // such a page the shortcut is not trusted.
+        let mut folds: Option<bool> = None;
         for f in &self.0 {
             let evidence = match &f.matcher {
                 Matcher::Body(re) => {
                     let page = lower.get_or_insert_with(|| body.as_bytes().to_ascii_lowercase());
-                    let absent = f
-                        .needle
-                        .is_some_and(|n| memchr::memmem::find(page, n.as_bytes()).is_none());
+                    let folds = *folds.get_or_insert_with(|| {
+                        let b = body.as_bytes();
+                        memchr::memmem::find(b, "\u{017F}".as_bytes()).is_some()
+                            || memchr::memmem::find(b, "\u{212A}".as_bytes()).is_some()
+                    });
+                    let absent = !folds
+                        && f.needle
+                            .is_some_and(|n| memchr::memmem::find(page, n.as_bytes()).is_none());
                     if absent {
                         None
                     } else {
