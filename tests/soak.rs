@@ -4,8 +4,8 @@
 //! Asserts resident memory grows less than 10% after warm-up, file
 //! descriptors come back to their baseline, and every state change is one
 //! the world explains (the flapping mirror, between `up` and `down` with
-//! `http_error`; the frozen mirror, once, to `content_stale`). Prints the
-//! figures.
+//! `http_error`; the frozen mirror, once, to `content_stale`, and after
+//! 25 minutes to `content_mismatch` as well). Prints the figures.
 
 mod common;
 
@@ -79,8 +79,14 @@ fn soak_memory_fds_and_state_changes_stay_explained() {
                 continue;
             }
             changes += 1;
-            // The frozen mirror falls behind once, after the start.
-            if url == &stale && state == "degraded" && kinds == &["content_stale"] {
+            // The frozen mirror falls behind once, after the start; once
+            // main has published 512 articles since it froze (25 min at
+            // one every 3 s) its links are no longer main's as far as
+            // mirrorwatch remembers, and it reads as another page too.
+            if url == &stale
+                && ((state == "degraded" && kinds == &["content_stale"])
+                    || (state == "down" && kinds == &["content_mismatch", "content_stale"]))
+            {
                 continue;
             }
             assert_eq!(
