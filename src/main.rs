@@ -131,7 +131,7 @@ fn main() -> ExitCode {
                 json,
             } = *args;
             let timeout: std::time::Duration = timeout.into();
-            let (min, max) = config::validate::limits::TIMEOUT;
+            let (min, max) = config::values::limits::TIMEOUT;
             if timeout < min || timeout > max {
                 eprintln!(
                     "--timeout: {} is out of range; expected from {} to {}",

@@ -8,8 +8,10 @@
 pub mod fingerprint;
 mod locate;
 mod raw;
+mod sections;
 mod shard;
 pub mod validate;
+pub mod values;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -152,7 +154,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             resolvers: ["system", "1.1.1.1", "8.8.8.8", "9.9.9.9"]
                 .iter()
-                .filter_map(|r| validate::parse_resolver(r).ok())
+                .filter_map(|r| values::parse_resolver(r).ok())
                 .collect(),
             ca_file: None,
             max_body_bytes: 4 * 1024 * 1024,
@@ -336,7 +338,7 @@ pub fn load_default() -> Result<Config, ConfigErrors> {
 /// Parses one resolver string (`system`, `IP`, `IP:PORT`,
 /// `tls://IP[:PORT]#name`, `https://host/dns-query`).
 pub fn validate_resolver(text: &str) -> Result<ResolverSpec, String> {
-    validate::parse_resolver(text)
+    values::parse_resolver(text)
 }
 
 /// Validates config text. `file` names it in errors; relative `ca_file`

@@ -5,18 +5,16 @@
 //! (every bad duration, URL, resolver, duplicate... is reported).
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use url::Url;
 
-use super::fingerprint::{Fingerprint, FpKind, Matcher, body_regex};
 use super::locate::{Lines, Locator};
-use super::raw::{RawConfig, RawFingerprint, RawParity, RawSettings, RawSite};
-use super::{
-    Config, ConfigError, ConfigErrors, ParityConfig, ResolverSpec, ServerConfig, Settings, Site,
-};
+use super::raw::{RawConfig, RawParity, RawSettings, RawSite};
+use super::values::{MAX_SITE_NAME, limits, parse_resolver, quoted_shown, shown};
+use super::{Config, ConfigError, ConfigErrors, ParityConfig, ServerConfig, Settings, Site};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9874";
 
@@ -71,14 +69,14 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     locator: Locator<'a>,
-    base: &'a Path,
+    pub(super) base: &'a Path,
     errors: Vec<ConfigError>,
 }
 
 /// A layer's value together with the key path it was written at.
-type Layered<'r, T> = Option<(&'r T, String)>;
+pub(super) type Layered<'r, T> = Option<(&'r T, String)>;
 
 /// `value` paired with its key path `prefix + key`, when the layer sets it.
 fn at<'r, T>(value: Option<&'r T>, prefix: &str, key: &str) -> Layered<'r, T> {
@@ -86,7 +84,7 @@ fn at<'r, T>(value: Option<&'r T>, prefix: &str, key: &str) -> Layered<'r, T> {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn err(&mut self, path: &str, message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: path.to_string(),
             position: self.locator.find(path),
@@ -173,163 +171,6 @@ impl Validator<'_> {
             fingerprints,
             source: file.to_string(),
         }
-    }
-
-    fn alerting(&mut self, a: &super::raw::RawAlerting) -> super::AlertingConfig {
-        use super::ReceiverKind;
-        let external_url = a
-            .external_url
-            .as_ref()
-            .and_then(|u| self.url(u, "alerting.external_url"));
-        let resend = a
-            .resend_interval
-            .as_ref()
-            .map(|r| (r, "alerting.resend_interval".to_string()));
-        let resend_interval = self.duration(resend, Duration::from_secs(60), limits::RESEND);
-        let mut receivers: Vec<super::Receiver> = Vec::new();
-        let kinds = [
-            (ReceiverKind::Alertmanager, "alertmanager", &a.alertmanager),
-            (ReceiverKind::Webhook, "webhook", &a.webhook),
-        ];
-        for (kind, key, list) in kinds {
-            for (i, r) in list.iter().enumerate() {
-                let prefix = format!("alerting.{key}[{i}]");
-                let Some(url) = self.url(&r.url, &format!("{prefix}.url")) else {
-                    continue;
-                };
-                let reminder_interval = match (&r.reminder_interval, kind) {
-                    (None, _) => None,
-                    (Some(_), ReceiverKind::Alertmanager) => {
-                        self.err(&format!("{prefix}.reminder_interval"), "Alertmanager receivers are re-sent every resend_interval; reminder_interval is for webhooks");
-                        None
-                    }
-                    (Some(r), ReceiverKind::Webhook) => Some(self.duration(
-                        Some((r, format!("{prefix}.reminder_interval"))),
-                        Duration::from_secs(3600),
-                        limits::RESEND,
-                    )),
-                };
-                let name = r.name.clone().unwrap_or_else(|| format!("{key}-{i}"));
-                if receivers.iter().any(|x| x.name == name) {
-                    self.err(
-                        &format!("{prefix}.name"),
-                        format!("duplicate receiver name `{name}`"),
-                    );
-                }
-                receivers.push(super::Receiver {
-                    name,
-                    kind,
-                    url,
-                    reminder_interval,
-                });
-            }
-        }
-        super::AlertingConfig {
-            external_url,
-            resend_interval,
-            receivers,
-        }
-    }
-
-    fn server_tls(&mut self, t: &super::raw::RawServerTls) -> Option<super::ServerTls> {
-        let cert_file = self.base.join(&t.cert_file);
-        let key_file = self.base.join(&t.key_file);
-        // Built once, here: the daemon serves this very config.
-        let loaded = match crate::ground::crypto::server_config(&cert_file, &key_file) {
-            Ok(c) => c,
-            Err(e) => {
-                let which = match e {
-                    crate::ground::crypto::ServerTlsError::Key(_) => "key_file",
-                    crate::ground::crypto::ServerTlsError::Cert(_) => "cert_file",
-                };
-                self.err(&format!("server.tls.{which}"), e.to_string());
-                return None;
-            }
-        };
-        Some(super::ServerTls {
-            cert_file,
-            key_file,
-            loaded,
-        })
-    }
-
-    fn fingerprint(&mut self, f: &RawFingerprint, prefix: &str) -> Option<Fingerprint> {
-        if f.name.trim().is_empty() {
-            self.err(&format!("{prefix}name"), "missing fingerprint name");
-        }
-        let kind = match f.kind.as_str() {
-            "blockpage" => Some(FpKind::Blockpage),
-            "seized" => Some(FpKind::Seized),
-            other => {
-                self.err(
-                    &format!("{prefix}kind"),
-                    format!(
-                        "`{other}` is not a fingerprint kind; expected \"blockpage\" or \"seized\""
-                    ),
-                );
-                None
-            }
-        };
-        let given = [
-            f.body_regex.is_some(),
-            f.dns_ip.is_some(),
-            f.ns_suffix.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if given != 1 {
-            self.err(
-                prefix.trim_end_matches('.'),
-                "needs exactly one of body_regex, dns_ip, ns_suffix",
-            );
-            return None;
-        }
-        let matcher = if let Some(re) = &f.body_regex {
-            match body_regex(re) {
-                Ok(r) => Some(Matcher::Body(r)),
-                Err(e) => {
-                    self.err(
-                        &format!("{prefix}body_regex"),
-                        format!("invalid regex: {e}"),
-                    );
-                    None
-                }
-            }
-        } else if let Some(ip) = &f.dns_ip {
-            match ip.parse::<IpAddr>() {
-                Ok(ip) => Some(Matcher::DnsIp(ip)),
-                Err(_) => {
-                    self.err(
-                        &format!("{prefix}dns_ip"),
-                        format!("`{ip}` is not an IP address"),
-                    );
-                    None
-                }
-            }
-        } else {
-            let suffix = f
-                .ns_suffix
-                .clone()
-                .unwrap_or_default()
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
-            if suffix.is_empty() {
-                self.err(
-                    &format!("{prefix}ns_suffix"),
-                    "must be a domain such as \"seized.example\"",
-                );
-                None
-            } else {
-                Some(Matcher::NsSuffix(suffix))
-            }
-        };
-        Some(Fingerprint {
-            name: f.name.clone(),
-            kind: kind?,
-            matcher: matcher?,
-            needle: None,
-        })
     }
 
     fn parity(&mut self, raw: Option<&RawParity>, prefix: &str) -> ParityConfig {
@@ -578,7 +419,7 @@ impl Validator<'_> {
     /// A duration within `range` (see [`limits`]): anything longer would
     /// overflow the arithmetic that meets it (deadlines, timestamps) or
     /// make no sense for a monitor.
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         value: Layered<'_, String>,
         default: Duration,
@@ -630,7 +471,7 @@ impl Validator<'_> {
         }
     }
 
-    fn url(&mut self, text: &str, path: &str) -> Option<Url> {
+    pub(super) fn url(&mut self, text: &str, path: &str) -> Option<Url> {
         if text.is_empty() {
             self.err(
                 path,
@@ -665,108 +506,5 @@ impl Validator<'_> {
                 None
             }
         }
-    }
-}
-
-/// Parses one resolver in the spec's forms: `system`, `IP`, `IP:PORT`,
-/// `tls://IP[:PORT]#name`, `https://host[:port]/path`.
-pub fn parse_resolver(text: &str) -> Result<ResolverSpec, String> {
-    let expected = "expected \"system\", \"IP\", \"IP:PORT\", \"tls://IP[:PORT]#name\" or \"https://host/dns-query\"";
-    if text == "system" {
-        return Ok(ResolverSpec::System);
-    }
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok(ResolverSpec::Plain(SocketAddr::new(ip, 53)));
-    }
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(ResolverSpec::Plain(addr));
-    }
-    if let Some(rest) = text.strip_prefix("tls://") {
-        let (addr, name) = rest.split_once('#').ok_or_else(|| {
-            format!("`{text}`: DNS-over-TLS needs the server name after '#'; {expected}")
-        })?;
-        let addr = addr
-            .parse::<SocketAddr>()
-            .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 853)))
-            .map_err(|_| format!("`{text}`: `{addr}` is not an IP address; {expected}"))?;
-        if name.is_empty() {
-            return Err(format!("`{text}`: empty server name after '#'"));
-        }
-        return Ok(ResolverSpec::Tls {
-            addr,
-            name: name.to_string(),
-        });
-    }
-    if text.starts_with("https://") {
-        let url =
-            Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e}); {expected}"))?;
-        if url.host_str().is_none() {
-            return Err(format!("`{text}` has no host; {expected}"));
-        }
-        return Ok(ResolverSpec::Https { url });
-    }
-    Err(format!("`{text}` is not a resolver; {expected}"))
-}
-
-/// The ranges durations in the config must fall in (README, "Limits").
-pub mod limits {
-    use std::time::Duration;
-
-    const DAY: u64 = 86_400;
-
-    pub const INTERVAL: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(DAY));
-    pub const TIMEOUT: (Duration, Duration) =
-        (Duration::from_millis(100), Duration::from_secs(600));
-    pub const CERT_WARNING: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(365 * DAY));
-    pub const MAX_LAG: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(30 * DAY));
-    pub const RETENTION: (Duration, Duration) =
-        (Duration::from_secs(3600), Duration::from_secs(3650 * DAY));
-    pub const RESEND: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(7 * DAY));
-}
-
-/// The longest site name: it labels every series and alert of the site.
-pub const MAX_SITE_NAME: usize = 128;
-
-/// At most this many characters of a value are echoed in an error.
-const SHOWN_CHARS: usize = 80;
-
-/// `message` with every `quoted` value cut to [`SHOWN_CHARS`] characters
-/// (a 10 MB site name is not echoed whole).
-pub fn quoted_shown(message: &str) -> String {
-    if message.len() <= 4 * SHOWN_CHARS {
-        return message.to_string();
-    }
-    message
-        .split('`')
-        .enumerate()
-        .map(|(i, part)| {
-            if i % 2 == 1 {
-                shown(part)
-            } else {
-                shown_long(part)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("`")
-}
-
-/// Unquoted text keeps more, but not everything.
-fn shown_long(text: &str) -> String {
-    if text.chars().nth(4 * SHOWN_CHARS).is_none() {
-        return text.to_string();
-    }
-    let head: String = text.chars().take(4 * SHOWN_CHARS).collect();
-    format!("{head}…")
-}
-
-/// A config value as an error shows it: at most [`SHOWN_CHARS`] characters.
-pub fn shown(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
-    let rest = chars.count();
-    if rest == 0 {
-        head
-    } else {
-        format!("{head}… ({rest} more characters)")
     }
 }
