@@ -447,7 +447,7 @@ fn spread(target: &Target, n: usize) -> Duration {
 /// A stable offset in `[0, spread)` for this target: its rounds' phase
 /// (FNV-1a of site and URL, the same in every run and build).
 fn jitter(target: &Target, spread: Duration) -> Duration {
-    let h = crate::parity::freshness::article_id(&format!("{}\n{}", target.site, target.url));
+    let h = crate::ground::hash::fnv1a(format!("{}\n{}", target.site, target.url).as_bytes());
     Duration::from_millis(h % ms(spread).max(1))
 }
 

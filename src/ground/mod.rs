@@ -1,10 +1,12 @@
 //! The ground floor: small helpers every layer may use, which use nothing
 //! of mirrorwatch's own. Time formats (`time`), size-capped file reads and
 //! PEM (`files`), the TLS crypto provider and the server TLS config
-//! (`crypto`), registered domains (`domain`) and short texts (`text`).
+//! (`crypto`), registered domains (`domain`), a fixed hash (`hash`) and
+//! short texts (`text`).
 
 pub mod crypto;
 pub mod domain;
 pub mod files;
+pub mod hash;
 pub mod text;
 pub mod time;

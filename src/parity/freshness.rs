@@ -93,12 +93,7 @@ impl ArticleMatcher {
 /// A stable 64-bit id for an article path (FNV-1a: fixed across runs and
 /// builds, unlike std's `DefaultHasher`).
 pub fn article_id(path: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in path.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::ground::hash::fnv1a(path.as_bytes())
 }
 
 /// Sorted, deduplicated ids of `articles`.

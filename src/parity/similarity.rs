@@ -7,30 +7,25 @@
 //! boundaries, and a changed ad slot only the shingles that touch it. Sets are
 //! sorted vectors, so a comparison allocates two vectors and no hash tables.
 
+use crate::ground::hash;
+
 /// Words per shingle.
 pub const SHINGLE: usize = 4;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// One FNV-1a (64-bit) step: fast and stable across runs.
-fn fnv_step(h: u64, byte: u8) -> u64 {
-    (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-}
-
 /// Hash of one word, lower-cased, every digit run folded to `0`.
 fn word_hash(word: &str) -> u64 {
-    let mut h = FNV_OFFSET;
+    let mut h = hash::OFFSET;
     let mut in_digits = false;
     if word.is_ascii() {
         for b in word.bytes() {
             if b.is_ascii_digit() {
                 if !in_digits {
-                    h = fnv_step(h, b'0');
+                    h = hash::step(h, b'0');
                 }
                 in_digits = true;
             } else {
                 in_digits = false;
-                h = fnv_step(h, b.to_ascii_lowercase());
+                h = hash::step(h, b.to_ascii_lowercase());
             }
         }
         return h;
@@ -38,19 +33,19 @@ fn word_hash(word: &str) -> u64 {
     for c in word.chars() {
         if c.is_numeric() {
             if !in_digits {
-                h = fnv_step(h, b'0');
+                h = hash::step(h, b'0');
             }
             in_digits = true;
             continue;
         }
         in_digits = false;
         if c.is_ascii() {
-            h = fnv_step(h, c.to_ascii_lowercase() as u8);
+            h = hash::step(h, c.to_ascii_lowercase() as u8);
         } else {
             let mut buf = [0u8; 4];
             for lc in c.to_lowercase() {
                 for b in lc.encode_utf8(&mut buf).bytes() {
-                    h = fnv_step(h, b);
+                    h = hash::step(h, b);
                 }
             }
         }
