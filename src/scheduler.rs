@@ -374,36 +374,29 @@ async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, mut on_bea
     }
 }
 
-/// Persists what a main round changed on its site's first-seen clock, so
-/// a restart keeps the lag clock (and never clears `content_stale` for
-/// want of it).
-async fn save_clock(shared: &Shared, target: &Target, delta: ClockDelta) {
-    if delta.added.is_empty() && delta.removed.is_empty() && delta.observed.is_none() {
-        return;
-    }
-    let (site, main) = (target.site.clone(), target.url.to_string());
-    let saved = shared
-        .store
-        .call(move |c| schema::save_clock(c, &site, &main, &delta))
-        .await;
-    if let Err(e) = saved {
-        tracing::error!(error = %e, "saving the first-seen clock");
-    }
+/// What one round hands to the store besides its entry.
+struct Persist {
+    problems_changed: bool,
+    /// A main round's change to its site's first-seen clock: persisted so
+    /// a restart keeps the lag clock (and never clears `content_stale` for
+    /// want of it).
+    clock: Option<ClockDelta>,
 }
 
-/// Persists what the round changed (raised problems, history) and lets the
-/// alert engine compare wanted and firing alerts.
+/// Persists what the round changed (raised problems, history, the clock)
+/// in one store job, and lets the alert engine compare wanted and firing
+/// alerts.
 async fn publish(
     shared: &Shared,
     key: &Key,
     entry: &crate::outputs::board::Entry,
-    problems_changed: bool,
+    persist: Persist,
     now: SystemTime,
 ) {
     let (site, url, vantage) = (key.site.clone(), key.url.clone(), key.vantage.clone());
     let at = (crate::ground::time::unix(now) * 1000.0) as i64;
     let state = entry.tracker.state().as_str();
-    let rows: Option<Vec<ProblemRow>> = problems_changed.then(|| {
+    let rows: Option<Vec<ProblemRow>> = persist.problems_changed.then(|| {
         entry
             .tracker
             .problems()
@@ -421,10 +414,16 @@ async fn publish(
     let stored = shared
         .store
         .call(move |c| {
-            if let Some(rows) = rows {
-                schema::save_problems(c, &site, &url, &vantage, &rows)?;
-            }
-            schema::add_history(c, (&site, &url, &vantage), at, state)
+            // Each write stands on its own: one failing skips no other.
+            let clock = persist
+                .clock
+                .as_ref()
+                .map_or(Ok(()), |d| schema::save_clock(c, &site, &url, d));
+            let problems = rows.map_or(Ok(()), |rows| {
+                schema::save_problems(c, &site, &url, &vantage, &rows)
+            });
+            let history = schema::add_history(c, (&site, &url, &vantage), at, state);
+            clock.and(problems).and(history)
         })
         .await;
     if let Err(e) = stored {
@@ -521,9 +520,6 @@ async fn target_loop(
         if outcome.panic.is_some() {
             shared.metrics.round_panicked(&target.site);
         }
-        if let Some(delta) = outcome.clock {
-            save_clock(&shared, &target, delta).await;
-        }
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;
@@ -535,14 +531,11 @@ async fn target_loop(
             continue;
         };
         shared.metrics.record(&entry);
-        Box::pin(publish(
-            &shared,
-            &key,
-            &entry,
-            !changes.raised.is_empty() || !changes.cleared.is_empty(),
-            now,
-        ))
-        .await;
+        let persist = Persist {
+            problems_changed: !changes.raised.is_empty() || !changes.cleared.is_empty(),
+            clock: outcome.clock,
+        };
+        Box::pin(publish(&shared, &key, &entry, persist, now)).await;
         for kind in &changes.raised {
             let detail = entry
                 .tracker
