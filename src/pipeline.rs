@@ -48,7 +48,24 @@ impl Pipeline {
     /// One round for `target`: checks (cut off at `timeout` + 1 s), content
     /// analysis, then the verdict.
     pub async fn run(&self, target: &Target, offload: Offload) -> Outcome {
-        run(self, target, offload).await
+        let backstop = target
+            .settings
+            .timeout
+            .saturating_add(Duration::from_secs(1));
+        // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
+        // inline it would make every idle task that large too.
+        let round = Box::pin(AssertUnwindSafe(run_round(&self.probes, target)).catch_unwind());
+        let report = match tokio::time::timeout(backstop, round).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(panic)) => return failed(target, message(&*panic)),
+            Err(_) => RoundReport::aborted(
+                SystemTime::now()
+                    .checked_sub(backstop)
+                    .unwrap_or(SystemTime::UNIX_EPOCH),
+                backstop,
+            ),
+        };
+        self.judge(target, report, offload)
     }
 
     /// Checks only (for `probe`, which orders main and mirror rounds).
@@ -57,8 +74,46 @@ impl Pipeline {
     }
 
     /// Parity and verdict on a finished round's report.
-    pub fn judge(&self, target: &Target, report: RoundReport, offload: Offload) -> Outcome {
-        judge(self, target, report, offload)
+    pub fn judge(&self, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
+        let now = SystemTime::now();
+        let analysed = {
+            let mut analyse = || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
+                        panic!("{PANIC_ENV}: test panic for {}", target.url);
+                    }
+                    let (content, clock) = self.content.analyse(target, &mut report, now);
+                    let verdict = verdict::evaluate(target, &report, &content, now);
+                    (content, clock, verdict)
+                }))
+            };
+            // Parsing up to max_body_bytes is CPU work: keep it off the
+            // worker's async duties so other targets' rounds are not delayed.
+            // A scan for fingerprints only is cheaper than handing over.
+            // block_in_place panics on a current-thread runtime.
+            let multi = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if offload == Offload::BlockInPlace && multi && self.content.parses(target) {
+                tokio::task::block_in_place(analyse)
+            } else {
+                analyse()
+            }
+        };
+        match analysed {
+            Ok((content, clock, verdict)) => Outcome {
+                report,
+                content,
+                verdict,
+                clock,
+                panic: None,
+                at: now,
+            },
+            Err(panic) => {
+                let mut out = failed(target, message(&*panic));
+                out.report = report;
+                out
+            }
+        }
     }
 }
 
@@ -87,76 +142,13 @@ fn panic_host() -> Option<&'static str> {
         .as_deref()
 }
 
-/// How [`run`] treats parsing.
+/// How [`Pipeline::run`] treats parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offload {
     /// Parse in `block_in_place` (multi-threaded runtime, the daemon).
     BlockInPlace,
     /// Parse inline (one-shot use).
     Inline,
-}
-
-async fn run(p: &Pipeline, target: &Target, offload: Offload) -> Outcome {
-    let backstop = target
-        .settings
-        .timeout
-        .saturating_add(Duration::from_secs(1));
-    // Boxed: a round's future (DNS, TLS and HTTP state) is large, and
-    // inline it would make every idle task that large too.
-    let round = Box::pin(AssertUnwindSafe(run_round(&p.probes, target)).catch_unwind());
-    let report = match tokio::time::timeout(backstop, round).await {
-        Ok(Ok(report)) => report,
-        Ok(Err(panic)) => return failed(target, message(&*panic)),
-        Err(_) => RoundReport::aborted(
-            SystemTime::now()
-                .checked_sub(backstop)
-                .unwrap_or(SystemTime::UNIX_EPOCH),
-            backstop,
-        ),
-    };
-    judge(p, target, report, offload)
-}
-
-fn judge(p: &Pipeline, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
-    let now = SystemTime::now();
-    let analysed = {
-        let mut analyse = || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
-                    panic!("{PANIC_ENV}: test panic for {}", target.url);
-                }
-                let (content, clock) = p.content.analyse(target, &mut report, now);
-                let verdict = verdict::evaluate(target, &report, &content, now);
-                (content, clock, verdict)
-            }))
-        };
-        // Parsing up to max_body_bytes is CPU work: keep it off the
-        // worker's async duties so other targets' rounds are not delayed.
-        // A scan for fingerprints only is cheaper than handing over.
-        // block_in_place panics on a current-thread runtime.
-        let multi = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if offload == Offload::BlockInPlace && multi && p.content.parses(target) {
-            tokio::task::block_in_place(analyse)
-        } else {
-            analyse()
-        }
-    };
-    match analysed {
-        Ok((content, clock, verdict)) => Outcome {
-            report,
-            content,
-            verdict,
-            clock,
-            panic: None,
-            at: now,
-        },
-        Err(panic) => {
-            let mut out = failed(target, message(&*panic));
-            out.report = report;
-            out
-        }
-    }
 }
 
 fn failed(target: &Target, msg: String) -> Outcome {
