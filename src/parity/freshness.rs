@@ -216,10 +216,6 @@ impl Clock {
         self.seen.get(&id)
     }
 
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
@@ -319,18 +315,17 @@ impl Pending {
     /// Judges the newest waiting fetch that main snapshots now bracket, and
     /// drops it and every older one. `None` when none can be judged yet.
     pub fn judge(&mut self, main: &Snapshots, clock: &Clock) -> Option<Judged> {
-        let i = self
+        let (i, judged) = self
             .0
             .iter()
-            .rposition(|(w, _)| main.bracket(*w).is_some())?;
-        let (w, on_mirror) = self.0.get(i)?.clone();
+            .enumerate()
+            .rev()
+            .find_map(|(i, (w, on_mirror))| {
+                let (before, after) = main.bracket(*w)?;
+                Some((i, judge(*w, on_mirror, before, after, clock)))
+            })?;
         self.0.drain(..=i);
-        let (before, after) = main.bracket(w)?;
-        Some(judge(w, &on_mirror, before, after, clock))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
+        Some(judged)
     }
 
     pub fn is_empty(&self) -> bool {
