@@ -493,12 +493,12 @@ async fn read_body(
     };
     let mut buf = Vec::new();
     let start = Instant::now();
-    let mut limited = (&mut decoded).take(max + 1);
+    let mut limited = (&mut decoded).take(max.saturating_add(1));
     let read = limited.read_to_end(&mut buf);
     match timeout_at(round.deadline, read).await {
         Ok(Ok(_)) => {
             let truncated = buf.len() as u64 > max;
-            buf.truncate(max as usize);
+            buf.truncate(usize::try_from(max).unwrap_or(usize::MAX));
             Ok((Bytes::from(buf), truncated))
         }
         Ok(Err(e)) => Err(Failure {
