@@ -198,6 +198,22 @@ fn shipped_fingerprints_match_what_they_name_and_not_news() {
     );
     let blocked = fp.matches(&pages::blockpage(), &[], &[]);
     assert_eq!(blocked[0].name, "iran-10.10.34.34-blockpage");
+    // `(?i)` folds U+212A (Kelvin) to k and U+017F (long s) to s: the
+    // needle shortcut must not skip such pages.
+    let names = |body: &str| -> Vec<String> {
+        fp.matches(body, &[], &[])
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+    };
+    assert_eq!(
+        names("see eais.r\u{212A}n.gov.ru"),
+        ["russia-rkn-blockpage"]
+    );
+    assert_eq!(
+        names("This domain has been \u{017F}eized by the United States Government"),
+        ["us-seizure-banner"]
+    );
     let ns = fp.matches("", &[], &["ns1.seizedservers.com".into()]);
     assert_eq!(ns[0].name, "ns-seizedservers.com");
     let dns = fp.matches("", &["10.10.34.35".parse().expect("ip")], &[]);
