@@ -1,7 +1,9 @@
 //! Parity cost: CPU time and peak heap to normalise and compare a pair of
 //! ~500 KB pages (the main page and a noisy mirror copy), end to end as the
-//! daemon does it: decode, tokenize, shingle, Jaccard, title, length ratio,
-//! article extraction and lag.
+//! daemon does it: canonical host names, decode, tokenize, shingle, Jaccard,
+//! title, length ratio, article extraction and lag; and what the shortcuts
+//! cost instead (the canonical digest that finds an identical page), and
+//! what a kept reference weighs.
 //!
 //! Run: `cargo bench --bench parity`. Prints figures; asserts nothing.
 
@@ -9,9 +11,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use mirrorwatch::ground::hash::Digest;
+use mirrorwatch::parity::analysis::{self, Analysis, Site, base_url};
+use mirrorwatch::parity::canon::Canon;
 use mirrorwatch::parity::freshness::{self, ArticleMatcher, Clock, Snapshot, Window};
-use mirrorwatch::parity::normalize::{Rewrite, decode, normalize};
-use mirrorwatch::parity::similarity::{jaccard, length_ratio, shingles, title_match};
+use mirrorwatch::parity::normalize::decode;
+use mirrorwatch::parity::similarity::{jaccard, length_ratio, title_match};
 use mirrorwatch::world::pages::{Feed, Noise, homepage};
 
 /// Counts live and peak heap bytes.
@@ -49,63 +54,55 @@ fn thread_cpu() -> Duration {
     Duration::from_nanos(ns)
 }
 
-/// The main page normalised once, as the daemon keeps it per main round.
+/// The main page analysed once, as the daemon keeps it per main round.
 struct Reference {
-    page: mirrorwatch::parity::normalize::Page,
-    shingles: Vec<u64>,
-    articles: Vec<String>,
+    analysis: Analysis,
     snapshot: Snapshot,
 }
 
-fn reference(main_html: &[u8], matcher: &ArticleMatcher) -> Reference {
-    let url = url::Url::parse("https://www.main.test/").expect("url");
-    let text = decode(main_html, Some("text/html; charset=utf-8"));
-    let page = normalize(
-        &text,
-        &Rewrite {
-            base: &url,
-            from: &[],
-            to: "www.main.test",
-        },
-    );
-    let articles = matcher.articles(&page.links);
+fn site<'a>(canon: &'a Canon, others: &'a [String], matcher: &'a ArticleMatcher) -> Site<'a> {
+    Site {
+        canon,
+        others,
+        matcher,
+    }
+}
+
+const CT: Option<&str> = Some("text/html; charset=utf-8");
+
+fn analyse(site: &Site<'_>, url: &str, body: &[u8]) -> Analysis {
+    let url = url::Url::parse(url).expect("url");
+    let base = base_url(&url, "/", site.canon.main());
+    let html = decode(body, CT);
+    analysis::parse(site, body, &html, CT, &base).0
+}
+
+fn reference(site: &Site<'_>, main_html: &[u8]) -> Reference {
+    let analysis = analyse(site, "https://www.main.test/", main_html);
     Reference {
-        shingles: shingles(&page.text),
         snapshot: Snapshot {
             window: Window::at(SystemTime::now()),
-            ids: freshness::ids(&articles),
+            ids: analysis.ids.clone(),
         },
-        articles,
-        page,
+        analysis,
     }
 }
 
 /// One mirror comparison against a kept reference: what the daemon does
-/// per mirror per round.
-fn compare(r: &Reference, mirror_html: &[u8], matcher: &ArticleMatcher, clock: &Clock) -> f64 {
-    let url = url::Url::parse("https://www.mirror.test/").expect("url");
-    let text = decode(mirror_html, Some("text/html; charset=utf-8"));
-    let from = ["www.mirror.test".to_string()];
-    let b = normalize(
-        &text,
-        &Rewrite {
-            base: &url,
-            from: &from,
-            to: "www.main.test",
-        },
-    );
-    let sim = jaccard(&r.shingles, &shingles(&b.text));
-    let on_mirror = freshness::ids(&matcher.articles(&b.links));
+/// per mirror round that must parse.
+fn compare(r: &Reference, site: &Site<'_>, mirror_html: &[u8], clock: &Clock) -> f64 {
+    let b = analyse(site, "https://www.mirror.test/", mirror_html);
+    let sim = jaccard(&r.analysis.shingles, &b.shingles);
     let lag = freshness::judge(
         Window::at(SystemTime::now()),
-        &on_mirror,
+        &b.ids,
         &r.snapshot,
         &r.snapshot,
         clock,
     );
     let _ = (
-        title_match(&r.page.title, &b.title),
-        length_ratio(r.page.length, b.length),
+        title_match(&r.analysis.title, &b.title),
+        length_ratio(r.analysis.length, b.length),
         lag,
     );
     sim
@@ -158,28 +155,53 @@ fn main() {
         },
     );
     let matcher = ArticleMatcher::default();
+    let others = vec!["www.mirror.test".to_string()];
+    let canon = Canon::new("www.main.test", &others);
+    let site = site(&canon, &others, &matcher);
     let mut clock = Clock::default();
-    let kept = reference(main.as_bytes(), &matcher);
-    clock.observe(&kept.articles, Window::at(SystemTime::now()), None);
+    let kept = reference(&site, main.as_bytes());
+    let names: Vec<String> = {
+        let url = url::Url::parse("https://www.main.test/").expect("url");
+        let html = decode(main.as_bytes(), CT);
+        analysis::parse(&site, main.as_bytes(), &html, CT, &url).1
+    };
+    clock.observe(&names, Window::at(SystemTime::now()), None);
+    // A live mirror's copy: main's page with the mirror's host.
+    let live = main.replace("www.main.test", "www.mirror.test");
 
     let n = 50;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut sim = 0.0;
-    let (steady_cpu, steady_wall) = measure(n, || {
-        sim = compare(&kept, mirror.as_bytes(), &matcher, &clock)
-    });
+    let (steady_cpu, steady_wall) =
+        measure(n, || sim = compare(&kept, &site, mirror.as_bytes(), &clock));
     let (cold_cpu, cold_wall) = measure(n, || {
-        let r = reference(main.as_bytes(), &matcher);
-        sim = compare(&r, mirror.as_bytes(), &matcher, &clock);
+        let r = reference(&site, main.as_bytes());
+        sim = compare(&r, &site, mirror.as_bytes(), &clock);
     });
     let (floor_cpu, _) = measure(n, || tokenize_only(&mirror));
+    // The identical shortcut: the canonical digest of the live copy, which
+    // equals main's, instead of a parse.
+    let main_key = canon.digest(main.as_bytes(), None);
+    let (digest_cpu, _) = measure(n, || {
+        assert_eq!(canon.digest(live.as_bytes(), None), main_key);
+    });
+    // The streamed digest alone (the unchanged shortcut's only cost).
+    let (raw_cpu, _) = measure(n, || {
+        let _ = Digest::of(live.as_bytes());
+    });
     let steady_peak = peak_heap(|| {
-        compare(&kept, mirror.as_bytes(), &matcher, &clock);
+        compare(&kept, &site, mirror.as_bytes(), &clock);
     });
     let cold_peak = peak_heap(|| {
-        let r = reference(main.as_bytes(), &matcher);
-        compare(&r, mirror.as_bytes(), &matcher, &clock);
+        let r = reference(&site, main.as_bytes());
+        compare(&r, &site, mirror.as_bytes(), &clock);
     });
+    // What one kept reference weighs (its analysis: shingles, ids, title).
+    let base = LIVE.load(Ordering::Relaxed);
+    let weighed = reference(&site, main.as_bytes());
+    let reference_bytes = LIVE.load(Ordering::Relaxed).saturating_sub(base);
+    let shingle_count = weighed.analysis.shingles.len();
+    drop(weighed);
     let mb = (main.len() + mirror.len()) as f64 / (1024.0 * 1024.0);
 
     println!(
@@ -208,6 +230,20 @@ fn main() {
     println!(
         "  floor: html5ever tokenizer only {:>8.2}            -        (mirror page, no sink work)",
         ms(floor_cpu)
+    );
+    println!(
+        "  identical page: canonical digest {:>7.3}            -        (instead of a parse: {:.0}x cheaper)",
+        ms(digest_cpu),
+        steady_cpu.as_secs_f64() / digest_cpu.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "  unchanged page: body digest      {:>7.3}            -        (computed while the body streams in)",
+        ms(raw_cpu)
+    );
+    println!(
+        "  a kept reference: {:.0} KB ({shingle_count} shingles, {} article ids)",
+        reference_bytes as f64 / 1024.0,
+        kept.analysis.ids.len()
     );
     println!(
         "  target: < 10 ms per pair; mean of {n} runs, thread CPU time from /proc/thread-self/schedstat"

@@ -76,29 +76,30 @@ impl Pipeline {
     /// Parity and verdict on a finished round's report.
     pub fn judge(&self, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
         let now = SystemTime::now();
-        let analysed = {
-            let mut analyse = || {
-                std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
-                        panic!("{PANIC_ENV}: test panic for {}", target.url);
-                    }
-                    let (content, clock) = self.content.analyse(target, &mut report, now);
-                    let verdict = verdict::evaluate(target, &report, &content, now);
-                    (content, clock, verdict)
-                }))
+        let analysed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
+                panic!("{PANIC_ENV}: test panic for {}", target.url);
+            }
+            // Fingerprint scan and the shortcuts' checks: cheap, inline.
+            let prepared = self.content.prepare(target, &mut report);
+            let parses = prepared.parses();
+            let analyse = || {
+                let (content, clock) = self.content.analyse(target, prepared, now);
+                let verdict = verdict::evaluate(target, &report, &content, now);
+                (content, clock, verdict)
             };
             // Parsing up to max_body_bytes is CPU work: keep it off the
             // worker's async duties so other targets' rounds are not delayed.
-            // A scan for fingerprints only is cheaper than handing over.
+            // A reused analysis is cheaper than handing over.
             // block_in_place panics on a current-thread runtime.
             let multi = tokio::runtime::Handle::try_current()
                 .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-            if offload == Offload::BlockInPlace && multi && self.content.parses(target) {
+            if offload == Offload::BlockInPlace && multi && parses {
                 tokio::task::block_in_place(analyse)
             } else {
                 analyse()
             }
-        };
+        }));
         match analysed {
             Ok((content, clock, verdict)) => Outcome {
                 report,

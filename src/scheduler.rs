@@ -520,6 +520,7 @@ async fn target_loop(
         if outcome.panic.is_some() {
             shared.metrics.round_panicked(&target.site);
         }
+        shared.metrics.parity_analysed(&outcome.content.analyses);
         if let FirstRound::Main(tx) = &order {
             tx.send_replace(true);
             order = FirstRound::Free;

@@ -113,6 +113,8 @@ pub struct Scrape {
     /// Rounds per target (both results), keyed by the target's labels.
     pub rounds: std::collections::HashMap<String, u64>,
     pub failed: u64,
+    /// `mirrorwatch_parity_analyses_total` by result.
+    pub analyses: std::collections::BTreeMap<String, u64>,
     /// `(le, cumulative count)` of the slip histogram.
     pub slip: Vec<(f64, u64)>,
 }
@@ -130,7 +132,12 @@ impl Scrape {
                 continue;
             };
             let value: f64 = value.parse().unwrap_or(0.0);
-            if let Some(labels) = name_labels.strip_prefix("mirrorwatch_checks_total{") {
+            if let Some(result) =
+                name_labels.strip_prefix("mirrorwatch_parity_analyses_total{result=\"")
+            {
+                let result = result.trim_end_matches("\"}").to_string();
+                s.analyses.insert(result, value as u64);
+            } else if let Some(labels) = name_labels.strip_prefix("mirrorwatch_checks_total{") {
                 let target: Vec<&str> = labels
                     .trim_end_matches('}')
                     .split(',')

@@ -30,6 +30,7 @@ use super::net::{self, Stream};
 use super::{Flow, Round, RoundReport, dns};
 use crate::config::{Role, host_label};
 use crate::ground::domain::registered_domain;
+use crate::ground::hash::{Digest, Digester};
 use crate::ground::text::fmt_secs;
 
 pub const MAX_REDIRECTS: usize = 10;
@@ -89,6 +90,10 @@ pub struct HttpReport {
     /// The decoded body (not serialized; for parity and fingerprints).
     #[serde(skip)]
     pub body: Bytes,
+    /// BLAKE3 of `body`, computed while it streamed in (parity reuses an
+    /// analysis when a page's digest is unchanged). `None` without a body.
+    #[serde(skip)]
+    pub body_digest: Option<Digest>,
 }
 
 /// Aborts spawned connection drivers when the round ends.
@@ -151,6 +156,7 @@ async fn fetch(
         requested_at: std::time::SystemTime::now(),
         received_at: std::time::SystemTime::now(),
         body: Bytes::new(),
+        body_digest: None,
     };
     let (mut ttfb, mut transfer) = (0.0, 0.0);
     let fail = |out: &mut HttpReport, f: Failure| {
@@ -221,10 +227,11 @@ async fn fetch(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         match read_body(round, response, out.content_encoding.as_deref()).await {
-            Ok((body, truncated)) => {
+            Ok((body, digest, truncated)) => {
                 out.body_bytes = body.len() as u64;
                 out.truncated = truncated;
                 out.body = body;
+                out.body_digest = digest;
                 if truncated && same_origin {
                     *origin = None;
                 }
@@ -473,12 +480,13 @@ async fn request(
 }
 
 /// Reads the body through the right decoder, never keeping more than
-/// `max_body_bytes` of decoded output.
+/// `max_body_bytes` of decoded output, and digests what it keeps as it
+/// arrives (so no second pass over the page is needed for the digest).
 async fn read_body(
     round: &Round<'_>,
     response: hyper::Response<hyper::body::Incoming>,
     encoding: Option<&str>,
-) -> Result<(Bytes, bool), Failure> {
+) -> Result<(Bytes, Option<Digest>, bool), Failure> {
     use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
     let max = round.target.settings.max_body_bytes;
     let frames = BodyStream::new(response.into_body())
@@ -492,14 +500,28 @@ async fn read_body(
         _ => Box::new(raw),
     };
     let mut buf = Vec::new();
+    // Only pages parity compares are digested.
+    let mut digest = round.target.compared.then(Digester::default);
+    let keep = usize::try_from(max).unwrap_or(usize::MAX);
     let start = Instant::now();
     let mut limited = (&mut decoded).take(max.saturating_add(1));
-    let read = limited.read_to_end(&mut buf);
+    let read = async {
+        loop {
+            let from = buf.len();
+            if limited.read_buf(&mut buf).await? == 0 {
+                return Ok::<_, io::Error>(());
+            }
+            let upto = buf.len().min(keep);
+            if let (Some(d), Some(piece)) = (digest.as_mut(), buf.get(from..upto)) {
+                d.update(piece);
+            }
+        }
+    };
     match timeout_at(round.deadline, read).await {
-        Ok(Ok(_)) => {
-            let truncated = buf.len() as u64 > max;
-            buf.truncate(usize::try_from(max).unwrap_or(usize::MAX));
-            Ok((Bytes::from(buf), truncated))
+        Ok(Ok(())) => {
+            let truncated = buf.len() > keep;
+            buf.truncate(keep);
+            Ok((Bytes::from(buf), digest.map(|d| d.finish()), truncated))
         }
         Ok(Err(e)) => Err(Failure {
             stage: FailStage::Body,

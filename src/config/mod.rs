@@ -219,6 +219,9 @@ pub struct Target {
     pub vantage: String,
     pub role: Role,
     pub paths: Vec<String>,
+    /// Parity reads this address's pages: a mirror, or a main site that
+    /// has mirrors (its pages are their reference).
+    pub compared: bool,
     pub parity: ParityConfig,
     pub settings: Settings,
 }
@@ -256,6 +259,7 @@ impl Config {
                     vantage: LOCAL_VANTAGE.to_string(),
                     role,
                     paths: site.paths.clone(),
+                    compared: role == Role::Mirror || !site.mirrors.is_empty(),
                     parity: site.parity,
                     settings: site.settings.clone(),
                 });

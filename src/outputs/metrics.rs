@@ -10,6 +10,7 @@ use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncode
 
 use super::board::Entry;
 use super::series::Series;
+use crate::parity::analysis::Analysed;
 
 /// Every metric mirrorwatch exports.
 pub struct Metrics {
@@ -22,6 +23,7 @@ pub struct Metrics {
     slip: prometheus::Histogram,
     panics: IntCounterVec,
     storage_ok: prometheus::IntGauge,
+    analyses: IntCounterVec,
 }
 
 impl Metrics {
@@ -81,6 +83,17 @@ impl Metrics {
         )?;
         storage_ok.set(1);
         registry.register(Box::new(storage_ok.clone()))?;
+        let analyses = IntCounterVec::new(
+            Opts::new(
+                "mirrorwatch_parity_analyses_total",
+                "Pages parity read, by how their analysis was obtained: parsed, unchanged (the same bytes as the address's last analysed page, reused) or identical (a mirror page that is main's page but for host names: main's analysis).",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(analyses.clone()))?;
+        for how in Analysed::ALL {
+            analyses.with_label_values(&[how.as_str()]).inc_by(0);
+        }
         Ok(Self {
             registry,
             series: Series::default(),
@@ -91,6 +104,7 @@ impl Metrics {
             slip,
             panics,
             storage_ok,
+            analyses,
         })
     }
 
@@ -131,6 +145,13 @@ impl Metrics {
     /// Whether the state store is healthy.
     pub fn set_storage_ok(&self, ok: bool) {
         self.storage_ok.set(i64::from(ok));
+    }
+
+    /// Counts how a round's pages were analysed.
+    pub fn parity_analysed(&self, how: &[Analysed]) {
+        for h in how {
+            self.analyses.with_label_values(&[h.as_str()]).inc();
+        }
     }
 
     /// Counts a round of `site` that panicked.

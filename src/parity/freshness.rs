@@ -97,11 +97,11 @@ pub fn article_id(path: &str) -> u64 {
 }
 
 /// Sorted, deduplicated ids of `articles`.
-pub fn ids(articles: &[String]) -> Vec<u64> {
+pub fn ids(articles: &[String]) -> Arc<[u64]> {
     let mut v: Vec<u64> = articles.iter().map(|a| article_id(a)).collect();
     v.sort_unstable();
     v.dedup();
-    v
+    v.into()
 }
 
 /// When a page was fetched: it was generated somewhere in `[start, end]`.
@@ -255,7 +255,8 @@ impl SeenEver {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub window: Window,
-    pub ids: Vec<u64>,
+    /// Shared with the page's analysis: an unchanged page costs no copy.
+    pub ids: Arc<[u64]>,
 }
 
 /// Main snapshots of one path, oldest first, at most [`SNAPSHOTS`].
@@ -302,10 +303,10 @@ pub struct Judged {
 
 /// Mirror fetches of one path waiting for a main snapshot after them.
 #[derive(Debug, Default)]
-pub struct Pending(VecDeque<(Window, Vec<u64>)>);
+pub struct Pending(VecDeque<(Window, Arc<[u64]>)>);
 
 impl Pending {
-    pub fn push(&mut self, w: Window, ids: Vec<u64>) {
+    pub fn push(&mut self, w: Window, ids: Arc<[u64]>) {
         if self.0.len() == PENDING {
             self.0.pop_front();
         }

@@ -8,39 +8,63 @@
 //! with the reference for the same path. Like the checks, this only records
 //! facts in the report; `verdict` decides.
 
+pub mod analysis;
+pub mod canon;
+mod compare;
 pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;
+#[cfg(test)]
+mod shortcut_tests;
 pub mod similarity;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+
+use bytes::Bytes;
 
 use serde::Serialize;
 use url::Url;
 
+use self::analysis::{Analysed, Analysis, PageKey, base_url};
+use self::canon::Canon;
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{
-    ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshot, Snapshots, Window,
+    ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshots, Window,
 };
-use self::normalize::{Rewrite, decode, normalize};
+use self::normalize::decode;
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
 
-/// A main-site page kept as the reference for one path.
+/// A main-site page kept as the reference for one path: its analysis (only
+/// what comparisons read, not the text, since every site holds one per
+/// path) and its canonical key, which a mirror page matches when it is the
+/// same page.
 #[derive(Debug)]
 pub struct Reference {
-    /// Only what comparisons read is kept (not the text), since every site
-    /// holds one per path.
-    pub title: String,
-    pub length: usize,
-    pub shingles: Vec<u64>,
-    pub articles: usize,
+    pub analysis: Arc<Analysis>,
+    key: PageKey,
     pub fetched_at: SystemTime,
+}
+
+/// A page's analysis as parity keeps it; main pages also keep their article
+/// paths (for the first-seen clock) and canonical key (for the reference).
+#[derive(Debug, Clone)]
+struct Kept {
+    analysis: Arc<Analysis>,
+    names: Option<Arc<[String]>>,
+    canonical: Option<PageKey>,
+}
+
+/// The last analysed page of one address and path, by its raw key.
+#[derive(Debug)]
+struct Last {
+    raw: PageKey,
+    kept: Kept,
 }
 
 /// Per-site content memory: references for similarity, main snapshots and
@@ -56,6 +80,8 @@ struct Memory {
     pending: HashMap<(String, String), Pending>,
     /// The last judgement per (mirror URL, path), shown until the next one.
     judged: HashMap<(String, String), Judged>,
+    /// The last analysed page per (address URL, path).
+    last: HashMap<(String, String), Last>,
 }
 
 struct SiteContent {
@@ -64,13 +90,32 @@ struct SiteContent {
     /// normalised at all.
     has_mirrors: bool,
     matcher: ArticleMatcher,
+    canon: Canon,
+    /// The mirrors' host names (lower case).
+    others: Vec<String>,
     memory: Arc<Mutex<Memory>>,
+}
+
+impl SiteContent {
+    fn settings(&self) -> analysis::Site<'_> {
+        analysis::Site {
+            canon: &self.canon,
+            others: &self.others,
+            matcher: &self.matcher,
+        }
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Per-site content memory and the fingerprint list, built per config.
 pub struct Content {
     fingerprints: Fingerprints,
     sites: HashMap<String, SiteContent>,
+    /// Off only to prove the shortcuts change no result (tests).
+    shortcuts: bool,
 }
 
 /// Parity of one mirror page against the reference.
@@ -126,6 +171,10 @@ pub struct ContentReport {
     pub fingerprints: Vec<FingerprintMatch>,
     /// Mirrors only, once the main site has given a reference.
     pub parity: Option<ParityReport>,
+    /// How each page parity read was analysed, for
+    /// `mirrorwatch_parity_analyses_total`.
+    #[serde(skip)]
+    pub analyses: Vec<Analysed>,
 }
 
 /// The first-seen clock of one site as the store keeps it.
@@ -152,22 +201,31 @@ impl Content {
             .sites
             .iter()
             .map(|s| {
-                let kept = previous
+                let host = |u: &Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
+                let others: Vec<String> = s.mirrors.iter().map(host).collect();
+                let old = previous
                     .and_then(|p| p.sites.get(&s.name))
-                    .filter(|old| old.main == s.main)
-                    .map(|old| old.memory.clone());
-                if let Some(m) = &kept {
-                    // Forget fetches of mirrors the new config dropped.
+                    .filter(|old| old.main == s.main);
+                if let Some(old) = old {
+                    // Forget fetches of mirrors the new config dropped, and
+                    // every kept analysis: fingerprints or the site's host
+                    // names (what canonical bytes are) may have changed.
                     let mirrors: Vec<String> = s.mirrors.iter().map(Url::to_string).collect();
-                    let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut m = old.memory();
                     m.pending.retain(|(u, _), _| mirrors.contains(u));
                     m.judged.retain(|(u, _), _| mirrors.contains(u));
+                    m.last.clear();
+                    if old.others != others {
+                        m.references.clear();
+                    }
                 }
                 let content = SiteContent {
                     main: s.main.clone(),
                     has_mirrors: !s.mirrors.is_empty(),
                     matcher: ArticleMatcher::new(s.article_regex.clone()),
-                    memory: kept.unwrap_or_default(),
+                    canon: Canon::new(&host(&s.main), &others),
+                    others,
+                    memory: old.map(|o| o.memory.clone()).unwrap_or_default(),
                 };
                 (s.name.clone(), content)
             })
@@ -175,7 +233,15 @@ impl Content {
         Self {
             fingerprints: Fingerprints::new(&config.fingerprints),
             sites,
+            shortcuts: true,
         }
+    }
+
+    /// Turns the shortcuts off (every page parsed): for tests that prove
+    /// they change no result.
+    pub fn without_shortcuts(mut self) -> Self {
+        self.shortcuts = false;
+        self
     }
 
     /// Puts back a site's first-seen clock saved before a restart, when it
@@ -198,23 +264,12 @@ impl Content {
         self.fingerprints.blocked_ips()
     }
 
-    /// Whether [`Content::analyse`] will parse this target's pages (mirrors,
-    /// and main sites that have mirrors), as opposed to only scanning them
-    /// for fingerprints. Parsing a large page is worth moving off the async
-    /// workers; a scan is not.
-    pub fn parses(&self, target: &Target) -> bool {
-        target.role == Role::Mirror || self.sites.get(&target.site).is_some_and(|s| s.has_mirrors)
-    }
-
-    /// Analyses the bodies of a finished round (taking them out of the
-    /// report: nothing keeps them). For a main site with mirrors, also
-    /// returns what changed on the first-seen clock, for the store.
-    pub fn analyse(
-        &self,
-        target: &Target,
-        report: &mut RoundReport,
-        now: SystemTime,
-    ) -> (ContentReport, Option<ClockDelta>) {
+    /// Takes the bodies out of a finished round (nothing keeps them), scans
+    /// them for fingerprints and decides how each page parity reads will be
+    /// analysed: reused (unchanged, identical) or parsed. Cheap; the parse
+    /// itself is left to [`Content::analyse`], which the caller may move
+    /// off the async workers when [`Prepared::parses`].
+    pub fn prepare(&self, target: &Target, report: &mut RoundReport) -> Prepared {
         let ns: Vec<String> = report
             .dns
             .ns
@@ -223,6 +278,7 @@ impl Content {
             .unwrap_or_default();
         let answers = report.dns.all_addresses();
         let mut matches = self.fingerprints.matches("", &answers, &ns);
+        let site = self.sites.get(&target.site).filter(|_| target.compared);
         let mut pages = Vec::new();
         for h in &mut report.http {
             if h.body.is_empty() && h.status.is_none() {
@@ -232,27 +288,102 @@ impl Content {
             // address's last report, and 10,000 addresses × 100 KB pages
             // would be a gigabyte.
             let body = std::mem::take(&mut h.body);
+            let ok = h.error.is_none()
+                && h.status
+                    .is_some_and(|s| status_ok(s, &target.settings.expect_status));
+            let compared = site.zip(h.body_digest).filter(|_| ok);
+            let mut page = compared.map(|(site, digest)| {
+                let base = base_url(&target.url, &h.path, site.canon.main());
+                Fetched {
+                    path: h.path.clone(),
+                    window: window_of(h),
+                    raw: PageKey::new(digest, h.content_type.as_deref(), &base),
+                    base,
+                    plan: Plan::Parse {
+                        body: Bytes::new(),
+                        html: String::new(),
+                        content_type: h.content_type.clone(),
+                    },
+                }
+            });
+            if let (Some(site), Some(p)) = (site, page.as_mut())
+                && self.shortcuts
+                && let Some(last) = site
+                    .memory()
+                    .last
+                    .get(&(target.url.to_string(), p.path.clone()))
+                && last.raw == p.raw
+            {
+                // The same bytes as the last analysed page, which matched
+                // no fingerprint: neither decoded nor scanned again.
+                p.plan = Plan::Reuse(last.kept.clone(), Analysed::Unchanged);
+                pages.extend(page);
+                continue;
+            }
             let html = decode(&body, h.content_type.as_deref());
-            drop(body);
             for m in self.fingerprints.matches(&html, &[], &[]) {
                 if !matches.iter().any(|x| x.name == m.name) {
                     matches.push(m);
                 }
             }
-            let ok = h.error.is_none()
-                && h.status
-                    .is_some_and(|s| status_ok(s, &target.settings.expect_status));
-            if ok {
-                pages.push(Fetched {
-                    path: h.path.clone(),
-                    window: window_of(h),
-                    html,
-                });
+            if let (Some(site), Some(p)) = (site, page.as_mut()) {
+                p.plan = self
+                    .identical(site, target, p, &body, h.body_digest)
+                    .unwrap_or(Plan::Parse {
+                        body,
+                        html,
+                        content_type: h.content_type.clone(),
+                    });
             }
+            pages.extend(page);
         }
-        let mut out = ContentReport {
+        Prepared {
             fingerprints: matches,
+            pages,
+        }
+    }
+
+    /// A mirror page whose canonical key is that of main's reference for
+    /// the path takes main's analysis.
+    fn identical(
+        &self,
+        site: &SiteContent,
+        target: &Target,
+        p: &Fetched,
+        body: &[u8],
+        raw: Option<crate::ground::hash::Digest>,
+    ) -> Option<Plan> {
+        if !self.shortcuts || target.role != Role::Mirror {
+            return None;
+        }
+        let reference = site.memory().references.get(&p.path).cloned()?;
+        let canonical = site.canon.digest(body, raw);
+        let ct = match &p.plan {
+            Plan::Parse { content_type, .. } => content_type.as_deref(),
+            Plan::Reuse(..) => None,
+        };
+        let kept = Kept {
+            analysis: reference.analysis.clone(),
+            names: None,
+            canonical: None,
+        };
+        (PageKey::new(canonical, ct, &p.base) == reference.key)
+            .then_some(Plan::Reuse(kept, Analysed::Identical))
+    }
+
+    /// Analyses a prepared round: parses what must be parsed, then makes a
+    /// main site's pages its references (returning what changed on the
+    /// first-seen clock, for the store) or compares a mirror's with them.
+    pub fn analyse(
+        &self,
+        target: &Target,
+        prepared: Prepared,
+        now: SystemTime,
+    ) -> (ContentReport, Option<ClockDelta>) {
+        let mut out = ContentReport {
+            fingerprints: prepared.fingerprints,
             parity: None,
+            analyses: Vec::new(),
         };
         if !out.fingerprints.is_empty() {
             return (out, None);
@@ -260,178 +391,91 @@ impl Content {
         let Some(site) = self.sites.get(&target.site) else {
             return (out, None);
         };
-        let main_host = site
-            .main
-            .host_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let mut pages = Vec::new();
+        for p in prepared.pages {
+            let (kept, how) = match p.plan {
+                Plan::Reuse(kept, how) => (kept, how),
+                Plan::Parse {
+                    body,
+                    html,
+                    content_type,
+                } => {
+                    let ct = content_type.as_deref();
+                    let (a, names) = analysis::parse(&site.settings(), &body, &html, ct, &p.base);
+                    let main = target.role == Role::Main;
+                    let kept = Kept {
+                        analysis: Arc::new(a),
+                        names: main.then(|| names.into()),
+                        canonical: main.then(|| {
+                            let digest = site.canon.digest(&body, Some(p.raw.digest()));
+                            PageKey::new(digest, ct, &p.base)
+                        }),
+                    };
+                    (kept, Analysed::Parsed)
+                }
+            };
+            out.analyses.push(how);
+            let key = (target.url.to_string(), p.path.clone());
+            let last = Last {
+                raw: p.raw,
+                kept: kept.clone(),
+            };
+            site.memory().last.insert(key, last);
+            pages.push(compare::Done {
+                path: p.path,
+                window: p.window,
+                kept,
+            });
+        }
         match target.role {
             Role::Main => {
                 let delta = (site.has_mirrors && pages.len() == target.paths.len())
-                    .then(|| remember(site, &main_host, &target.url, pages));
+                    .then(|| compare::remember(site, pages));
                 (out, delta)
             }
             Role::Mirror => {
-                out.parity = compare(site, &main_host, target, pages, now);
+                out.parity = compare::compare(site, target, pages, now);
                 (out, None)
             }
         }
     }
 }
 
-/// One fetched page that parity may read.
+/// A round's pages after [`Content::prepare`].
+pub struct Prepared {
+    fingerprints: Vec<FingerprintMatch>,
+    pages: Vec<Fetched>,
+}
+
+impl Prepared {
+    /// Whether [`Content::analyse`] will parse a page (worth moving off the
+    /// async workers; a reused analysis is not).
+    pub fn parses(&self) -> bool {
+        self.fingerprints.is_empty()
+            && self
+                .pages
+                .iter()
+                .any(|p| matches!(p.plan, Plan::Parse { .. }))
+    }
+}
+
+/// How a page will be analysed.
+enum Plan {
+    Reuse(Kept, Analysed),
+    Parse {
+        body: Bytes,
+        /// The body decoded (for the fingerprint scan, reused by the parse
+        /// when the canonical bytes are the body's).
+        html: String,
+        content_type: Option<String>,
+    },
+}
+
+/// One fetched page that parity reads.
 struct Fetched {
     path: String,
     window: Window,
-    html: String,
-}
-
-/// Makes a main round's pages the site's references and snapshots, and
-/// advances the first-seen clock.
-fn remember(site: &SiteContent, main_host: &str, url: &Url, pages: Vec<Fetched>) -> ClockDelta {
-    let mut on_main = Vec::new();
-    let mut fresh = Vec::new();
-    let mut whole: Option<Window> = None;
-    for p in pages {
-        let base = url.join(&p.path).unwrap_or_else(|_| url.clone());
-        let page = normalize(
-            &p.html,
-            &Rewrite {
-                base: &base,
-                from: &[],
-                to: main_host,
-            },
-        );
-        let articles = site.matcher.articles(&page.links);
-        let snapshot = Snapshot {
-            window: p.window,
-            ids: freshness::ids(&articles),
-        };
-        let reference = Reference {
-            title: page.title,
-            length: page.length,
-            shingles: similarity::shingles(&page.text),
-            articles: articles.len(),
-            fetched_at: p.window.end,
-        };
-        on_main.extend(articles);
-        whole = Some(whole.map_or(p.window, |w| Window {
-            start: w.start.min(p.window.start),
-            end: w.end.max(p.window.end),
-        }));
-        fresh.push((p.path, Arc::new(reference), snapshot));
-    }
-    let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
-    for (path, reference, snapshot) in fresh {
-        for id in &snapshot.ids {
-            mem.seen_ever.insert(*id);
-        }
-        mem.snapshots
-            .entry(path.clone())
-            .or_default()
-            .push(snapshot);
-        mem.references.insert(path, reference);
-    }
-    let keep_gone_since = mem.snapshots.values().filter_map(Snapshots::oldest).min();
-    match whole {
-        Some(w) => mem.clock.observe(&on_main, w, keep_gone_since),
-        None => ClockDelta::default(),
-    }
-}
-
-fn compare(
-    site: &SiteContent,
-    main_host: &str,
-    target: &Target,
-    pages: Vec<Fetched>,
-    now: SystemTime,
-) -> Option<ParityReport> {
-    let own_host = target
-        .url
-        .host_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let from = [own_host];
-    let mut paths = Vec::new();
-    for p in pages {
-        let base = target
-            .url
-            .join(&p.path)
-            .unwrap_or_else(|_| target.url.clone());
-        let page = normalize(
-            &p.html,
-            &Rewrite {
-                base: &base,
-                from: &from,
-                to: main_host,
-            },
-        );
-        let articles = site.matcher.articles(&page.links);
-        let key = (target.url.to_string(), p.path.clone());
-        let found = {
-            let mut mem = site.memory.lock().unwrap_or_else(|p| p.into_inner());
-            let mem = &mut *mem;
-            let ids = freshness::ids(&articles);
-            let shared = mem.seen_ever.known(&ids);
-            let pending = mem.pending.entry(key.clone()).or_default();
-            pending.push(p.window, ids);
-            let judged = mem
-                .snapshots
-                .get(&p.path)
-                .and_then(|snaps| pending.judge(snaps, &mem.clock));
-            let this_round = judged.is_some();
-            if let Some(j) = judged {
-                mem.judged.insert(key.clone(), j);
-            }
-            let last: Option<Judged> = mem.judged.get(&key).cloned();
-            mem.references
-                .get(&p.path)
-                .cloned()
-                .map(|r| (r, last, this_round, shared))
-        };
-        let Some((reference, last, this_round, shared)) = found else {
-            continue;
-        };
-        let shingles = similarity::shingles(&page.text);
-        paths.push(PathParity {
-            path: p.path,
-            title: page.title.chars().take(300).collect(),
-            similarity: similarity::jaccard(&reference.shingles, &shingles),
-            title_match: similarity::title_match(&reference.title, &page.title),
-            length_ratio: similarity::length_ratio(reference.length, page.length),
-            missing_articles: last.as_ref().map_or(0, |j| j.missing),
-            lag_seconds: last.as_ref().map_or(0.0, |j| j.lag.as_secs_f64()),
-            lag_upper_seconds: last
-                .as_ref()
-                .and_then(|j| j.lag_upper)
-                .map(|d| d.as_secs_f64()),
-            oldest_missing: last.as_ref().and_then(|j| j.oldest.clone()),
-            freshness_judged: this_round,
-            freshness_observed_at: last.as_ref().map(|j| j.observed.start),
-            articles_on_mirror: articles.len(),
-            articles_shared: shared,
-            articles_on_reference: reference.articles,
-            reference_fetched_at: reference.fetched_at,
-            reference_age_seconds: now
-                .duration_since(reference.fetched_at)
-                .unwrap_or(Duration::ZERO)
-                .as_secs_f64(),
-        });
-    }
-    if paths.is_empty() {
-        return None;
-    }
-    let fold = |f: fn(&PathParity) -> f64, pick: fn(f64, f64) -> f64, start: f64| {
-        paths.iter().map(f).fold(start, pick)
-    };
-    Some(ParityReport {
-        mirror_title: paths.first().map(|p| p.title.clone()),
-        similarity: fold(|p| p.similarity, f64::min, 1.0),
-        title_match: paths.iter().all(|p| p.title_match),
-        length_ratio: fold(|p| p.length_ratio, f64::min, 1.0),
-        missing_articles: paths.iter().map(|p| p.missing_articles).sum(),
-        lag_seconds: fold(|p| p.lag_seconds, f64::max, 0.0),
-        reference_age_seconds: fold(|p| p.reference_age_seconds, f64::max, 0.0),
-        paths,
-    })
+    raw: PageKey,
+    base: Url,
+    plan: Plan,
 }

@@ -52,6 +52,15 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
     text.into_owned()
 }
 
+/// What [`decode`] reads of the `Content-Type` header: `None` without a
+/// charset parameter (the body's BOM or `<meta>` decides), else the encoding
+/// the parameter names (`Some(None)`: an unknown label, so UTF-8).
+pub fn header_charset(content_type: Option<&str>) -> Option<Option<&'static Encoding>> {
+    content_type
+        .and_then(charset_param)
+        .map(|label| Encoding::for_label(label.as_bytes()))
+}
+
 fn charset_param(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;

@@ -33,6 +33,7 @@ pub(super) fn target(role: Role) -> Target {
         vantage: crate::config::LOCAL_VANTAGE.into(),
         role,
         paths: vec!["/".into()],
+        compared: true,
         parity: ParityConfig {
             min_similarity: 0.6,
             max_lag: Duration::from_secs(12),
@@ -108,6 +109,7 @@ pub(super) fn page(status: u16) -> HttpReport {
         requested_at: now(),
         received_at: now(),
         body: bytes::Bytes::new(),
+        body_digest: None,
     }
 }
 

@@ -58,74 +58,79 @@ impl BusyFeed {
 
     /// The homepage as main served it `behind` ago (`Duration::ZERO`: now).
     pub fn page(&self, title: &str, host: &str, behind: Duration) -> String {
-        let n = self.published(behind);
-        let link = |path: &str| format!("https://{host}{path}");
-        let mut out = String::with_capacity(32 * 1024);
+        page_at(self.published(behind), title, host)
+    }
+}
+
+/// The homepage once `n` articles are out (deterministic, for tests that
+/// step through a timeline).
+pub fn page_at(n: usize, title: &str, host: &str) -> String {
+    let link = |path: &str| format!("https://{host}{path}");
+    let mut out = String::with_capacity(32 * 1024);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{title} | Breaking news</title>\
+         <script>window.rendered = {n};</script></head><body>\
+         <header><h1>{title}</h1><nav><a href=\"{}\">Home</a> <a href=\"{}\">Iran</a> \
+         <a href=\"{}\">World</a></nav></header><main>",
+        link("/"),
+        link("/Section/Iran"),
+        link("/Section/World")
+    );
+    let mut rail = (0..n).rev().take(RAIL + 1);
+    if let Some(lead) = rail.next() {
         let _ = write!(
             out,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>{title} | Breaking news</title>\
-             <script>window.rendered = {n};</script></head><body>\
-             <header><h1>{title}</h1><nav><a href=\"{}\">Home</a> <a href=\"{}\">Iran</a> \
-             <a href=\"{}\">World</a></nav></header><main>",
-            link("/"),
-            link("/Section/Iran"),
-            link("/Section/World")
+            "<article class=\"lead\"><h2><a href=\"{}\">{}</a></h2><p>{}</p></article>",
+            link(&path(lead)),
+            headline(lead),
+            lede(lead)
         );
-        let mut rail = (0..n).rev().take(RAIL + 1);
-        if let Some(lead) = rail.next() {
+    }
+    out.push_str("<section class=\"latest\"><h2>Latest</h2><ul>");
+    for i in rail {
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\">{}</a> <time>{}m ago</time></li>",
+            link(&path(i)),
+            headline(i),
+            (n - i) / 12
+        );
+    }
+    out.push_str("</ul></section>");
+    // "Most read": a box that rotates among section articles every
+    // page view count, independent of publication.
+    out.push_str("<aside class=\"most-read\"><h3>Most read</h3><ol>");
+    for k in 0..5 {
+        let i = (n + k * 7) % SECTIONS;
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\">{}</a></li>",
+            link(&section_path(i)),
+            section_headline(i)
+        );
+    }
+    out.push_str("</ol></aside>");
+    for (s, name) in ["Iran", "World", "Economy"].iter().enumerate() {
+        let _ = write!(out, "<section><h2>{name}</h2><ul>");
+        for i in (s * 10)..(s * 10 + 10) {
             let _ = write!(
                 out,
-                "<article class=\"lead\"><h2><a href=\"{}\">{}</a></h2><p>{}</p></article>",
-                link(&path(lead)),
-                headline(lead),
-                lede(lead)
-            );
-        }
-        out.push_str("<section class=\"latest\"><h2>Latest</h2><ul>");
-        for i in rail {
-            let _ = write!(
-                out,
-                "<li><a href=\"{}\">{}</a> <time>{}m ago</time></li>",
-                link(&path(i)),
-                headline(i),
-                (n - i) / 12
+                "<li><a href=\"{}\">{}</a><p>{}</p></li>",
+                link(&section_path(i)),
+                section_headline(i),
+                lede(i + 3)
             );
         }
         out.push_str("</ul></section>");
-        // "Most read": a box that rotates among section articles every
-        // page view count, independent of publication.
-        out.push_str("<aside class=\"most-read\"><h3>Most read</h3><ol>");
-        for k in 0..5 {
-            let i = (n + k * 7) % SECTIONS;
-            let _ = write!(
-                out,
-                "<li><a href=\"{}\">{}</a></li>",
-                link(&section_path(i)),
-                section_headline(i)
-            );
-        }
-        out.push_str("</ol></aside>");
-        for (s, name) in ["Iran", "World", "Economy"].iter().enumerate() {
-            let _ = write!(out, "<section><h2>{name}</h2><ul>");
-            for i in (s * 10)..(s * 10 + 10) {
-                let _ = write!(
-                    out,
-                    "<li><a href=\"{}\">{}</a><p>{}</p></li>",
-                    link(&section_path(i)),
-                    section_headline(i),
-                    lede(i + 3)
-                );
-            }
-            out.push_str("</ul></section>");
-        }
-        let _ = writeln!(
-            out,
-            "</main><footer>Press desk. Rendered at view {n}. Alternate address: \
-             {host}</footer></body></html>"
-        );
-        out
     }
+    let _ = writeln!(
+        out,
+        "</main><footer>Press desk. Rendered at view {n}. Alternate address: \
+         {host}</footer></body></html>"
+    );
+    out
 }
 
 /// A rail article's path: dated, with a slug in one of four scripts.

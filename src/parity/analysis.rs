@@ -1,0 +1,152 @@
+//! One page's analysis (what comparisons and freshness read of it), how it
+//! is made, and when it need not be made again.
+//!
+//! A page is analysed from its site's canonical bytes (`canon`), decoded
+//! with the charset its headers or bytes name, and parsed with the site's
+//! settings, which are the same for the main site and every mirror. The
+//! analysis is therefore a function of three things: the canonical bytes,
+//! the charset the `Content-Type` header names, and where relative links
+//! resolve (scheme and path). [`PageKey`] holds them, so equal keys mean
+//! equal analyses, and the shortcuts are exact:
+//!
+//! - **unchanged**: the body's digest (computed while it streamed in) and
+//!   its header are those of this address's last analysed page of the same
+//!   path: that analysis is reused;
+//! - **identical**: a mirror page's key equals the key of main's current
+//!   reference for the path: main's analysis is the mirror's;
+//! - otherwise the page is **parsed**.
+
+use std::sync::Arc;
+
+use encoding_rs::Encoding;
+use url::Url;
+
+use super::canon::Canon;
+use super::freshness::{self, ArticleMatcher};
+use super::normalize::{Rewrite, decode, header_charset, normalize};
+use super::similarity;
+use crate::ground::hash::Digest;
+
+/// Longest title kept (characters): comparisons read at most this much.
+pub const TITLE_CHARS: usize = 1024;
+
+/// How a page's analysis was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Analysed {
+    Parsed,
+    Unchanged,
+    Identical,
+}
+
+impl Analysed {
+    pub const ALL: [Analysed; 3] = [Self::Parsed, Self::Unchanged, Self::Identical];
+
+    /// The `result` label of `mirrorwatch_parity_analyses_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Parsed => "parsed",
+            Self::Unchanged => "unchanged",
+            Self::Identical => "identical",
+        }
+    }
+}
+
+/// What parity reads of a page.
+#[derive(Debug, PartialEq)]
+pub struct Analysis {
+    pub title: String,
+    /// Decoded length of the canonical document, bytes.
+    pub length: usize,
+    /// Sorted, distinct shingle hashes of the visible text.
+    pub shingles: Box<[u64]>,
+    /// Sorted, distinct article ids.
+    pub ids: Arc<[u64]>,
+    /// Distinct article paths.
+    pub articles: usize,
+}
+
+/// Everything a page's analysis depends on (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    digest: Digest,
+    charset: Option<Option<&'static Encoding>>,
+    base: String,
+}
+
+impl PageKey {
+    /// The key of a body whose (raw or canonical) digest is `digest`.
+    pub fn new(digest: Digest, content_type: Option<&str>, base: &Url) -> Self {
+        Self {
+            digest,
+            charset: header_charset(content_type),
+            base: base_key(base),
+        }
+    }
+
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+}
+
+/// Where relative links of a page resolve, as far as a link's path can
+/// tell: the scheme and path of its URL (host and port never reach a path).
+fn base_key(base: &Url) -> String {
+    format!("{}:{}", base.scheme(), base.path())
+}
+
+/// The URL a page's relative links resolve against: where it was fetched,
+/// with the main host (every site host is the main host in canonical bytes).
+pub fn base_url(url: &Url, path: &str, main_host: &str) -> Url {
+    let mut base = url.join(path).unwrap_or_else(|_| url.clone());
+    if base.set_host(Some(main_host)).is_err() {
+        return url.join(path).unwrap_or_else(|_| url.clone());
+    }
+    base
+}
+
+/// Parses a page: canonical bytes, decode, normalise, shingles, articles.
+/// `raw_html` is the body already decoded (for the fingerprint scan); it is
+/// reused when the canonical bytes are the body itself. Returns the
+/// analysis and the article paths (for main's first-seen clock).
+pub fn parse(
+    site: &Site<'_>,
+    body: &[u8],
+    raw_html: &str,
+    content_type: Option<&str>,
+    base: &Url,
+) -> (Analysis, Vec<String>) {
+    let canonical = site.canon.apply(body);
+    let decoded;
+    let html = match &canonical {
+        std::borrow::Cow::Borrowed(_) => raw_html,
+        std::borrow::Cow::Owned(c) => {
+            decoded = decode(c, content_type);
+            &decoded
+        }
+    };
+    let page = normalize(
+        html,
+        &Rewrite {
+            base,
+            from: site.others,
+            to: site.canon.main(),
+        },
+    );
+    let articles = site.matcher.articles(&page.links);
+    let analysis = Analysis {
+        title: page.title.chars().take(TITLE_CHARS).collect(),
+        length: page.length,
+        shingles: similarity::shingles(&page.text).into_boxed_slice(),
+        ids: freshness::ids(&articles),
+        articles: articles.len(),
+    };
+    (analysis, articles)
+}
+
+/// A site's parse settings, the same for every one of its addresses.
+pub struct Site<'a> {
+    pub canon: &'a Canon,
+    /// The site's host names other than main (lower case).
+    pub others: &'a [String],
+    pub matcher: &'a ArticleMatcher,
+}
