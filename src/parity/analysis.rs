@@ -1,20 +1,23 @@
 //! One page's analysis (what comparisons and freshness read of it), how it
 //! is made, and when it need not be made again.
 //!
-//! A page is analysed from its site's canonical bytes (`canon`), decoded
-//! with the charset its headers or bytes name, and parsed with the site's
-//! settings, which are the same for the main site and every mirror. The
-//! analysis is therefore a function of three things: the canonical bytes,
-//! the charset the `Content-Type` header names, and where relative links
-//! resolve (scheme and path). [`PageKey`] holds them, so equal keys mean
-//! equal analyses, and the shortcuts are exact:
+//! A body is decoded (the charset its header or bytes name), then made
+//! canonical (`canon`: every site host as the main host) and parsed with
+//! the site's settings, which are the same for the main site and every
+//! mirror. The analysis is therefore a function of the canonical text and
+//! of where relative links resolve (scheme and path): [`PageKey`]. From
+//! the raw body, it is a function of the bytes, the charset the header
+//! names, and the base: [`RawKey`]. Equal keys mean equal analyses, so the
+//! shortcuts are exact:
 //!
-//! - **unchanged**: the body's digest (computed while it streamed in) and
-//!   its header are those of this address's last analysed page of the same
-//!   path: that analysis is reused;
+//! - **unchanged**: the page's raw key (its digest computed while it
+//!   streamed in) is that of this address's last analysed page of the same
+//!   path: that analysis is reused, with no decode and no scan;
 //! - **identical**: a mirror page's key equals the key of main's current
 //!   reference for the path: main's analysis is the mirror's;
 //! - otherwise the page is **parsed**.
+//!
+//! Digests are BLAKE3, so a hostile page cannot be made to collide.
 
 use std::sync::Arc;
 
@@ -23,7 +26,7 @@ use url::Url;
 
 use super::canon::Canon;
 use super::freshness::{self, ArticleMatcher};
-use super::normalize::{Rewrite, decode, header_charset, normalize};
+use super::normalize::{Rewrite, header_charset, normalize};
 use super::similarity;
 use crate::ground::hash::Digest;
 
@@ -65,26 +68,40 @@ pub struct Analysis {
     pub articles: usize,
 }
 
-/// Everything a page's analysis depends on (see the module doc).
+/// Everything a page's analysis depends on: its canonical text (by
+/// digest) and where its relative links resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageKey {
+    digest: Digest,
+    base: String,
+}
+
+impl PageKey {
+    pub fn new(canonical: Digest, base: &Url) -> Self {
+        Self {
+            digest: canonical,
+            base: base_key(base),
+        }
+    }
+}
+
+/// Everything a page's analysis depends on, from the raw body: its bytes
+/// (by digest), what the `Content-Type` header says of its charset (the
+/// rest is in the bytes), and where its relative links resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawKey {
     digest: Digest,
     charset: Option<Option<&'static Encoding>>,
     base: String,
 }
 
-impl PageKey {
-    /// The key of a body whose (raw or canonical) digest is `digest`.
-    pub fn new(digest: Digest, content_type: Option<&str>, base: &Url) -> Self {
+impl RawKey {
+    pub fn new(body: Digest, content_type: Option<&str>, base: &Url) -> Self {
         Self {
-            digest,
+            digest: body,
             charset: header_charset(content_type),
             base: base_key(base),
         }
-    }
-
-    pub fn digest(&self) -> Digest {
-        self.digest
     }
 }
 
@@ -104,28 +121,11 @@ pub fn base_url(url: &Url, path: &str, main_host: &str) -> Url {
     base
 }
 
-/// Parses a page: canonical bytes, decode, normalise, shingles, articles.
-/// `raw_html` is the body already decoded (for the fingerprint scan); it is
-/// reused when the canonical bytes are the body itself. Returns the
-/// analysis and the article paths (for main's first-seen clock).
-pub fn parse(
-    site: &Site<'_>,
-    body: &[u8],
-    raw_html: &str,
-    content_type: Option<&str>,
-    base: &Url,
-) -> (Analysis, Vec<String>) {
-    let canonical = site.canon.apply(body);
-    let decoded;
-    let html = match &canonical {
-        std::borrow::Cow::Borrowed(_) => raw_html,
-        std::borrow::Cow::Owned(c) => {
-            decoded = decode(c, content_type);
-            &decoded
-        }
-    };
+/// Parses a page's canonical text: normalise, shingles, articles. Returns
+/// the analysis and the article paths (for main's first-seen clock).
+pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Vec<String>) {
     let page = normalize(
-        html,
+        canonical,
         &Rewrite {
             base,
             from: site.others,

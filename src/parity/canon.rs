@@ -1,20 +1,16 @@
-//! A site's canonical page bytes: every one of the site's host names (main
-//! and mirrors, any ASCII case) written as the main host, before anything
-//! else reads the page.
+//! A site's canonical page text: every one of the site's host names (main
+//! and mirrors, any ASCII case) written as the main host, after decoding
+//! (so any charset works) and before anything else reads the page.
 //!
-//! Parity parses the canonical bytes of every page of a site with the same
-//! settings, so two pages with the same canonical bytes have the same
+//! Parity parses the canonical text of every page of a site with the same
+//! settings, so two pages with the same canonical text have the same
 //! analysis *by construction*. That is what makes the "identical to main"
 //! shortcut exact: a mirror page that differs from main's only in which of
 //! the site's host names it carries is not parsed, it takes main's analysis.
-//! The digest of the canonical bytes is computed in one pass without
-//! building them.
 
 use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
-use crate::ground::hash::{Digest, Digester};
 
 /// Rewrites a site's host names to its main host.
 #[derive(Debug, Clone)]
@@ -50,48 +46,25 @@ impl Canon {
         &self.main
     }
 
-    /// The canonical bytes of `body` (borrowed when no host name occurs).
-    pub fn apply<'a>(&self, body: &'a [u8]) -> Cow<'a, [u8]> {
+    /// The canonical text of `text` (borrowed when no host name occurs).
+    /// Host names are ASCII, so matches fall on character boundaries.
+    pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let Some(finder) = &self.finder else {
-            return Cow::Borrowed(body);
+            return Cow::Borrowed(text);
         };
-        let mut out: Option<Vec<u8>> = None;
+        let mut out: Option<String> = None;
         let mut at = 0;
-        for m in finder.find_iter(body) {
-            let o = out.get_or_insert_with(|| Vec::with_capacity(body.len()));
-            o.extend_from_slice(body.get(at..m.start()).unwrap_or_default());
-            o.extend_from_slice(self.main.as_bytes());
+        for m in finder.find_iter(text) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(text.get(at..m.start()).unwrap_or_default());
+            o.push_str(&self.main);
             at = m.end();
         }
         match out {
-            None => Cow::Borrowed(body),
+            None => Cow::Borrowed(text),
             Some(mut o) => {
-                o.extend_from_slice(body.get(at..).unwrap_or_default());
+                o.push_str(text.get(at..).unwrap_or_default());
                 Cow::Owned(o)
-            }
-        }
-    }
-
-    /// `Digest::of(&self.apply(body))`, without building the canonical
-    /// bytes. `raw` is `body`'s own digest when known (reused when no host
-    /// name occurs).
-    pub fn digest(&self, body: &[u8], raw: Option<Digest>) -> Digest {
-        let mut d = Digester::default();
-        let mut at = 0;
-        let mut found = false;
-        if let Some(finder) = &self.finder {
-            for m in finder.find_iter(body) {
-                found = true;
-                d.update(body.get(at..m.start()).unwrap_or_default());
-                d.update(self.main.as_bytes());
-                at = m.end();
-            }
-        }
-        match raw {
-            Some(raw) if !found => raw,
-            _ => {
-                d.update(body.get(at..).unwrap_or_default());
-                d.finish()
             }
         }
     }
@@ -112,13 +85,12 @@ mod tests {
     #[test]
     fn every_site_host_in_any_case_becomes_the_main_host() {
         let c = canon();
-        let page =
-            b"<a href=\"https://WWW.Mirror.test/x\">www.mirror.test</a> m.test www.main.test";
+        let page = "<a href=\"https://WWW.Mirror.test/x\">www.mirror.test</a> m.test www.main.test";
         assert_eq!(
-            c.apply(page).as_ref(),
-            &b"<a href=\"https://www.main.test/x\">www.main.test</a> www.main.test www.main.test"[..]
+            c.apply(page),
+            "<a href=\"https://www.main.test/x\">www.main.test</a> www.main.test www.main.test"
         );
-        assert!(matches!(c.apply(b"nothing here"), Cow::Borrowed(_)));
+        assert!(matches!(c.apply("nothing here"), Cow::Borrowed(_)));
     }
 
     #[test]
@@ -126,43 +98,46 @@ mod tests {
         // A mirror host that contains the main host is replaced whole.
         let c = Canon::new("main.test", &["mirror.main.test.example".into()]);
         assert_eq!(
-            c.apply(b"mirror.main.test.example main.test").as_ref(),
-            b"main.test main.test"
+            c.apply("mirror.main.test.example main.test"),
+            "main.test main.test"
         );
     }
 
     #[test]
-    fn no_hosts_leaves_bytes_alone() {
+    fn no_hosts_leaves_text_alone() {
         let c = Canon::new("", &[]);
-        assert_eq!(c.apply(b"abc").as_ref(), b"abc");
-        assert_eq!(c.digest(b"abc", None), Digest::of(b"abc"));
+        assert_eq!(c.apply("abc"), "abc");
     }
 
     proptest! {
         #[test]
-        fn digest_is_the_digest_of_the_canonical_bytes(
+        fn canonical_text_is_a_fixed_point_and_text_stays_text(
             parts in proptest::collection::vec(
                 prop_oneof![
-                    "[a-zA-Z .<>/\"=]{0,12}",
+                    "\\PC{0,8}",
                     Just("www.mirror.test".to_string()),
                     Just("WWW.MAIN.TEST".to_string()),
                     Just("m.test".to_string()),
+                    Just("ſ".to_string()),
                 ],
                 0..12,
             )
         ) {
             let c = canon();
             let body = parts.concat();
-            let expected = Digest::of(&c.apply(body.as_bytes()));
-            prop_assert_eq!(c.digest(body.as_bytes(), None), expected);
-            prop_assert_eq!(
-                c.digest(body.as_bytes(), Some(Digest::of(body.as_bytes()))),
-                expected
-            );
-            // Canonical bytes are a fixed point.
-            let once = c.apply(body.as_bytes()).into_owned();
+            let once = c.apply(&body).into_owned();
             let twice = c.apply(&once).into_owned();
-            prop_assert_eq!(twice, once);
+            prop_assert_eq!(&twice, &once);
+            // Only host names changed: removing every host name from both
+            // sides leaves the same text.
+            let strip = |t: &str| {
+                let mut t = t.to_ascii_lowercase();
+                for h in ["www.mirror.test", "www.main.test", "m.test"] {
+                    t = t.replace(h, "");
+                }
+                t
+            };
+            prop_assert_eq!(strip(&once), strip(&body));
         }
     }
 }

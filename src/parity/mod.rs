@@ -24,12 +24,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use std::borrow::Cow;
+
+use crate::ground::hash::Digest;
 
 use serde::Serialize;
 use url::Url;
 
-use self::analysis::{Analysed, Analysis, PageKey, base_url};
+use self::analysis::{Analysed, Analysis, PageKey, RawKey, base_url};
 use self::canon::Canon;
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{
@@ -63,7 +65,7 @@ struct Kept {
 /// The last analysed page of one address and path, by its raw key.
 #[derive(Debug)]
 struct Last {
-    raw: PageKey,
+    raw: RawKey,
     kept: Kept,
 }
 
@@ -297,13 +299,9 @@ impl Content {
                 Fetched {
                     path: h.path.clone(),
                     window: window_of(h),
-                    raw: PageKey::new(digest, h.content_type.as_deref(), &base),
+                    raw: RawKey::new(digest, h.content_type.as_deref(), &base),
                     base,
-                    plan: Plan::Parse {
-                        body: Bytes::new(),
-                        html: String::new(),
-                        content_type: h.content_type.clone(),
-                    },
+                    plan: Plan::Pending,
                 }
             });
             if let (Some(site), Some(p)) = (site, page.as_mut())
@@ -321,19 +319,14 @@ impl Content {
                 continue;
             }
             let html = decode(&body, h.content_type.as_deref());
+            drop(body);
             for m in self.fingerprints.matches(&html, &[], &[]) {
                 if !matches.iter().any(|x| x.name == m.name) {
                     matches.push(m);
                 }
             }
             if let (Some(site), Some(p)) = (site, page.as_mut()) {
-                p.plan = self
-                    .identical(site, target, p, &body, h.body_digest)
-                    .unwrap_or(Plan::Parse {
-                        body,
-                        html,
-                        content_type: h.content_type.clone(),
-                    });
+                p.plan = self.plan(site, target, p, html);
             }
             pages.extend(page);
         }
@@ -343,32 +336,33 @@ impl Content {
         }
     }
 
-    /// A mirror page whose canonical key is that of main's reference for
-    /// the path takes main's analysis.
-    fn identical(
-        &self,
-        site: &SiteContent,
-        target: &Target,
-        p: &Fetched,
-        body: &[u8],
-        raw: Option<crate::ground::hash::Digest>,
-    ) -> Option<Plan> {
-        if !self.shortcuts || target.role != Role::Mirror {
-            return None;
+    /// A page that is not unchanged: its canonical text and key; a mirror
+    /// page whose key is that of main's reference for the path takes
+    /// main's analysis, anything else is parsed.
+    fn plan(&self, site: &SiteContent, target: &Target, p: &Fetched, html: String) -> Plan {
+        let (owned, key) = match site.canon.apply(&html) {
+            Cow::Owned(c) => {
+                let key = PageKey::new(Digest::of(c.as_bytes()), &p.base);
+                (Some(c), key)
+            }
+            Cow::Borrowed(c) => (None, PageKey::new(Digest::of(c.as_bytes()), &p.base)),
+        };
+        if self.shortcuts
+            && target.role == Role::Mirror
+            && let Some(reference) = site.memory().references.get(&p.path)
+            && reference.key == key
+        {
+            let kept = Kept {
+                analysis: reference.analysis.clone(),
+                names: None,
+                canonical: None,
+            };
+            return Plan::Reuse(kept, Analysed::Identical);
         }
-        let reference = site.memory().references.get(&p.path).cloned()?;
-        let canonical = site.canon.digest(body, raw);
-        let ct = match &p.plan {
-            Plan::Parse { content_type, .. } => content_type.as_deref(),
-            Plan::Reuse(..) => None,
-        };
-        let kept = Kept {
-            analysis: reference.analysis.clone(),
-            names: None,
-            canonical: None,
-        };
-        (PageKey::new(canonical, ct, &p.base) == reference.key)
-            .then_some(Plan::Reuse(kept, Analysed::Identical))
+        Plan::Parse {
+            canonical: owned.unwrap_or(html),
+            key,
+        }
     }
 
     /// Analyses a prepared round: parses what must be parsed, then makes a
@@ -395,24 +389,18 @@ impl Content {
         for p in prepared.pages {
             let (kept, how) = match p.plan {
                 Plan::Reuse(kept, how) => (kept, how),
-                Plan::Parse {
-                    body,
-                    html,
-                    content_type,
-                } => {
-                    let ct = content_type.as_deref();
-                    let (a, names) = analysis::parse(&site.settings(), &body, &html, ct, &p.base);
+                Plan::Parse { canonical, key } => {
+                    let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
                     let main = target.role == Role::Main;
                     let kept = Kept {
                         analysis: Arc::new(a),
                         names: main.then(|| names.into()),
-                        canonical: main.then(|| {
-                            let digest = site.canon.digest(&body, Some(p.raw.digest()));
-                            PageKey::new(digest, ct, &p.base)
-                        }),
+                        canonical: main.then_some(key),
                     };
                     (kept, Analysed::Parsed)
                 }
+                // `prepare` plans every page.
+                Plan::Pending => continue,
             };
             out.analyses.push(how);
             let key = (target.url.to_string(), p.path.clone());
@@ -461,13 +449,13 @@ impl Prepared {
 
 /// How a page will be analysed.
 enum Plan {
+    /// Not decided yet (only inside `prepare`).
+    Pending,
     Reuse(Kept, Analysed),
+    /// The page's canonical text, and its key.
     Parse {
-        body: Bytes,
-        /// The body decoded (for the fingerprint scan, reused by the parse
-        /// when the canonical bytes are the body's).
-        html: String,
-        content_type: Option<String>,
+        canonical: String,
+        key: PageKey,
     },
 }
 
@@ -475,7 +463,7 @@ enum Plan {
 struct Fetched {
     path: String,
     window: Window,
-    raw: PageKey,
+    raw: RawKey,
     base: Url,
     plan: Plan,
 }
