@@ -30,10 +30,12 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-pub fn config(world: &BenchWorld, ca: &Path, listen: &str, w: &Watch) -> String {
+/// The daemon's config: as deployed (README), state in a file.
+pub fn config(world: &BenchWorld, ca: &Path, listen: &str, w: &Watch, db: &Path) -> String {
     let mut out = format!(
-        "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{}s\"\ntimeout = \"{}s\"\n\
+        "[server]\nlisten = \"{listen}\"\n\n[storage]\npath = \"{}\"\n\n[defaults]\ninterval = \"{}s\"\ntimeout = \"{}s\"\n\
          resolvers = [\"{DNS_ADDR}\"]\nca_file = \"{}\"\n\n",
+        db.display(),
         w.interval.as_secs(),
         w.timeout.as_secs(),
         ca.display()
@@ -63,9 +65,21 @@ impl Daemon {
         let listen = format!("127.0.0.1:{}", free_port()?);
         let ca = dir.join("ca.pem");
         let path = dir.join(format!("{name}.toml"));
-        std::fs::write(&path, config(world, &ca, &listen, w))?;
+        let db = dir.join(format!("{name}.db"));
+        std::fs::write(&path, config(world, &ca, &listen, w, &db))?;
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-        let child = std::process::Command::new(crate::mirrorwatch_bin())
+        // `BENCH_DAEMON_WRAPPER=heaptrack` (or any command taking the
+        // program as its argument) runs the daemon under a profiler; the
+        // figures then measure the wrapper's process.
+        let mut command = match std::env::var_os("BENCH_DAEMON_WRAPPER") {
+            Some(w) => {
+                let mut c = std::process::Command::new(w);
+                c.arg(crate::mirrorwatch_bin());
+                c
+            }
+            None => std::process::Command::new(crate::mirrorwatch_bin()),
+        };
+        let child = command
             .arg("run")
             .arg("--config")
             .arg(&path)

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// Rewrites a site's host names to its main host.
 #[derive(Debug, Clone)]
@@ -32,9 +32,12 @@ impl Canon {
             .collect();
         hosts.sort();
         hosts.dedup();
+        // A contiguous NFA: a few hundred bytes per site where the default
+        // (a DFA for so few patterns) takes about 8 KB, at 5,000 sites.
         let finder = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&hosts)
             .ok()
             .filter(|_| !hosts.is_empty());

@@ -19,14 +19,18 @@ pub(super) struct Done {
 /// Makes a main round's pages the site's references and snapshots, and
 /// advances the first-seen clock.
 pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
-    let mut on_main: Vec<String> = Vec::new();
+    // Paths of parsed pages (their articles may be new); an unchanged
+    // page's articles are all on the clock since the last observation.
+    let mut names: Vec<String> = Vec::new();
+    let mut on_main: Vec<u64> = Vec::new();
     let mut whole: Option<Window> = None;
     let mut mem = site.memory();
     for p in pages {
         let a = &p.kept.analysis;
-        if let Some(names) = &p.kept.names {
-            on_main.extend(names.iter().cloned());
+        if let Some(n) = &p.kept.names {
+            names.extend(n.iter().cloned());
         }
+        on_main.extend(a.ids.iter());
         for id in a.ids.iter() {
             mem.seen_ever.insert(*id);
         }
@@ -51,8 +55,10 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
         }));
     }
     let keep_gone_since = mem.snapshots.values().filter_map(Snapshots::oldest).min();
+    on_main.sort_unstable();
+    on_main.dedup();
     match whole {
-        Some(w) => mem.clock.observe(&on_main, w, keep_gone_since),
+        Some(w) => mem.clock.observe_ids(&on_main, &names, w, keep_gone_since),
         None => ClockDelta::default(),
     }
 }

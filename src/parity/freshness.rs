@@ -21,7 +21,8 @@
 //! Articles are identified by their path (query removed, see `normalize`)
 //! and kept as 64-bit hashes; only the clock keeps names, for the detail.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -117,18 +118,42 @@ impl Window {
     }
 }
 
-/// One article on the clock.
+/// One article on the clock, as [`Clock::get`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
-    pub name: Arc<str>,
+pub struct Seen<'a> {
+    pub name: &'a str,
     /// End of the main fetch that first showed it.
     pub first: SystemTime,
     /// Start of the main fetch before that, which did not show it; `None`
     /// when nothing is known (first round ever, or the clock was lost).
     pub absent_at: Option<SystemTime>,
-    /// Still on main as of the last observation; gone articles are kept
-    /// only while a kept snapshot may still refer to them.
-    gone: Option<SystemTime>,
+}
+
+/// Milliseconds since the Unix epoch, never zero (the niche keeps an
+/// `Option` at 8 bytes): the clock holds hundreds of articles per site.
+type Ms = NonZeroU64;
+
+fn ms(t: SystemTime) -> Ms {
+    let n = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
+}
+
+fn time(m: Ms) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(m.get())
+}
+
+/// One article as the clock keeps it (48 bytes and its path).
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    name: Box<str>,
+    first: Ms,
+    absent_at: Option<Ms>,
+    /// Set once an observation no longer showed it; gone articles are
+    /// kept only while a kept snapshot may still refer to them.
+    gone: Option<Ms>,
 }
 
 /// What a main observation changed, for the store.
@@ -140,10 +165,11 @@ pub struct ClockDelta {
     pub observed: Option<SystemTime>,
 }
 
-/// First-seen times of the main site's articles (all paths of a site).
+/// First-seen times of the main site's articles (all paths of a site),
+/// to the millisecond: a flat array sorted by article id.
 #[derive(Debug, Default)]
 pub struct Clock {
-    seen: HashMap<u64, Seen>,
+    seen: Vec<Entry>,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
@@ -155,19 +181,18 @@ impl Clock {
         entries: impl IntoIterator<Item = (String, SystemTime, Option<SystemTime>)>,
         last: Option<SystemTime>,
     ) -> Self {
-        let seen = entries
+        let mut seen: Vec<Entry> = entries
             .into_iter()
-            .map(|(name, first, absent_at)| {
-                let id = article_id(&name);
-                let s = Seen {
-                    name: name.into(),
-                    first,
-                    absent_at,
-                    gone: None,
-                };
-                (id, s)
+            .map(|(name, first, absent_at)| Entry {
+                id: article_id(&name),
+                name: name.into(),
+                first: ms(first),
+                absent_at: absent_at.map(ms),
+                gone: None,
             })
             .collect();
+        seen.sort_by_key(|e| e.id);
+        seen.dedup_by_key(|e| e.id);
         Self { seen, last }
     }
 
@@ -179,41 +204,77 @@ impl Clock {
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
+        self.observe_ids(&ids(on_main), on_main, w, keep_gone_since)
+    }
+
+    /// [`Clock::observe`] given the sorted ids of everything main showed,
+    /// and the paths of those that may be new. An id with no path here
+    /// must already be on the clock and not gone (a page unchanged since
+    /// the last observation; parity guarantees it), else it is ignored.
+    pub fn observe_ids(
+        &mut self,
+        on_main: &[u64],
+        names: &[String],
+        w: Window,
+        keep_gone_since: Option<SystemTime>,
+    ) -> ClockDelta {
         let mut delta = ClockDelta {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
-        let current: HashMap<u64, &String> = on_main.iter().map(|a| (article_id(a), a)).collect();
-        for (id, s) in &mut self.seen {
-            if !current.contains_key(id) && s.gone.is_none() {
-                s.gone = Some(w.start);
-                delta.removed.push(s.name.to_string());
+        for e in &mut self.seen {
+            if e.gone.is_none() && on_main.binary_search(&e.id).is_err() {
+                e.gone = Some(ms(w.start));
+                delta.removed.push(e.name.to_string());
             }
         }
-        for (id, name) in current {
-            let fresh = self.seen.get(&id).is_none_or(|s| s.gone.is_some());
-            if fresh {
-                // New, or back after an absence: the clock starts again.
-                let s = Seen {
-                    name: name.as_str().into(),
-                    first: w.end,
-                    absent_at: self.last,
-                    gone: None,
-                };
-                delta.added.push((name.clone(), s.first, s.absent_at));
-                self.seen.insert(id, s);
+        // Grow by what may be added, not by doubling: the array is most of
+        // a site's parity memory.
+        let new = names
+            .iter()
+            .map(|n| article_id(n))
+            .filter(|id| {
+                on_main.binary_search(id).is_ok()
+                    && self.seen.binary_search_by_key(id, |e| e.id).is_err()
+            })
+            .count();
+        self.seen.reserve_exact(new);
+        for name in names {
+            let id = article_id(name);
+            if on_main.binary_search(&id).is_err() {
+                continue;
             }
+            // New, or back after an absence: the clock starts again.
+            let fresh = Entry {
+                id,
+                name: name.as_str().into(),
+                first: ms(w.end),
+                absent_at: self.last.map(ms),
+                gone: None,
+            };
+            let added = (name.clone(), time(fresh.first), fresh.absent_at.map(time));
+            match self.seen.binary_search_by_key(&id, |e| e.id) {
+                Ok(i) if self.seen[i].gone.is_none() => continue,
+                Ok(i) => self.seen[i] = fresh,
+                Err(i) => self.seen.insert(i, fresh),
+            }
+            delta.added.push(added);
         }
-        self.seen.retain(|_, s| {
-            s.gone
-                .is_none_or(|g| keep_gone_since.is_some_and(|k| g >= k))
-        });
+        let keep = keep_gone_since.map(ms);
+        self.seen
+            .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
         self.last = Some(w.start);
         delta
     }
 
-    pub fn get(&self, id: u64) -> Option<&Seen> {
-        self.seen.get(&id)
+    pub fn get(&self, id: u64) -> Option<Seen<'_>> {
+        let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
+        let e = self.seen.get(i)?;
+        Some(Seen {
+            name: &e.name,
+            first: time(e.first),
+            absent_at: e.absent_at.map(time),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -225,29 +286,35 @@ impl Clock {
 /// old copy of main (its links are main's, if old ones) from another page.
 pub const SEEN_EVER: usize = 512;
 
-/// Ids of articles main has shown, newest last, at most [`SEEN_EVER`].
+/// Ids of articles main has shown, at most [`SEEN_EVER`], the oldest
+/// forgotten first. Two flat arrays (insertion order, and sorted for
+/// lookups): 8 KB at most per site, no hash table.
 #[derive(Debug, Default)]
 pub struct SeenEver {
     order: VecDeque<u64>,
-    set: HashSet<u64>,
+    sorted: Vec<u64>,
 }
 
 impl SeenEver {
     pub fn insert(&mut self, id: u64) {
-        if !self.set.insert(id) {
+        let Err(at) = self.sorted.binary_search(&id) else {
             return;
-        }
+        };
+        self.sorted.insert(at, id);
         self.order.push_back(id);
-        if self.order.len() > SEEN_EVER {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
+        if self.order.len() > SEEN_EVER
+            && let Some(old) = self.order.pop_front()
+            && let Ok(at) = self.sorted.binary_search(&old)
+        {
+            self.sorted.remove(at);
         }
     }
 
     /// How many of `ids` main has shown.
     pub fn known(&self, ids: &[u64]) -> usize {
-        ids.iter().filter(|id| self.set.contains(id)).count()
+        ids.iter()
+            .filter(|id| self.sorted.binary_search(id).is_ok())
+            .count()
     }
 }
 

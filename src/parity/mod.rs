@@ -386,6 +386,7 @@ impl Content {
             return (out, None);
         };
         let mut pages = Vec::new();
+        let mut lasts = Vec::new();
         for p in prepared.pages {
             let (kept, how) = match p.plan {
                 Plan::Reuse(kept, how) => (kept, how),
@@ -403,22 +404,34 @@ impl Content {
                 Plan::Pending => continue,
             };
             out.analyses.push(how);
-            let key = (target.url.to_string(), p.path.clone());
-            let last = Last {
+            lasts.push(Last {
                 raw: p.raw,
-                kept: kept.clone(),
-            };
-            site.memory().last.insert(key, last);
+                // Article paths are not kept: the clock has them.
+                kept: Kept {
+                    names: None,
+                    ..kept.clone()
+                },
+            });
             pages.push(compare::Done {
                 path: p.path,
                 window: p.window,
                 kept,
             });
         }
+        // A main page is kept as "last analysed" only when the round is
+        // observed (every path fetched), so an unchanged main page's
+        // articles are always on the clock.
+        let complete = pages.len() == target.paths.len();
+        if target.role == Role::Mirror || complete {
+            let mut mem = site.memory();
+            for (last, p) in lasts.into_iter().zip(&pages) {
+                mem.last
+                    .insert((target.url.to_string(), p.path.clone()), last);
+            }
+        }
         match target.role {
             Role::Main => {
-                let delta = (site.has_mirrors && pages.len() == target.paths.len())
-                    .then(|| compare::remember(site, pages));
+                let delta = (site.has_mirrors && complete).then(|| compare::remember(site, pages));
                 (out, delta)
             }
             Role::Mirror => {
