@@ -68,13 +68,15 @@ impl Daemon {
         let db = dir.join(format!("{name}.db"));
         std::fs::write(&path, config(world, &ca, &listen, w, &db))?;
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-        // `BENCH_DAEMON_WRAPPER=heaptrack` (or any command taking the
-        // program as its argument) runs the daemon under a profiler; the
+        // `BENCH_DAEMON_WRAPPER=heaptrack` (or any command line taking the
+        // program as its last argument) runs the daemon under a profiler; the
         // figures then measure the wrapper's process.
-        let mut command = match std::env::var_os("BENCH_DAEMON_WRAPPER") {
+        let wrapper = std::env::var("BENCH_DAEMON_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
             Some(w) => {
                 let mut c = std::process::Command::new(w);
-                c.arg(crate::mirrorwatch_bin());
+                c.args(words).arg(crate::mirrorwatch_bin());
                 c
             }
             None => std::process::Command::new(crate::mirrorwatch_bin()),

@@ -202,6 +202,16 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         });
         return Ok(());
     }
+    if args_has("--steady-only") {
+        world.serve(Pages::Hosted(Duration::from_secs(60)));
+        let steady = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
+        println!(
+            "steady: {:.3} ms per round; {}",
+            steady.ms(),
+            steady.analyses
+        );
+        return Ok(());
+    }
     world.serve(Pages::Same);
     let mw = mirrorwatch_per_probe(&plan, &world, dir.path(), 0).await?;
     println!(
@@ -563,6 +573,11 @@ impl Scale {
             format!("< 1 s; CPU {:.1}%", self.scrape_cpu_share * 100.0),
         );
     }
+}
+
+/// Whether the command line has `flag` (for runs that profile one part).
+fn args_has(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag)
 }
 
 fn num_cpus() -> usize {

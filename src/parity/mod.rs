@@ -84,7 +84,15 @@ struct Memory {
     judged: HashMap<(String, String), Judged>,
     /// The last analysed page per (address URL, path).
     last: HashMap<(String, String), Last>,
+    /// When the clock's observation time was last handed to the store.
+    clock_saved: Option<SystemTime>,
 }
+
+/// How often an observation that changed no article is still written to
+/// the store (for its time: the bound on articles new after a restart).
+/// Every change is written at once; in between, a restart only makes that
+/// bound up to this much looser, never wrong.
+const CLOCK_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 struct SiteContent {
     main: Url,
@@ -431,7 +439,9 @@ impl Content {
         }
         match target.role {
             Role::Main => {
-                let delta = (site.has_mirrors && complete).then(|| compare::remember(site, pages));
+                let delta = (site.has_mirrors && complete)
+                    .then(|| compare::remember(site, pages))
+                    .filter(|d| worth_saving(site, d, now));
                 (out, delta)
             }
             Role::Mirror => {
@@ -440,6 +450,20 @@ impl Content {
             }
         }
     }
+}
+
+/// Whether a clock change goes to the store now: when articles came or
+/// went, or the last saved observation is [`CLOCK_SAVE_EVERY`] old.
+fn worth_saving(site: &SiteContent, delta: &ClockDelta, now: SystemTime) -> bool {
+    let mut mem = site.memory();
+    let due = mem
+        .clock_saved
+        .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= CLOCK_SAVE_EVERY);
+    let save = due || !delta.added.is_empty() || !delta.removed.is_empty();
+    if save {
+        mem.clock_saved = Some(now);
+    }
+    save
 }
 
 /// A round's pages after [`Content::prepare`].
