@@ -70,7 +70,9 @@ impl Daemon {
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
         // `BENCH_DAEMON_WRAPPER=heaptrack` (or any command line taking the
         // program as its last argument) runs the daemon under a profiler; the
-        // figures then measure the wrapper's process.
+        // figures then measure the wrapper's process, and a wrapper that
+        // does not pass on SIGKILL leaves the daemon running after the
+        // benchmark (`pkill -f 'mirrorwatch run --config /tmp/'`).
         let wrapper = std::env::var("BENCH_DAEMON_WRAPPER").unwrap_or_default();
         let mut words = wrapper.split_whitespace();
         let mut command = match words.next() {

@@ -136,7 +136,7 @@ pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Vec<Str
     let analysis = Analysis {
         title: page.title.chars().take(TITLE_CHARS).collect(),
         length: page.length,
-        shingles: similarity::shingles(&page.text).into_boxed_slice(),
+        shingles: similarity::shingles_of(&page.words).into_boxed_slice(),
         ids: freshness::ids(&articles),
         articles: articles.len(),
     };

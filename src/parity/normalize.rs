@@ -5,8 +5,10 @@
 //! html5ever's tokenizer, which is linear in the input (no tree building, so
 //! no quadratic paths on hostile markup). Text inside script, style,
 //! noscript and template is dropped, as are comments. The mirror's host names
-//! (in links, scheme-relative links and text) are rewritten to the main host;
-//! link identity is the path with the query removed.
+//! (in links, scheme-relative links and the title) are rewritten to the main
+//! host; link identity is the path with the query removed. The visible text
+//! is hashed word by word as it streams out of the tokenizer
+//! ([`similarity::WordHasher`]); only tests and the fuzzer keep it as text.
 
 use std::cell::RefCell;
 
@@ -19,11 +21,16 @@ use html5ever::tokenizer::{
 };
 use url::Url;
 
+use super::similarity::WordHasher;
+
 /// A page reduced to what parity compares.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub title: String,
-    /// Visible text, whitespace collapsed, hosts rewritten.
+    /// Hashes of the visible text's words, in order (see `similarity`).
+    pub words: Vec<u64>,
+    /// Visible text, whitespace collapsed, hosts rewritten: only from
+    /// [`normalize_text`] (tests, the fuzzer); empty otherwise.
     pub text: String,
     /// Link paths (query removed) that stay on the page's own site, in order.
     pub links: Vec<String>,
@@ -86,7 +93,9 @@ struct State {
     skip_depth: u32,
     in_title: bool,
     title: String,
-    text: String,
+    words: WordHasher,
+    /// Kept only when asked for ([`normalize_text`]).
+    text: Option<String>,
     links: Vec<String>,
 }
 
@@ -111,8 +120,12 @@ impl TokenSink for Sink<'_> {
         match token {
             Token::TagToken(tag) => {
                 let name = &tag.name;
-                if !s.text.ends_with(' ') {
-                    s.text.push(' ');
+                // A tag separates words.
+                s.words.end_word();
+                if let Some(text) = s.text.as_mut()
+                    && !text.ends_with(' ')
+                {
+                    text.push(' ');
                 }
                 if tag.kind == TagKind::EndTag {
                     if skipped(name) {
@@ -155,7 +168,10 @@ impl TokenSink for Sink<'_> {
                 if s.in_title {
                     s.title.push_str(&t);
                 } else if s.skip_depth == 0 {
-                    push_collapsed(&mut s.text, &t);
+                    s.words.feed(&t);
+                    if let Some(text) = s.text.as_mut() {
+                        push_collapsed(text, &t);
+                    }
                 }
             }
             _ => {}
@@ -238,11 +254,20 @@ fn rewrite_hosts(text: &str, rw: &Rewrite<'_>) -> String {
     out
 }
 
-/// Normalises a decoded document.
+/// Normalises a decoded document (its text as word hashes only).
 pub fn normalize(html: &str, rw: &Rewrite<'_>) -> Page {
+    run(html, rw, false)
+}
+
+/// [`normalize`], also keeping the visible text (for tests and the fuzzer).
+pub fn normalize_text(html: &str, rw: &Rewrite<'_>) -> Page {
+    run(html, rw, true)
+}
+
+fn run(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Page {
     let sink = Sink {
         state: RefCell::new(State {
-            text: String::with_capacity(html.len() / 2),
+            text: keep_text.then(|| String::with_capacity(html.len() / 2)),
             ..State::default()
         }),
         rewrite: rw,
@@ -252,7 +277,8 @@ pub fn normalize(html: &str, rw: &Rewrite<'_>) -> Page {
     input.push_back(StrTendril::from_slice(html));
     let _ = tokenizer.feed(&input);
     tokenizer.end();
-    let s = tokenizer.sink.state.into_inner();
+    let mut s = tokenizer.sink.state.into_inner();
+    s.words.end_word();
     Page {
         title: rewrite_hosts(
             s.title
@@ -262,7 +288,11 @@ pub fn normalize(html: &str, rw: &Rewrite<'_>) -> Page {
                 .as_str(),
             rw,
         ),
-        text: rewrite_hosts(s.text.trim(), rw),
+        words: s.words.into_words(),
+        text: s
+            .text
+            .map(|t| rewrite_hosts(t.trim(), rw))
+            .unwrap_or_default(),
         links: s.links,
         length: html.len(),
     }

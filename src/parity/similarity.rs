@@ -12,6 +12,56 @@ use crate::ground::hash;
 /// Words per shingle.
 pub const SHINGLE: usize = 4;
 
+/// Hashes the words of text given in pieces, as [`word_hash`] would on
+/// each word of the whole text split at every non-alphanumeric character:
+/// a word may span pieces, and [`WordHasher::end_word`] ends one (a tag).
+#[derive(Debug, Default)]
+pub struct WordHasher {
+    words: Vec<u64>,
+    /// The word being read: its hash so far, and whether it ends in a
+    /// digit run.
+    open: Option<(u64, bool)>,
+}
+
+impl WordHasher {
+    pub fn feed(&mut self, text: &str) {
+        for c in text.chars() {
+            if !c.is_alphanumeric() {
+                self.end_word();
+                continue;
+            }
+            let (mut h, in_digits) = self.open.unwrap_or((hash::OFFSET, false));
+            let digit = c.is_numeric();
+            if digit {
+                if !in_digits {
+                    h = hash::step(h, b'0');
+                }
+            } else if c.is_ascii() {
+                h = hash::step(h, c.to_ascii_lowercase() as u8);
+            } else {
+                let mut buf = [0u8; 4];
+                for lc in c.to_lowercase() {
+                    for b in lc.encode_utf8(&mut buf).bytes() {
+                        h = hash::step(h, b);
+                    }
+                }
+            }
+            self.open = Some((h, digit));
+        }
+    }
+
+    pub fn end_word(&mut self) {
+        if let Some((h, _)) = self.open.take() {
+            self.words.push(h);
+        }
+    }
+
+    pub fn into_words(mut self) -> Vec<u64> {
+        self.end_word();
+        self.words
+    }
+}
+
 /// Hash of one word, lower-cased, every digit run folded to `0`.
 fn word_hash(word: &str) -> u64 {
     let mut h = hash::OFFSET;
@@ -60,11 +110,16 @@ pub fn shingles(text: &str) -> Vec<u64> {
         .filter(|w| !w.is_empty())
         .map(word_hash)
         .collect();
+    shingles_of(&words)
+}
+
+/// The sorted, de-duplicated shingle hashes of a text's word hashes.
+pub fn shingles_of(words: &[u64]) -> Vec<u64> {
     let mut out: Vec<u64> = if words.len() < SHINGLE {
         if words.is_empty() {
             Vec::new()
         } else {
-            vec![combine(&words)]
+            vec![combine(words)]
         }
     } else {
         words.windows(SHINGLE).map(combine).collect()
@@ -123,6 +178,25 @@ pub fn length_ratio(a: usize, b: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn words_in_pieces_hash_like_the_split_text(
+            pieces in proptest::collection::vec("\\PC{0,12}", 0..8)
+        ) {
+            let mut w = WordHasher::default();
+            for p in &pieces {
+                w.feed(p);
+            }
+            let whole = pieces.concat();
+            let split: Vec<u64> = whole
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(word_hash)
+                .collect();
+            proptest::prop_assert_eq!(w.into_words(), split);
+        }
+    }
 
     #[test]
     fn identical_text_is_one_and_disjoint_is_zero() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::fingerprints::Fingerprints;
-use super::normalize::{Rewrite, decode, normalize};
+use super::normalize::{Rewrite, decode, normalize_text};
 use super::similarity::{jaccard, length_ratio, shingles, title_match};
 use crate::world::pages::{self, Feed, Noise};
 
@@ -25,7 +25,7 @@ fn feed(shown: u64) -> Feed {
 fn page_of(host: &str, html: &str) -> super::normalize::Page {
     let base = Url::parse(&format!("https://{host}/")).expect("url");
     let from = [host.to_string()];
-    normalize(
+    normalize_text(
         html,
         &Rewrite {
             base: &base,
@@ -58,6 +58,13 @@ fn drops_script_style_comments_and_rewrites_hosts() {
     assert!(!p.text.contains("margin"), "style text leaked");
     assert!(!p.text.contains("build"), "comment leaked");
     assert!(p.text.contains("Top stories") && p.text.contains(&articles[0].title));
+    // On main's own page (nothing to rewrite in its text), the word hashes
+    // streamed out of the tokenizer are exactly the text's.
+    let own = page_of(MAIN, &html.replace(MIRROR, MAIN));
+    assert_eq!(
+        super::similarity::shingles_of(&own.words),
+        shingles(&own.text)
+    );
     assert!(!p.text.contains("  "), "whitespace collapsed");
     // Scheme-relative, cache-busted links on the mirror's host become main-host paths.
     assert!(p.links.contains(&articles[0].path()), "{:?}", &p.links[..3]);
@@ -152,6 +159,8 @@ fn decodes_windows_1256_by_meta_and_by_header() {
     // Shingles work on Arabic words too.
     let a = shingles(text);
     assert_eq!(jaccard(&a, &shingles(&p.text)), 1.0);
+    // The word hashes streamed out of the tokenizer are the text's.
+    assert_eq!(super::similarity::shingles_of(&p.words), shingles(&p.text));
 }
 
 #[test]
