@@ -85,7 +85,19 @@ impl Site {
                     *n += 1;
                     *n
                 };
-                Bytes::from(news_page(100 * 1024, 1_000 + n).replace(MARK, host))
+                // Odd names (the benchmark's mirrors) also stamp their
+                // copy: a mirror's page is neither its last one nor main's.
+                let mirror = host
+                    .trim_start_matches('h')
+                    .split('.')
+                    .next()
+                    .and_then(|d| d.parse::<u64>().ok())
+                    .is_some_and(|i| i % 2 == 1);
+                let mut page = news_page(100 * 1024, 1_000 + n).replace(MARK, host);
+                if mirror {
+                    page.push_str(&format!("<!-- mirror copy {n} -->"));
+                }
+                Bytes::from(page)
             }
         }
     }
