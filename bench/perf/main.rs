@@ -221,16 +221,28 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         mw.failed
     );
     // One mirror per site: half the rounds are mirror rounds. Pages carry
-    // the requested host and change every 60 s (each main change is parsed
-    // once; mirror pages are identical to main's or unchanged).
-    world.serve(Pages::Hosted(Duration::from_secs(60)));
+    // the requested host. First no publication during the window: every
+    // page is unchanged.
+    world.serve(Pages::Hosted(Duration::from_secs(3600)));
     let steady = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
     println!(
-        "mirrorwatch, sites with a mirror, pages unchanged or identical: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
+        "mirrorwatch, sites with a mirror, pages unchanged: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
         steady.ms(),
         steady.ok,
         steady.failed,
         steady.analyses
+    );
+    // Then a publication every 60 s (12 rounds at 5 s): main parses each
+    // new page once, a mirror's copy is identical to it, or parsed when
+    // the mirror fetched it before main did.
+    world.serve(Pages::Hosted(Duration::from_secs(60)));
+    let mixed = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
+    println!(
+        "mirrorwatch, sites with a mirror, a publication every 60 s: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
+        mixed.ms(),
+        mixed.ok,
+        mixed.failed,
+        mixed.analyses
     );
     // Every request a new page: every round parses 100 KiB.
     world.serve(Pages::Changing);
@@ -292,11 +304,26 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     // interval: the mirror round is what the pair costs beyond a main round.
     let mirror_round = |pair: &PerProbe| 2.0 * pair.ms() - mw.ms();
     row(
-        "1. mirror round, page unchanged/identical",
+        "1. mirror round, page unchanged",
         format!("{:.3}", mirror_round(&steady)),
         "-".into(),
         format!("{:.3}", fl.ms()),
-        format!("{:.2}x floor (<= 1.3)", mirror_round(&steady) / fl.ms()),
+        format!(
+            "{:.2}x floor (<= 1.3); pair {:.2}x",
+            mirror_round(&steady) / fl.ms(),
+            steady.ms() / fl.ms()
+        ),
+    );
+    row(
+        "1. mirror round, a publication every 12 rounds",
+        format!("{:.3}", mirror_round(&mixed)),
+        "-".into(),
+        format!("{:.3}", fl.ms()),
+        format!(
+            "{:.2}x floor; pair {:.2}x",
+            mirror_round(&mixed) / fl.ms(),
+            mixed.ms() / fl.ms()
+        ),
     );
     row(
         "1. any round, every page changed (parsed)",
@@ -334,7 +361,10 @@ async fn mirrorwatch_per_probe(
         interval,
         timeout: Duration::from_secs(5),
     };
-    let name = format!("per-probe-{mirrors}");
+    // Each run its own config and state file.
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("per-probe-{run}-{mirrors}");
     let d = Daemon::start(world, dir, &name, &watch).await?;
     // One interval of steady state before measuring.
     tokio::time::sleep(interval).await;
