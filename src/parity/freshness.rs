@@ -45,6 +45,12 @@ impl ArticleMatcher {
         Self { pattern }
     }
 
+    /// Whether `other` picks the same articles (the same pattern, or both
+    /// the heuristic).
+    pub fn same_as(&self, other: &ArticleMatcher) -> bool {
+        self.pattern.as_ref().map(Regex::as_str) == other.pattern.as_ref().map(Regex::as_str)
+    }
+
     /// With a pattern: the path matches it. Without: the heuristic, a path of
     /// two or more segments carrying a date (`/2026/11/27/`, `2026-11-27`)
     /// or a numeric id of five or more digits. Works on bytes, so any UTF-8

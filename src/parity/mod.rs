@@ -225,7 +225,10 @@ impl Content {
                     m.pending.retain(|(u, _), _| mirrors.contains(u));
                     m.judged.retain(|(u, _), _| mirrors.contains(u));
                     m.last.clear();
-                    if old.others != others {
+                    // References were analysed with the old host names and
+                    // article pattern; a mirror must not be handed one.
+                    let matcher = ArticleMatcher::new(s.article_regex.clone());
+                    if old.others != others || !old.matcher.same_as(&matcher) {
                         m.references.clear();
                     }
                 }
