@@ -204,58 +204,30 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         });
         return Ok(());
     }
+    let dir_path = dir.path();
+    let run = |pages, mirrors, what| measured(&plan, &world, dir_path, pages, mirrors, what);
     if args_has("--steady-only") {
-        world.serve(Pages::Hosted(Duration::from_secs(60)));
-        let steady = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
-        println!(
-            "steady: {:.3} ms per round; {}",
-            steady.ms(),
-            steady.analyses
-        );
+        run(Pages::Hosted(Duration::from_secs(60)), 1, "steady").await?;
         return Ok(());
     }
-    world.serve(Pages::Same);
-    let mw = mirrorwatch_per_probe(&plan, &world, dir.path(), 0).await?;
-    println!(
-        "mirrorwatch, main rounds (sites without mirrors): {:.3} ms CPU per round ({} ok, {} failed)",
-        mw.ms(),
-        mw.ok,
-        mw.failed
-    );
+    let mw = run(Pages::Same, 0, "main rounds (sites without mirrors)").await?;
     // One mirror per site: half the rounds are mirror rounds. Pages carry
     // the requested host. First no publication during the window: every
     // page is unchanged.
-    world.serve(Pages::Hosted(Duration::from_secs(3600)));
-    let steady = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
-    println!(
-        "mirrorwatch, sites with a mirror, pages unchanged: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
-        steady.ms(),
-        steady.ok,
-        steady.failed,
-        steady.analyses
-    );
+    let hour = Pages::Hosted(Duration::from_secs(3600));
+    let steady = run(hour, 1, "sites with a mirror, pages unchanged").await?;
     // Then a publication every 60 s (12 rounds at 5 s): main parses each
     // new page once, a mirror's copy is identical to it, or parsed when
     // the mirror fetched it before main did.
-    world.serve(Pages::Hosted(Duration::from_secs(60)));
-    let mixed = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
-    println!(
-        "mirrorwatch, sites with a mirror, a publication every 60 s: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
-        mixed.ms(),
-        mixed.ok,
-        mixed.failed,
-        mixed.analyses
-    );
+    let minute = Pages::Hosted(Duration::from_secs(60));
+    let mixed = run(minute, 1, "sites with a mirror, a publication every 60 s").await?;
     // Every request a new page: every round parses 100 KiB.
-    world.serve(Pages::Changing);
-    let changed = mirrorwatch_per_probe(&plan, &world, dir.path(), 1).await?;
-    println!(
-        "mirrorwatch, sites with a mirror, every page changed: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
-        changed.ms(),
-        changed.ok,
-        changed.failed,
-        changed.analyses
-    );
+    let changed = run(
+        Pages::Changing,
+        1,
+        "sites with a mirror, every page changed",
+    )
+    .await?;
     world.serve(Pages::Same);
     let bb = blackbox_per_probe(&world, &plan, dir.path(), &ca).await?;
     println!(
@@ -304,29 +276,22 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     );
     // A site with one mirror runs one main and one mirror round per
     // interval: the mirror round is what the pair costs beyond a main round.
-    let mirror_round = |pair: &PerProbe| 2.0 * pair.ms() - mw.ms();
-    row(
-        "1. mirror round, page unchanged",
-        format!("{:.3}", mirror_round(&steady)),
-        "-".into(),
-        format!("{:.3}", fl.ms()),
-        format!(
-            "{:.2}x floor (<= 1.3); pair {:.2}x",
-            mirror_round(&steady) / fl.ms(),
-            steady.ms() / fl.ms()
-        ),
-    );
-    row(
-        "1. mirror round, a publication every 12 rounds",
-        format!("{:.3}", mirror_round(&mixed)),
-        "-".into(),
-        format!("{:.3}", fl.ms()),
-        format!(
-            "{:.2}x floor; pair {:.2}x",
-            mirror_round(&mixed) / fl.ms(),
-            mixed.ms() / fl.ms()
-        ),
-    );
+    let mirror_row = |figure: &str, pair: &PerProbe, target: &str| {
+        let mirror = 2.0 * pair.ms() - mw.ms();
+        row(
+            figure,
+            format!("{mirror:.3}"),
+            "-".into(),
+            format!("{:.3}", fl.ms()),
+            format!(
+                "{:.2}x floor{target}; pair {:.2}x",
+                mirror / fl.ms(),
+                pair.ms() / fl.ms()
+            ),
+        );
+    };
+    mirror_row("1. mirror round, page unchanged", &steady, " (<= 1.3)");
+    mirror_row("1. mirror round, a publication every 12 rounds", &mixed, "");
     row(
         "1. any round, every page changed (parsed)",
         format!("{:.3}", changed.ms()),
@@ -346,6 +311,27 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         began.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// [`mirrorwatch_per_probe`] with the world serving `pages`; prints it.
+async fn measured(
+    plan: &Plan,
+    world: &BenchWorld,
+    dir: &std::path::Path,
+    pages: Pages,
+    mirrors: usize,
+    what: &str,
+) -> anyhow::Result<PerProbe> {
+    world.serve(pages);
+    let m = mirrorwatch_per_probe(plan, world, dir, mirrors).await?;
+    println!(
+        "mirrorwatch, {what}: {:.3} ms CPU per round ({} ok, {} failed; analyses {})",
+        m.ms(),
+        m.ok,
+        m.failed,
+        m.analyses
+    );
+    Ok(m)
 }
 
 /// mirrorwatch's CPU per round at the plan's rate, watching sites with

@@ -30,23 +30,8 @@ impl WordHasher {
                 self.end_word();
                 continue;
             }
-            let (mut h, in_digits) = self.open.unwrap_or((hash::OFFSET, false));
-            let digit = c.is_numeric();
-            if digit {
-                if !in_digits {
-                    h = hash::step(h, b'0');
-                }
-            } else if c.is_ascii() {
-                h = hash::step(h, c.to_ascii_lowercase() as u8);
-            } else {
-                let mut buf = [0u8; 4];
-                for lc in c.to_lowercase() {
-                    for b in lc.encode_utf8(&mut buf).bytes() {
-                        h = hash::step(h, b);
-                    }
-                }
-            }
-            self.open = Some((h, digit));
+            let (h, in_digits) = self.open.unwrap_or((hash::OFFSET, false));
+            self.open = Some(step_char(h, in_digits, c));
         }
     }
 
@@ -62,45 +47,30 @@ impl WordHasher {
     }
 }
 
+/// One character of a word into its hash (`h`, and whether the word so far
+/// ends in a digit run): lower-cased, every digit run folded to `0`.
+fn step_char(h: u64, in_digits: bool, c: char) -> (u64, bool) {
+    if c.is_numeric() {
+        return (if in_digits { h } else { hash::step(h, b'0') }, true);
+    }
+    if c.is_ascii() {
+        return (hash::step(h, c.to_ascii_lowercase() as u8), false);
+    }
+    let mut h = h;
+    let mut buf = [0u8; 4];
+    for lc in c.to_lowercase() {
+        for b in lc.encode_utf8(&mut buf).bytes() {
+            h = hash::step(h, b);
+        }
+    }
+    (h, false)
+}
+
 /// Hash of one word, lower-cased, every digit run folded to `0`.
 fn word_hash(word: &str) -> u64 {
-    let mut h = hash::OFFSET;
-    let mut in_digits = false;
-    if word.is_ascii() {
-        for b in word.bytes() {
-            if b.is_ascii_digit() {
-                if !in_digits {
-                    h = hash::step(h, b'0');
-                }
-                in_digits = true;
-            } else {
-                in_digits = false;
-                h = hash::step(h, b.to_ascii_lowercase());
-            }
-        }
-        return h;
-    }
-    for c in word.chars() {
-        if c.is_numeric() {
-            if !in_digits {
-                h = hash::step(h, b'0');
-            }
-            in_digits = true;
-            continue;
-        }
-        in_digits = false;
-        if c.is_ascii() {
-            h = hash::step(h, c.to_ascii_lowercase() as u8);
-        } else {
-            let mut buf = [0u8; 4];
-            for lc in c.to_lowercase() {
-                for b in lc.encode_utf8(&mut buf).bytes() {
-                    h = hash::step(h, b);
-                }
-            }
-        }
-    }
-    h
+    word.chars()
+        .fold((hash::OFFSET, false), |(h, d), c| step_char(h, d, c))
+        .0
 }
 
 /// The sorted, de-duplicated shingle hashes of `text`.
