@@ -207,7 +207,11 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     let dir_path = dir.path();
     let run = |pages, mirrors, what| measured(&plan, &world, dir_path, pages, mirrors, what);
     if args_has("--steady-only") {
-        run(Pages::Hosted(Duration::from_secs(60)), 1, "steady").await?;
+        run(Pages::Hosted(Duration::from_secs(3600)), 1, "steady").await?;
+        return Ok(());
+    }
+    if args_has("--main-only") {
+        run(Pages::Same, 0, "main rounds").await?;
         return Ok(());
     }
     let mw = run(Pages::Same, 0, "main rounds (sites without mirrors)").await?;
