@@ -70,10 +70,16 @@ struct ProbeArgs {
     json: bool,
 }
 
+/// The log filter without RUST_LOG.
+const DEFAULT_LOG: &str = "warn,mirrorwatch=info";
+
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
+    // Dependency crates at warn (the demo world's DNS server would log
+    // every query at info), mirrorwatch's own lines at info. RUST_LOG
+    // overrides.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -307,3 +307,43 @@ fn a_hundred_thousand_errors_are_reported() {
     );
     eprintln!("100,000-site check-config: {:?}", started.elapsed());
 }
+
+#[test]
+fn demo_console_carries_no_dependency_chatter_by_default() {
+    // Without RUST_LOG, dependency crates log at warn: the demo world's DNS
+    // server used to print a line per query at info, hundreds a minute,
+    // over the daemon's own lines.
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("stderr.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
+        .args(["demo", "--listen", &listen])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("demo starts");
+    let demo = common::Daemon {
+        child,
+        base: format!("http://{listen}"),
+    };
+    // Ready once every address has finished a round: every resolver of
+    // the world has been asked by then.
+    common::wait_ready(&demo);
+    drop(demo);
+    let text = std::fs::read_to_string(&log).expect("log");
+    let chatter: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("hickory") || l.contains("rustls") || l.contains("hyper"))
+        .collect();
+    assert!(
+        chatter.is_empty(),
+        "{} dependency lines, e.g. {:?}",
+        chatter.len(),
+        chatter.first()
+    );
+    assert!(
+        text.contains("mirrorwatch::"),
+        "mirrorwatch's own lines still show:\n{text}"
+    );
+}
