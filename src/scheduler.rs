@@ -549,6 +549,16 @@ async fn target_loop(
         for kind in &changes.cleared {
             tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");
         }
+        // One line per state change (never one per round).
+        if let Some((from, to)) = changes.state {
+            let kinds: Vec<&str> = entry
+                .tracker
+                .problems()
+                .iter()
+                .map(|p| p.kind.as_str())
+                .collect();
+            tracing::info!(site = %target.site, target = %target.label(), from = from.as_str(), to = to.as_str(), problems = kinds.join(","), "state changed");
+        }
         if stall_here {
             tracing::warn!("{STALL_ENV}: target task wedged on purpose");
             std::future::pending::<()>().await;

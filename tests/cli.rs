@@ -346,4 +346,23 @@ fn demo_console_carries_no_dependency_chatter_by_default() {
         text.contains("mirrorwatch::"),
         "mirrorwatch's own lines still show:\n{text}"
     );
+    // State changes, one line each with from, to and the problems; rounds
+    // themselves are not logged.
+    let changed = |host: &str| -> Vec<&str> {
+        text.lines()
+            .filter(|l| l.contains("state changed") && l.contains(host))
+            .collect()
+    };
+    let healthy = changed("www.healthy.test");
+    assert_eq!(healthy.len(), 1, "{healthy:?}");
+    assert!(
+        healthy[0].contains("from=\"unknown\"") && healthy[0].contains("to=\"up\""),
+        "{healthy:?}"
+    );
+    let seized = changed("www.seized.test");
+    assert_eq!(seized.len(), 1, "{seized:?}");
+    assert!(
+        seized[0].contains("to=\"down\"") && seized[0].contains("seized"),
+        "{seized:?}"
+    );
 }

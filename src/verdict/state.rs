@@ -70,6 +70,8 @@ impl Default for Tracker {
 pub struct Changes {
     pub raised: Vec<Kind>,
     pub cleared: Vec<Kind>,
+    /// The address's state moved: from, to.
+    pub state: Option<(State, State)>,
 }
 
 impl Tracker {
@@ -131,6 +133,7 @@ impl Tracker {
         }
         let state = self.derived_state();
         if state != self.state {
+            changes.state = Some((self.state, state));
             self.state = state;
             self.since = now;
         }
