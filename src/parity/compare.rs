@@ -14,6 +14,8 @@ pub(super) struct Done {
     pub path: String,
     pub window: Window,
     pub kept: Kept,
+    /// Article paths of a parsed main page (empty otherwise).
+    pub names: Vec<String>,
 }
 
 /// Makes a main round's pages the site's references and snapshots, and
@@ -27,9 +29,7 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
     let mut mem = site.memory();
     for p in pages {
         let a = &p.kept.analysis;
-        if let Some(n) = &p.kept.names {
-            names.extend(n.iter().cloned());
-        }
+        names.extend(p.names);
         on_main.extend(a.ids.iter());
         for id in a.ids.iter() {
             mem.seen_ever.insert(*id);

@@ -20,13 +20,10 @@ pub mod similarity;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-
-use std::borrow::Cow;
-
-use crate::ground::hash::Digest;
 
 use serde::Serialize;
 use url::Url;
@@ -41,6 +38,7 @@ use self::normalize::decode;
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
+use crate::ground::hash::Digest;
 
 /// A main-site page kept as the reference for one path: its analysis (only
 /// what comparisons read, not the text, since every site holds one per
@@ -53,12 +51,11 @@ pub struct Reference {
     pub fetched_at: SystemTime,
 }
 
-/// A page's analysis as parity keeps it; main pages also keep their article
-/// paths (for the first-seen clock) and canonical key (for the reference).
+/// A page's analysis as parity keeps it; main pages also keep their
+/// canonical key (for the reference).
 #[derive(Debug, Clone)]
 struct Kept {
     analysis: Arc<Analysis>,
-    names: Option<Arc<[String]>>,
     canonical: Option<PageKey>,
 }
 
@@ -213,6 +210,7 @@ impl Content {
             .map(|s| {
                 let host = |u: &Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
                 let others: Vec<String> = s.mirrors.iter().map(host).collect();
+                let matcher = ArticleMatcher::new(s.article_regex.clone());
                 let old = previous
                     .and_then(|p| p.sites.get(&s.name))
                     .filter(|old| old.main == s.main);
@@ -227,7 +225,6 @@ impl Content {
                     m.last.clear();
                     // References were analysed with the old host names and
                     // article pattern; a mirror must not be handed one.
-                    let matcher = ArticleMatcher::new(s.article_regex.clone());
                     if old.others != others || !old.matcher.same_as(&matcher) {
                         m.references.clear();
                     }
@@ -235,7 +232,7 @@ impl Content {
                 let content = SiteContent {
                     main: s.main.clone(),
                     has_mirrors: !s.mirrors.is_empty(),
-                    matcher: ArticleMatcher::new(s.article_regex.clone()),
+                    matcher,
                     canon: Canon::new(&host(&s.main), &others),
                     others,
                     memory: old.map(|o| o.memory.clone()).unwrap_or_default(),
@@ -304,42 +301,35 @@ impl Content {
             let ok = h.error.is_none()
                 && h.status
                     .is_some_and(|s| status_ok(s, &target.settings.expect_status));
-            let compared = site.zip(h.body_digest).filter(|_| ok);
-            let mut page = compared.map(|(site, digest)| {
-                let base = base_url(&target.url, &h.path, site.canon.main());
-                Fetched {
-                    path: h.path.clone(),
-                    window: window_of(h),
-                    raw: RawKey::new(digest, h.content_type.as_deref(), &base),
-                    base,
-                    plan: Plan::Pending,
-                }
+            let ct = h.content_type.as_deref();
+            let Some((site, digest)) = site.zip(h.body_digest).filter(|_| ok) else {
+                self.scan(&body, ct, &mut matches);
+                continue;
+            };
+            let base = base_url(&target.url, &h.path, site.canon.main());
+            let raw = RawKey::new(digest, ct, &base);
+            let unchanged = self.shortcuts.then(|| {
+                let mem = site.memory();
+                let last = mem.last.get(&(target.url.to_string(), h.path.clone()))?;
+                (last.raw == raw).then(|| last.kept.clone())
             });
-            if let (Some(site), Some(p)) = (site, page.as_mut())
-                && self.shortcuts
-                && let Some(last) = site
-                    .memory()
-                    .last
-                    .get(&(target.url.to_string(), p.path.clone()))
-                && last.raw == p.raw
-            {
+            let plan = match unchanged.flatten() {
                 // The same bytes as the last analysed page, which matched
                 // no fingerprint: neither decoded nor scanned again.
-                p.plan = Plan::Reuse(last.kept.clone(), Analysed::Unchanged);
-                pages.extend(page);
-                continue;
-            }
-            let html = decode(&body, h.content_type.as_deref());
-            drop(body);
-            for m in self.fingerprints.matches(&html, &[], &[]) {
-                if !matches.iter().any(|x| x.name == m.name) {
-                    matches.push(m);
+                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged),
+                None => {
+                    let html = self.scan(&body, ct, &mut matches);
+                    drop(body);
+                    self.plan(site, target, &h.path, &base, html)
                 }
-            }
-            if let (Some(site), Some(p)) = (site, page.as_mut()) {
-                p.plan = self.plan(site, target, p, html);
-            }
-            pages.extend(page);
+            };
+            pages.push(Fetched {
+                path: h.path.clone(),
+                window: window_of(h),
+                raw,
+                base,
+                plan,
+            });
         }
         Prepared {
             fingerprints: matches,
@@ -347,25 +337,42 @@ impl Content {
         }
     }
 
+    /// Decodes a body and adds the fingerprints it matches to `matches`;
+    /// returns the decoded text.
+    fn scan(&self, body: &[u8], ct: Option<&str>, matches: &mut Vec<FingerprintMatch>) -> String {
+        let html = decode(body, ct);
+        for m in self.fingerprints.matches(&html, &[], &[]) {
+            if !matches.iter().any(|x| x.name == m.name) {
+                matches.push(m);
+            }
+        }
+        html
+    }
+
     /// A page that is not unchanged: its canonical text and key; a mirror
     /// page whose key is that of main's reference for the path takes
     /// main's analysis, anything else is parsed.
-    fn plan(&self, site: &SiteContent, target: &Target, p: &Fetched, html: String) -> Plan {
-        let (owned, key) = match site.canon.apply(&html) {
-            Cow::Owned(c) => {
-                let key = PageKey::new(Digest::of(c.as_bytes()), &p.base);
-                (Some(c), key)
-            }
-            Cow::Borrowed(c) => (None, PageKey::new(Digest::of(c.as_bytes()), &p.base)),
+    fn plan(
+        &self,
+        site: &SiteContent,
+        target: &Target,
+        path: &str,
+        base: &Url,
+        html: String,
+    ) -> Plan {
+        let canonical = site.canon.apply(&html);
+        let key = PageKey::new(Digest::of(canonical.as_bytes()), base);
+        let owned = match canonical {
+            Cow::Owned(c) => Some(c),
+            Cow::Borrowed(_) => None,
         };
         if self.shortcuts
             && target.role == Role::Mirror
-            && let Some(reference) = site.memory().references.get(&p.path)
+            && let Some(reference) = site.memory().references.get(path)
             && reference.key == key
         {
             let kept = Kept {
                 analysis: reference.analysis.clone(),
-                names: None,
                 canonical: None,
             };
             return Plan::Reuse(kept, Analysed::Identical);
@@ -399,34 +406,34 @@ impl Content {
         let mut pages = Vec::new();
         let mut lasts = Vec::new();
         for p in prepared.pages {
-            let (kept, how) = match p.plan {
-                Plan::Reuse(kept, how) => (kept, how),
+            // Article paths come only from a parse, and are not kept past
+            // this round: the clock has them.
+            let (kept, names, how) = match p.plan {
+                Plan::Reuse(kept, how) => (kept, Vec::new(), how),
                 Plan::Parse { canonical, key } => {
                     let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
                     let main = target.role == Role::Main;
                     let kept = Kept {
                         analysis: Arc::new(a),
-                        names: main.then(|| names.into()),
                         canonical: main.then_some(key),
                     };
-                    (kept, Analysed::Parsed)
+                    (
+                        kept,
+                        if main { names } else { Vec::new() },
+                        Analysed::Parsed,
+                    )
                 }
-                // `prepare` plans every page.
-                Plan::Pending => continue,
             };
             out.analyses.push(how);
             lasts.push(Last {
                 raw: p.raw,
-                // Article paths are not kept: the clock has them.
-                kept: Kept {
-                    names: None,
-                    ..kept.clone()
-                },
+                kept: kept.clone(),
             });
             pages.push(compare::Done {
                 path: p.path,
                 window: p.window,
                 kept,
+                names,
             });
         }
         // A main page is kept as "last analysed" only when the round is
@@ -489,8 +496,6 @@ impl Prepared {
 
 /// How a page will be analysed.
 enum Plan {
-    /// Not decided yet (only inside `prepare`).
-    Pending,
     Reuse(Kept, Analysed),
     /// The page's canonical text, and its key.
     Parse {
