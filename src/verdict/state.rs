@@ -236,6 +236,56 @@ mod tests {
     }
 
     #[test]
+    fn changes_name_each_state_move_once_and_no_evidence_moves_nothing() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let at = |n: u64| t0 + Duration::from_secs(60 * n);
+        let mut t = Tracker::new(t0);
+        let bad = [f(Kind::HttpError)];
+        let changes = |raised: Vec<Kind>, cleared: Vec<Kind>, state| Changes {
+            raised,
+            cleared,
+            state,
+        };
+        assert_eq!(
+            t.apply(&[], &[], 2, 2, at(1)),
+            changes(vec![], vec![], Some((State::Unknown, State::Up)))
+        );
+        assert_eq!(
+            t.apply(&[], &[], 2, 2, at(2)),
+            changes(vec![], vec![], None)
+        );
+        assert_eq!(
+            t.apply(&bad, &[], 2, 2, at(3)),
+            changes(vec![], vec![], None)
+        );
+        assert_eq!(
+            t.apply(&bad, &[], 2, 2, at(4)),
+            changes(
+                vec![Kind::HttpError],
+                vec![],
+                Some((State::Up, State::Down))
+            )
+        );
+        // A round that cannot judge HTTP neither clears nor moves the state.
+        assert_eq!(
+            t.apply(&[], &[Kind::HttpError], 2, 2, at(5)),
+            changes(vec![], vec![], None)
+        );
+        assert_eq!(
+            t.apply(&[], &[], 2, 2, at(6)),
+            changes(vec![], vec![], None)
+        );
+        assert_eq!(
+            t.apply(&[], &[], 2, 2, at(7)),
+            changes(
+                vec![],
+                vec![Kind::HttpError],
+                Some((State::Down, State::Up))
+            )
+        );
+    }
+
+    #[test]
     fn restored_problems_stay_until_success_threshold() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         let mut t = Tracker::new(now);
