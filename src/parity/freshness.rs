@@ -234,38 +234,39 @@ impl Clock {
                 delta.removed.push(e.name.to_string());
             }
         }
-        // Grow by what may be added, not by doubling: the array is most of
-        // a site's parity memory.
-        let new = names
-            .iter()
-            .map(|n| article_id(n))
-            .filter(|id| {
-                on_main.binary_search(id).is_ok()
-                    && self.seen.binary_search_by_key(id, |e| e.id).is_err()
-            })
-            .count();
-        self.seen.reserve_exact(new);
+        let added = |e: &Entry| (e.name.to_string(), time(e.first), e.absent_at.map(time));
+        let mut new = Vec::new();
         for name in names {
             let id = article_id(name);
             if on_main.binary_search(&id).is_err() {
                 continue;
             }
             // New, or back after an absence: the clock starts again.
-            let fresh = Entry {
+            let fresh = || Entry {
                 id,
                 name: name.as_str().into(),
                 first: ms(w.end),
                 absent_at: self.last.map(ms),
                 gone: None,
             };
-            let added = (name.clone(), time(fresh.first), fresh.absent_at.map(time));
             match self.seen.binary_search_by_key(&id, |e| e.id) {
-                Ok(i) if self.seen[i].gone.is_none() => continue,
-                Ok(i) => self.seen[i] = fresh,
-                Err(i) => self.seen.insert(i, fresh),
+                Ok(i) if self.seen[i].gone.is_none() => {}
+                Ok(i) => {
+                    self.seen[i] = fresh();
+                    delta.added.push(added(&self.seen[i]));
+                }
+                Err(_) => new.push(fresh()),
             }
-            delta.added.push(added);
         }
+        // Stable: of two paths with one id, the first stays.
+        new.sort_by_key(|e| e.id);
+        new.dedup_by_key(|e| e.id);
+        delta.added.extend(new.iter().map(added));
+        // Grown by what is added, not by doubling (the array is most of a
+        // site's parity memory); two sorted runs merge in linear time.
+        self.seen.reserve_exact(new.len());
+        self.seen.extend(new);
+        self.seen.sort_by_key(|e| e.id);
         let keep = keep_gone_since.map(ms);
         self.seen
             .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
