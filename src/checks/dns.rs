@@ -11,100 +11,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{ResolveHosts, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use serde::Serialize;
 use tokio::time::{Instant, timeout_at};
 
+pub use super::dns_report::{Bogon, DnsReport, NsAnswer, Outcome, ResolverAnswer, Transport};
+
+use super::dns_enc::{Doh, Dot, Fault, Reason};
 use super::dns_udp::Reply;
+use super::tls::TlsSetup;
 use super::{Flow, Round, RoundReport};
-use crate::config::ResolverSpec;
+use crate::config::{ResolverSpec, Settings};
+use crate::ground::bogon;
 use crate::ground::domain::registered_domain;
 
 /// Per-query timeout: a share of the round's budget, so one silent resolver
 /// leaves time for the connect, TLS and HTTP stages.
 pub fn query_timeout(round_timeout: Duration) -> Duration {
     (round_timeout.saturating_mul(2) / 5).clamp(Duration::from_millis(50), Duration::from_secs(5))
-}
-
-/// How one resolver answered for one name (A and AAAA together).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// At least one address.
-    Answered,
-    /// NOERROR without any A/AAAA record.
-    NoData,
-    NxDomain,
-    ServFail,
-    Refused,
-    /// Another error rcode.
-    OtherRcode,
-    /// No answer within the timeout.
-    Timeout,
-    /// Could not talk to the resolver at all.
-    Unreachable,
-}
-
-impl Outcome {
-    /// A definite answer from the resolver (as opposed to silence), i.e. one
-    /// that counts when comparing resolvers.
-    pub fn responded(&self) -> bool {
-        !matches!(self, Outcome::Timeout | Outcome::Unreachable)
-    }
-}
-
-/// One resolver's answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResolverAnswer {
-    pub resolver: String,
-    pub outcome: Outcome,
-    pub rcode: String,
-    pub addresses: Vec<IpAddr>,
-    /// Smallest TTL among the answers, seconds.
-    pub ttl: Option<u32>,
-    pub latency_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// NS records of the registered domain, through the first resolver.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct NsAnswer {
-    pub domain: String,
-    pub names: Vec<String>,
-    /// The names come from this resolver's answer of an earlier round, still
-    /// within its TTL (see [`NS_CACHE_MAX`]).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub cached: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DnsReport {
-    /// `false` when the target's host is an IP literal (no lookup needed).
-    pub looked_up: bool,
-    pub resolvers: Vec<ResolverAnswer>,
-    pub ns: Option<NsAnswer>,
-}
-
-impl DnsReport {
-    /// Every address any resolver returned, first-seen order.
-    pub fn all_addresses(&self) -> Vec<IpAddr> {
-        let mut out: Vec<IpAddr> = Vec::new();
-        for a in self.resolvers.iter().flat_map(|r| &r.addresses) {
-            if !out.contains(a) {
-                out.push(*a);
-            }
-        }
-        out
-    }
 }
 
 /// The longest an NS answer is reused. The cache policy: A and AAAA are
@@ -114,91 +41,74 @@ impl DnsReport {
 /// empty answers are never reused, so a failing resolver shows every round.
 pub const NS_CACHE_MAX: Duration = Duration::from_secs(300);
 
+/// How one resolver is reached.
+enum Via {
+    /// `IP[:PORT]`: questions go straight over UDP (see `dns_udp`), over
+    /// TCP when a reply is truncated.
+    Plain(std::net::SocketAddr),
+    /// `system`: hickory with the host's configuration.
+    System(Box<TokioResolver>),
+    Dot(Dot),
+    Doh(Doh),
+    /// The resolver could not be set up; every question fails with this.
+    Unusable(String),
+}
+
 /// A single-server resolver with caching disabled (but see [`NS_CACHE_MAX`]).
 pub struct Resolver {
     pub name: String,
-    inner: Result<TokioResolver, String>,
-    /// For plain `IP[:PORT]` resolvers: questions go straight over UDP (see
-    /// `dns_udp`), and through `inner` only when a reply is truncated.
-    plain: Option<std::net::SocketAddr>,
-    /// How long one question may wait (hickory's `timeout` on the other path).
+    via: Via,
+    /// How long one question may wait.
     query_timeout: Duration,
     /// Registered domain → NS names and when they expire.
     ns_cache: std::sync::Mutex<std::collections::HashMap<String, (Instant, Vec<String>)>>,
 }
 
 impl Resolver {
-    pub fn new(spec: &ResolverSpec, timeout: Duration) -> Self {
-        let mut opts = ResolverOpts::default();
-        opts.timeout = timeout;
-        opts.attempts = 1;
-        opts.cache_size = 0;
-        opts.positive_max_ttl = Some(Duration::ZERO);
-        opts.negative_max_ttl = Some(Duration::ZERO);
-        opts.use_hosts_file = ResolveHosts::Never;
-        opts.ndots = 0;
-        opts.edns0 = true;
-        let built = build(spec, opts);
-        if let Err(e) = &built {
+    /// A resolver for `spec`; encrypted ones trust what `tls` trusts.
+    pub fn new(spec: &ResolverSpec, timeout: Duration, tls: &TlsSetup, user_agent: &str) -> Self {
+        let via = match spec {
+            ResolverSpec::Plain(addr) => Ok(Via::Plain(*addr)),
+            ResolverSpec::System => system(timeout).map(|r| Via::System(Box::new(r))),
+            ResolverSpec::Tls { addr, name } => Dot::new(*addr, name, tls).map(Via::Dot),
+            ResolverSpec::Https { url } => Doh::new(url, tls, user_agent).map(Via::Doh),
+        };
+        let via = via.unwrap_or_else(|e| {
             tracing::warn!(resolver = %spec, error = %e, "resolver unusable");
-        }
+            Via::Unusable(e)
+        });
         Self {
             name: spec.to_string(),
-            inner: built,
-            plain: match spec {
-                ResolverSpec::Plain(addr) => Some(*addr),
-                _ => None,
-            },
+            via,
             ns_cache: Default::default(),
             query_timeout: timeout,
         }
     }
+
+    pub fn transport(&self) -> Transport {
+        match &self.via {
+            Via::Plain(_) | Via::Unusable(_) => Transport::Udp,
+            Via::System(_) => Transport::System,
+            Via::Dot(_) => Transport::Tls,
+            Via::Doh(_) => Transport::Https,
+        }
+    }
 }
 
-fn build(spec: &ResolverSpec, opts: ResolverOpts) -> Result<TokioResolver, String> {
-    let provider = TokioRuntimeProvider::default();
-    let config = match spec {
-        ResolverSpec::System => {
-            let (config, _) = hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| format!("reading system resolver config: {e}"))?;
-            config
-        }
-        ResolverSpec::Plain(addr) => {
-            let mut udp = ConnectionConfig::new(ProtocolConfig::Udp);
-            udp.port = addr.port();
-            let mut tcp = ConnectionConfig::new(ProtocolConfig::Tcp);
-            tcp.port = addr.port();
-            ResolverConfig::from_parts(
-                None,
-                vec![],
-                vec![NameServerConfig::new(addr.ip(), true, vec![udp, tcp])],
-            )
-        }
-        ResolverSpec::Tls { addr, name } => {
-            let mut conn = ConnectionConfig::tls(Arc::from(name.as_str()));
-            conn.port = addr.port();
-            ResolverConfig::from_parts(
-                None,
-                vec![],
-                vec![NameServerConfig::new(addr.ip(), true, vec![conn])],
-            )
-        }
-        ResolverSpec::Https { url } => {
-            let host = url.host_str().unwrap_or_default();
-            let ip: IpAddr = host
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse()
-                .map_err(|_| format!("DoH server `{host}` must be given as an IP address"))?;
-            let mut conn = ConnectionConfig::https(Arc::from(host), Some(Arc::from(url.path())));
-            conn.port = url.port_or_known_default().unwrap_or(443);
-            ResolverConfig::from_parts(
-                None,
-                vec![],
-                vec![NameServerConfig::new(ip, true, vec![conn])],
-            )
-        }
-    };
-    TokioResolver::builder_with_config(config, provider)
+/// hickory with the host's resolver configuration and no caching.
+fn system(timeout: Duration) -> Result<TokioResolver, String> {
+    let mut opts = ResolverOpts::default();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    opts.cache_size = 0;
+    opts.positive_max_ttl = Some(Duration::ZERO);
+    opts.negative_max_ttl = Some(Duration::ZERO);
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.ndots = 0;
+    opts.edns0 = true;
+    let (config, _) = hickory_resolver::system_conf::read_system_conf()
+        .map_err(|e| format!("reading system resolver config: {e}"))?;
+    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
         .build()
         .map_err(|e| e.to_string())
@@ -210,10 +120,11 @@ struct Query {
     rcode: ResponseCode,
     addresses: Vec<IpAddr>,
     ttl: Option<u32>,
+    reason: Option<Reason>,
     error: Option<String>,
 }
 
-/// Why one question got no records, from either path.
+/// Why one question got no records, from any path.
 enum NoAnswer {
     /// A reply without records of the type, with this code (NOERROR: no
     /// data; NXDOMAIN: no such name).
@@ -221,8 +132,8 @@ enum NoAnswer {
     /// A reply with an error code (SERVFAIL, REFUSED, ...).
     Rcode(ResponseCode),
     Timeout,
-    /// The resolver could not be reached.
-    Failed(String),
+    /// The resolver could not be reached, or did not give a DNS answer.
+    Failed(Fault),
 }
 
 impl From<NetError> for NoAnswer {
@@ -231,17 +142,31 @@ impl From<NetError> for NoAnswer {
             NetError::Dns(DnsError::NoRecordsFound(nr)) => NoAnswer::Empty(nr.response_code),
             NetError::Dns(DnsError::ResponseCode(code)) => NoAnswer::Rcode(code),
             NetError::Timeout => NoAnswer::Timeout,
-            other => NoAnswer::Failed(other.to_string()),
+            other => NoAnswer::Failed(Fault {
+                reason: Reason::Connect,
+                detail: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl From<Fault> for NoAnswer {
+    fn from(f: Fault) -> Self {
+        if f.reason == Reason::Timeout {
+            NoAnswer::Timeout
+        } else {
+            NoAnswer::Failed(f)
         }
     }
 }
 
 fn classify(result: Result<Vec<(RData, u32)>, NoAnswer>) -> Query {
-    let failed = |outcome, rcode, error: String| Query {
+    let failed = |outcome, rcode, reason, error: String| Query {
         outcome,
         rcode,
         addresses: Vec::new(),
         ttl: None,
+        reason,
         error: Some(error),
     };
     match result {
@@ -267,17 +192,20 @@ fn classify(result: Result<Vec<(RData, u32)>, NoAnswer>) -> Query {
                 rcode: ResponseCode::NoError,
                 addresses,
                 ttl,
+                reason: None,
                 error: None,
             }
         }
         Err(NoAnswer::Empty(ResponseCode::NXDomain)) => failed(
             Outcome::NxDomain,
             ResponseCode::NXDomain,
+            None,
             "NXDOMAIN: no such name".into(),
         ),
         Err(NoAnswer::Empty(code)) => failed(
             Outcome::NoData,
             code,
+            None,
             format!("{code}: no records of this type"),
         ),
         Err(NoAnswer::Rcode(code)) => {
@@ -287,64 +215,150 @@ fn classify(result: Result<Vec<(RData, u32)>, NoAnswer>) -> Query {
                 ResponseCode::NXDomain => Outcome::NxDomain,
                 _ => Outcome::OtherRcode,
             };
-            failed(outcome, code, format!("resolver answered {code}"))
+            failed(outcome, code, None, format!("resolver answered {code}"))
         }
         Err(NoAnswer::Timeout) => failed(
             Outcome::Timeout,
             ResponseCode::NoError,
+            Some(Reason::Timeout),
             "no answer before the query timeout".into(),
         ),
-        Err(NoAnswer::Failed(e)) => failed(Outcome::Unreachable, ResponseCode::NoError, e),
+        Err(NoAnswer::Failed(f)) => failed(
+            Outcome::Unreachable,
+            ResponseCode::NoError,
+            Some(f.reason),
+            f.detail,
+        ),
+    }
+}
+
+/// The records of a wire-format reply, or why there are none.
+fn records(reply: Reply) -> Result<Vec<(RData, u32)>, NoAnswer> {
+    match reply {
+        Reply::Answer {
+            rcode,
+            records,
+            ttl,
+        } => match rcode {
+            ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
+                Err(NoAnswer::Empty(rcode))
+            }
+            ResponseCode::NoError => {
+                let ttl = ttl.unwrap_or(0);
+                Ok(records.into_iter().map(|r| (r, ttl)).collect())
+            }
+            code => Err(NoAnswer::Rcode(code)),
+        },
+        Reply::Timeout => Err(NoAnswer::Timeout),
+        Reply::Failed(e) => Err(NoAnswer::Failed(Fault {
+            reason: Reason::Connect,
+            detail: e,
+        })),
+        Reply::Truncated => Err(NoAnswer::Failed(Fault {
+            reason: Reason::BadReply,
+            detail: "reply truncated over TCP".into(),
+        })),
+    }
+}
+
+/// One question through a plain resolver (UDP or the system's); `None`
+/// for an encrypted one.
+async fn lookup_plain(
+    resolver: &Resolver,
+    name: &str,
+    rtype: RecordType,
+    deadline: Instant,
+) -> Option<Result<Vec<(RData, u32)>, NoAnswer>> {
+    // The same per-question budget on every path, so a silent resolver
+    // leaves time for the later stages.
+    let until = deadline.min(Instant::now() + resolver.query_timeout);
+    match &resolver.via {
+        Via::Plain(server) => {
+            let mut reply = super::dns_udp::ask(*server, name, rtype, until).await;
+            if matches!(reply, Reply::Truncated) {
+                reply = super::dns_udp::ask_tcp(*server, name, rtype, until).await;
+            }
+            Some(records(reply))
+        }
+        Via::System(inner) => Some(
+            inner
+                .lookup(name, rtype)
+                .await
+                .map(|l| {
+                    l.answers()
+                        .iter()
+                        .map(|r| (r.data.clone(), r.ttl))
+                        .collect()
+                })
+                .map_err(NoAnswer::from),
+        ),
+        _ => None,
     }
 }
 
 /// The answer records of one question, or why there are none, whichever
-/// path asked.
+/// path asked. `peers` (the round's resolvers) resolve a DoH server's host.
 async fn lookup(
     resolver: &Resolver,
-    inner: &TokioResolver,
     name: &str,
     rtype: RecordType,
     deadline: Instant,
+    peers: &[Arc<Resolver>],
 ) -> Result<Vec<(RData, u32)>, NoAnswer> {
-    if let Some(server) = resolver.plain {
-        // The same per-question budget as hickory's path, so a silent
-        // resolver leaves time for the later stages.
-        let until = deadline.min(Instant::now() + resolver.query_timeout);
-        let mut reply = super::dns_udp::ask(server, name, rtype, until).await;
-        if matches!(reply, Reply::Truncated) {
-            reply = super::dns_udp::ask_tcp(server, name, rtype, until).await;
-        }
-        return match reply {
-            Reply::Answer {
-                rcode,
-                records,
-                ttl,
-            } => match rcode {
-                ResponseCode::NoError | ResponseCode::NXDomain if records.is_empty() => {
-                    Err(NoAnswer::Empty(rcode))
-                }
-                ResponseCode::NoError => {
-                    let ttl = ttl.unwrap_or(0);
-                    Ok(records.into_iter().map(|r| (r, ttl)).collect())
-                }
-                code => Err(NoAnswer::Rcode(code)),
-            },
-            Reply::Timeout => Err(NoAnswer::Timeout),
-            Reply::Failed(e) => Err(NoAnswer::Failed(e)),
-            Reply::Truncated => Err(NoAnswer::Failed("reply truncated over TCP".into())),
-        };
+    if let Some(result) = lookup_plain(resolver, name, rtype, deadline).await {
+        return result;
     }
-    inner
-        .lookup(name, rtype)
-        .await
-        .map(|l| {
-            l.answers()
-                .iter()
-                .map(|r| (r.data.clone(), r.ttl))
-                .collect()
-        })
-        .map_err(NoAnswer::from)
+    let until = deadline.min(Instant::now() + resolver.query_timeout);
+    match &resolver.via {
+        Via::Dot(dot) => records(dot.ask(name, rtype, until).await?),
+        Via::Doh(doh) => {
+            if let Some(host) = doh.needs_pin() {
+                doh.pin(&pin_addresses(host, peers, until).await?)?;
+            }
+            records(doh.ask(name, rtype, until).await?)
+        }
+        Via::Unusable(e) => Err(NoAnswer::Failed(Fault {
+            reason: Reason::Connect,
+            detail: e.clone(),
+        })),
+        Via::Plain(_) | Via::System(_) => Err(NoAnswer::Timeout),
+    }
+}
+
+/// A DoH server's addresses: the first plain resolver among `peers` (in
+/// their order) that answers A or AAAA for `host`.
+async fn pin_addresses(
+    host: &str,
+    peers: &[Arc<Resolver>],
+    deadline: Instant,
+) -> Result<Vec<IpAddr>, Fault> {
+    let name = format!("{}.", host.trim_end_matches('.'));
+    let mut tried = Vec::new();
+    for peer in peers {
+        let mut found = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(Ok(records)) = lookup_plain(peer, &name, rtype, deadline).await {
+                found.extend(classify(Ok(records)).addresses);
+            }
+        }
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        if !peer.transport().encrypted() {
+            tried.push(peer.name.clone());
+        }
+    }
+    Err(Fault {
+        reason: Reason::HostUnresolved,
+        detail: format!(
+            "DoH host {host} did not resolve through the plain resolvers ({})",
+            if tried.is_empty() {
+                "none configured".to_string()
+            } else {
+                tried.join(", ")
+            }
+        ),
+    })
 }
 
 /// Which of two per-type outcomes describes the name best.
@@ -361,33 +375,36 @@ fn rank(o: &Outcome) -> u8 {
     }
 }
 
-async fn ask(resolver: &Resolver, host: &str, deadline: Instant) -> ResolverAnswer {
+/// Where an answer is asked: the round's resolvers and, for bogons, the
+/// settings that say which names are public.
+struct Asking<'a> {
+    peers: &'a [Arc<Resolver>],
+    settings: Option<&'a Settings>,
+    deadline: Instant,
+}
+
+async fn ask(resolver: &Resolver, host: &str, at: &Asking<'_>) -> ResolverAnswer {
     let start = Instant::now();
-    let fail = |outcome, error: String| ResolverAnswer {
-        resolver: resolver.name.clone(),
-        outcome,
-        rcode: String::new(),
-        addresses: Vec::new(),
-        ttl: None,
-        latency_seconds: start.elapsed().as_secs_f64(),
-        error: Some(error),
-    };
-    let inner = match &resolver.inner {
-        Ok(r) => r,
-        Err(e) => return fail(Outcome::Unreachable, e.clone()),
-    };
     let name = format!("{}.", host.trim_end_matches('.'));
     let both = async {
         tokio::join!(
-            lookup(resolver, inner, &name, RecordType::A, deadline),
-            lookup(resolver, inner, &name, RecordType::AAAA, deadline)
+            lookup(resolver, &name, RecordType::A, at.deadline, at.peers),
+            lookup(resolver, &name, RecordType::AAAA, at.deadline, at.peers)
         )
     };
-    let Ok((a, aaaa)) = timeout_at(deadline, both).await else {
-        return fail(
-            Outcome::Timeout,
-            "no answer before the round deadline".into(),
-        );
+    let Ok((a, aaaa)) = timeout_at(at.deadline, both).await else {
+        return ResolverAnswer {
+            resolver: resolver.name.clone(),
+            transport: resolver.transport(),
+            outcome: Outcome::Timeout,
+            rcode: String::new(),
+            addresses: Vec::new(),
+            ttl: None,
+            latency_seconds: start.elapsed().as_secs_f64(),
+            reason: Some(Reason::Timeout),
+            error: Some("no answer before the round deadline".into()),
+            bogons: Vec::new(),
+        };
     };
     let (a, aaaa) = (classify(a), classify(aaaa));
     let best = if rank(&aaaa.outcome) > rank(&a.outcome) {
@@ -401,31 +418,41 @@ async fn ask(resolver: &Resolver, host: &str, deadline: Instant) -> ResolverAnsw
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
     };
+    let bogons = match at.settings {
+        Some(s) => addresses
+            .iter()
+            .filter_map(|ip| {
+                bogon::classify(*ip, host, &s.public_suffixes, &s.bogon_exempt)
+                    .map(|range| Bogon { ip: *ip, range })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let answered = best.outcome == Outcome::Answered;
     ResolverAnswer {
         resolver: resolver.name.clone(),
+        transport: resolver.transport(),
         outcome: best.outcome.clone(),
         rcode: best.rcode.to_string(),
         addresses,
         ttl,
         latency_seconds: start.elapsed().as_secs_f64(),
-        error: if best.outcome == Outcome::Answered {
-            None
-        } else {
-            best.error.clone()
-        },
+        reason: if answered { None } else { best.reason },
+        error: if answered { None } else { best.error.clone() },
+        bogons,
     }
 }
 
-async fn ns(resolver: &Resolver, host: &str, deadline: Instant) -> NsAnswer {
+async fn ns(resolver: &Resolver, host: &str, at: &Asking<'_>) -> NsAnswer {
     let domain = registered_domain(host);
     let mut out = NsAnswer {
         domain: domain.clone(),
         ..Default::default()
     };
-    let Ok(inner) = &resolver.inner else {
+    if let Via::Unusable(_) = resolver.via {
         out.error = Some("resolver unusable".into());
         return out;
-    };
+    }
     let cache = || resolver.ns_cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((until, names)) = cache().get(&domain)
         && Instant::now() < *until
@@ -435,8 +462,8 @@ async fn ns(resolver: &Resolver, host: &str, deadline: Instant) -> NsAnswer {
         return out;
     }
     let name = format!("{domain}.");
-    let asked = lookup(resolver, inner, &name, RecordType::NS, deadline);
-    match timeout_at(deadline, asked).await {
+    let asked = lookup(resolver, &name, RecordType::NS, at.deadline, at.peers);
+    match timeout_at(at.deadline, asked).await {
         Err(_) => out.error = Some("no answer before the round deadline".into()),
         Ok(Err(e)) => out.error = classify(Err(e)).error,
         Ok(Ok(records)) => {
@@ -467,12 +494,15 @@ pub async fn run(round: &Round<'_>, report: &mut RoundReport) -> Flow {
     }
     report.dns.looked_up = true;
     let start = Instant::now();
-    let answers = futures_util::future::join_all(
-        round.resolvers.iter().map(|r| ask(r, host, round.deadline)),
-    );
+    let at = Asking {
+        peers: &round.resolvers,
+        settings: Some(&round.target.settings),
+        deadline: round.deadline,
+    };
+    let answers = futures_util::future::join_all(round.resolvers.iter().map(|r| ask(r, host, &at)));
     let ns_lookup = async {
         match round.resolvers.first() {
-            Some(r) => Some(ns(r, host, round.deadline).await),
+            Some(r) => Some(ns(r, host, &at).await),
             None => None,
         }
     };
@@ -505,8 +535,13 @@ pub async fn resolve_any(round: &Round<'_>, host: &str) -> Option<IpAddr> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Some(ip);
     }
+    let at = Asking {
+        peers: &round.resolvers,
+        settings: None,
+        deadline: round.deadline,
+    };
     for r in &round.resolvers {
-        let answer = ask(r, host, round.deadline).await;
+        let answer = ask(r, host, &at).await;
         if let Some(ip) = answer.addresses.first() {
             return Some(*ip);
         }

@@ -56,10 +56,9 @@ pub async fn ask(server: SocketAddr, name: &str, rtype: RecordType, deadline: In
     }
 }
 
-/// A query for `name`/`rtype` with a random ID: (id, name, wire bytes).
-fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> {
+/// A query for `name`/`rtype` with this ID: (name, wire bytes).
+pub fn query_with_id(name: &str, rtype: RecordType, id: u16) -> Result<(Name, Vec<u8>), String> {
     let qname = Name::from_ascii(name).map_err(|e| format!("invalid name {name}: {e}"))?;
-    let id: u16 = rand::random();
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = true;
     msg.add_query(Query::query(qname.clone(), rtype));
@@ -67,6 +66,13 @@ fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> 
     edns.set_max_payload(MAX_REPLY);
     msg.set_edns(edns);
     let wire = msg.to_vec().map_err(|e| e.to_string())?;
+    Ok((qname, wire))
+}
+
+/// A query for `name`/`rtype` with a random ID: (id, name, wire bytes).
+fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> {
+    let id: u16 = rand::random();
+    let (qname, wire) = query_with_id(name, rtype, id)?;
     Ok((id, qname, wire))
 }
 
@@ -140,29 +146,45 @@ pub async fn ask_tcp(
 }
 
 async fn exchange_tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Result<Reply, String> {
-    let (id, qname, wire) = query(name, rtype)?;
-    let len = u16::try_from(wire.len()).map_err(|_| "query too long".to_string())?;
     let mut tcp = TcpStream::connect(server)
         .await
         .map_err(|e| format!("TCP to {server} (the UDP reply did not fit): {e}"))?;
+    match exchange_stream(&mut tcp, name, rtype).await {
+        // Truncated over TCP too: nothing more to try.
+        Ok(Reply::Truncated) => Err(format!("{server} truncated its reply over TCP")),
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(format!("TCP reply from {server}: {e}")),
+    }
+}
+
+/// One question over a stream (TCP, or TLS for DNS over TLS), with the
+/// two-byte length prefix of RFC 1035 4.2.2: the reply is at most 64 KiB.
+pub async fn exchange_stream<S>(
+    stream: &mut S,
+    name: &str,
+    rtype: RecordType,
+) -> Result<Reply, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (id, qname, wire) = query(name, rtype)?;
+    let len = u16::try_from(wire.len()).map_err(|_| "query too long".to_string())?;
     let mut out = Vec::with_capacity(wire.len() + 2);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&wire);
-    tcp.write_all(&out).await.map_err(|e| e.to_string())?;
+    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
     let mut prefix = [0u8; 2];
-    tcp.read_exact(&mut prefix)
+    stream
+        .read_exact(&mut prefix)
         .await
-        .map_err(|e| format!("TCP reply from {server}: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
-    tcp.read_exact(&mut buf)
+    stream
+        .read_exact(&mut buf)
         .await
-        .map_err(|e| format!("TCP reply from {server}: {e}"))?;
-    match parse(&buf, id, &qname, rtype) {
-        // Truncated over TCP too: nothing more to try.
-        Some(Reply::Truncated) => Err(format!("{server} truncated its reply over TCP")),
-        Some(reply) => Ok(reply),
-        None => Err(format!("{server} sent a TCP reply to another question")),
-    }
+        .map_err(|e| e.to_string())?;
+    parse(&buf, id, &qname, rtype).ok_or_else(|| "a reply to another question".to_string())
 }
 
 /// The records of `rtype` that answer `qname`: owned by it or by a name

@@ -9,6 +9,8 @@
 
 pub mod connect;
 pub mod dns;
+pub mod dns_enc;
+pub mod dns_report;
 pub mod dns_udp;
 pub mod http;
 pub mod net;
@@ -102,7 +104,8 @@ impl Timings {
 /// What one round needs besides the target: resolvers and TLS setups built
 /// once per config load and shared by every target.
 pub struct Probes {
-    resolvers: HashMap<ResolverSpec, Arc<dns::Resolver>>,
+    /// By spec and `ca_file`: an encrypted resolver trusts what its site trusts.
+    resolvers: HashMap<(ResolverSpec, Option<std::path::PathBuf>), Arc<dns::Resolver>>,
     tls: HashMap<Option<std::path::PathBuf>, Arc<tls::TlsSetup>>,
     /// Known blockpage addresses: never connected to.
     skip: Vec<IpAddr>,
@@ -117,20 +120,20 @@ impl Probes {
         let mut tls = HashMap::new();
         for site in &config.sites {
             let s = &site.settings;
-            for spec in &s.resolvers {
-                if !resolvers.contains_key(spec) {
-                    let query_timeout = dns::query_timeout(s.timeout);
-                    resolvers.insert(
-                        spec.clone(),
-                        Arc::new(dns::Resolver::new(spec, query_timeout)),
-                    );
-                }
-            }
             if !tls.contains_key(&s.ca_file) {
                 tls.insert(
                     s.ca_file.clone(),
                     Arc::new(tls::TlsSetup::new(s.ca_file.as_deref())?),
                 );
+            }
+            let trust = tls.get(&s.ca_file).cloned();
+            for spec in &s.resolvers {
+                let key = (spec.clone(), s.ca_file.clone());
+                if let (false, Some(trust)) = (resolvers.contains_key(&key), &trust) {
+                    let query_timeout = dns::query_timeout(s.timeout);
+                    let resolver = dns::Resolver::new(spec, query_timeout, trust, &s.user_agent);
+                    resolvers.insert(key, Arc::new(resolver));
+                }
             }
         }
         Ok(Self {
@@ -145,7 +148,11 @@ impl Probes {
             .settings
             .resolvers
             .iter()
-            .filter_map(|r| self.resolvers.get(r).cloned())
+            .filter_map(|r| {
+                self.resolvers
+                    .get(&(r.clone(), target.settings.ca_file.clone()))
+                    .cloned()
+            })
             .collect()
     }
 }

@@ -71,6 +71,21 @@ impl TlsSetup {
     }
 }
 
+impl TlsSetup {
+    /// A client config that verifies as a browser would, with these trust
+    /// anchors, and offers `alpn`: for the services the daemon relies on
+    /// rather than judges (DoT and DoH resolvers).
+    pub fn verifying(&self, alpn: &[&[u8]]) -> Result<ClientConfig, String> {
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_webpki_verifier(self.verifier.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+}
+
 /// Accepts any certificate chain; handshake signatures are still verified.
 #[derive(Debug)]
 struct CaptureAll {

@@ -144,6 +144,12 @@ pub struct Settings {
     pub success_threshold: u32,
     pub cert_warning: Duration,
     pub user_agent: String,
+    /// Suffixes whose names count as public besides the public suffix
+    /// list's (lower-case, no leading dot): answers for them are checked
+    /// for bogons.
+    pub public_suffixes: Vec<String>,
+    /// Ranges never counted as bogons (split-horizon networks).
+    pub bogon_exempt: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -163,6 +169,8 @@ impl Default for Settings {
             success_threshold: 2,
             cert_warning: Duration::from_secs(14 * 86400),
             user_agent: format!("mirrorwatch/{}", env!("CARGO_PKG_VERSION")),
+            public_suffixes: Vec::new(),
+            bogon_exempt: Vec::new(),
         }
     }
 }

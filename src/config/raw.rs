@@ -26,6 +26,8 @@ macro_rules! with_settings {
             pub success_threshold: Option<i64>,
             pub cert_warning: Option<String>,
             pub user_agent: Option<String>,
+            pub public_suffixes: Option<Vec<String>>,
+            pub bogon_exempt: Option<Vec<String>>,
         }
     };
 }
@@ -160,6 +162,8 @@ impl RawSite {
             success_threshold: self.success_threshold,
             cert_warning: self.cert_warning.clone(),
             user_agent: self.user_agent.clone(),
+            public_suffixes: self.public_suffixes.clone(),
+            bogon_exempt: self.bogon_exempt.clone(),
         }
     }
 }

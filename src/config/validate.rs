@@ -13,7 +13,7 @@ use url::Url;
 
 use super::locate::{Lines, Locator};
 use super::raw::{RawConfig, RawParity, RawSettings, RawSite};
-use super::values::{MAX_SITE_NAME, limits, parse_resolver, quoted_shown, shown};
+use super::values::{self, MAX_SITE_NAME, limits, parse_resolver, quoted_shown, shown};
 use super::{Config, ConfigError, ConfigErrors, ParityConfig, ServerConfig, Settings, Site};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9874";
@@ -402,6 +402,39 @@ impl Validator<'_> {
                 ua.clone()
             }
         };
+        let public_suffixes = match at(l.public_suffixes.as_ref(), prefix, "public_suffixes") {
+            None => base.public_suffixes.clone(),
+            Some((list, path)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, text)| match values::parse_suffix(text) {
+                    Ok(s) => Some(s),
+                    Err(why) => {
+                        self.err(&format!("{path}[{i}]"), why);
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let bogon_exempt = match at(l.bogon_exempt.as_ref(), prefix, "bogon_exempt") {
+            None => base.bogon_exempt.clone(),
+            Some((list, path)) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, text)| match values::parse_range(text) {
+                    Ok(n) => Some(n),
+                    Err(why) => {
+                        self.err(&format!("{path}[{i}]"), why);
+                        None
+                    }
+                })
+                .collect(),
+        };
+        if let Some((_, path)) = at(l.resolvers.as_ref(), prefix, "resolvers")
+            && let Err((i, why)) = values::doh_hosts_resolvable(&resolvers)
+        {
+            self.err(&format!("{path}[{i}]"), why);
+        }
         Settings {
             interval,
             timeout,
@@ -413,6 +446,8 @@ impl Validator<'_> {
             success_threshold,
             cert_warning,
             user_agent,
+            public_suffixes,
+            bogon_exempt,
         }
     }
 

@@ -47,6 +47,59 @@ pub fn parse_resolver(text: &str) -> Result<ResolverSpec, String> {
     Err(format!("`{text}` is not a resolver; {expected}"))
 }
 
+/// A DoH resolver named by host is resolved through the plain resolvers
+/// of the same list (`checks::dns_enc`), so the list needs one: the index
+/// and why, for the first that has none.
+pub fn doh_hosts_resolvable(list: &[ResolverSpec]) -> Result<(), (usize, String)> {
+    let plain = list
+        .iter()
+        .any(|r| matches!(r, ResolverSpec::Plain(_) | ResolverSpec::System));
+    for (i, r) in list.iter().enumerate() {
+        if let ResolverSpec::Https { url } = r
+            && matches!(url.host(), Some(url::Host::Domain(_)))
+            && !plain
+        {
+            return Err((
+                i,
+                format!(
+                    "`{url}` names its server by host, which is resolved through a plain resolver \
+                     of the same list; add one (\"IP\" or \"system\") or give the server as an IP address"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A suffix for `public_suffixes`: a DNS name, stored lower-case without
+/// leading or trailing dots.
+pub fn parse_suffix(text: &str) -> Result<String, String> {
+    let s = text.trim_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if s.is_empty() || s.len() > 253 || !s.split('.').all(label_ok) {
+        return Err(format!(
+            "`{}` is not a DNS suffix; expected e.g. \"example\" or \"corp.example\"",
+            shown(text)
+        ));
+    }
+    Ok(s)
+}
+
+/// An address range for `bogon_exempt`: CIDR (`10.1.0.0/16`) or one address.
+pub fn parse_range(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| {
+            format!(
+                "`{}` is not an address range; expected CIDR such as \"10.1.0.0/16\" or one address",
+                shown(text)
+            )
+        })
+}
+
 /// The ranges durations in the config must fall in (README, "Limits").
 pub mod limits {
     use std::time::Duration;

@@ -2,8 +2,9 @@
 //! of mirrorwatch's own. Time formats (`time`), size-capped file reads and
 //! PEM (`files`), the TLS crypto provider and the server TLS config
 //! (`crypto`), registered domains (`domain`), a fixed hash (`hash`) and
-//! short texts (`text`).
+//! short texts (`text`), and special-purpose address ranges (`bogon`).
 
+pub mod bogon;
 pub mod crypto;
 pub mod domain;
 pub mod files;

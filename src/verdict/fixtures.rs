@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::checks::RoundReport;
 use crate::checks::connect::AddressReport;
-use crate::checks::dns::{DnsReport, Outcome, ResolverAnswer};
+use crate::checks::dns::{DnsReport, Outcome, ResolverAnswer, Transport};
 use crate::checks::http::HttpReport;
 use crate::checks::net::TcpReport;
 use crate::checks::tls::{Handshake, TlsReport};
@@ -49,6 +49,7 @@ pub(super) fn ip(last: u8) -> IpAddr {
 pub(super) fn answer(resolver: &str, outcome: Outcome, addresses: &[IpAddr]) -> ResolverAnswer {
     ResolverAnswer {
         resolver: resolver.into(),
+        transport: Transport::Udp,
         rcode: match outcome {
             Outcome::NxDomain => "NXDomain".into(),
             _ => "NoError".into(),
@@ -57,7 +58,9 @@ pub(super) fn answer(resolver: &str, outcome: Outcome, addresses: &[IpAddr]) -> 
         addresses: addresses.to_vec(),
         ttl: Some(60),
         latency_seconds: 0.001,
+        reason: None,
         error: None,
+        bogons: Vec::new(),
     }
 }
 

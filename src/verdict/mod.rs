@@ -5,19 +5,18 @@
 //! it). [`state`] applies the failure/success thresholds across rounds and
 //! derives the address's state. Neither touches metrics or formats output.
 
+mod dns;
 mod kind;
 pub mod state;
 
 pub use kind::{Kind, Severity};
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::checks::RoundReport;
-use crate::checks::dns::Outcome;
 use crate::checks::http::{FailStage, status_ok};
 use crate::checks::tls::Handshake;
 use crate::config::{Role, Target};
@@ -155,7 +154,7 @@ fn judge(
     if !report.http.iter().any(|h| h.status.is_some()) {
         v.unknown(FINGERPRINTS);
     }
-    if report.dns.looked_up && !dns(report, v) {
+    if report.dns.looked_up && !dns::judge(report, v) {
         v.unknown(CONNECT);
         v.unknown(HTTP);
         v.unknown(content_kinds);
@@ -277,93 +276,6 @@ fn parity(target: &Target, content: &ContentReport, v: &mut Verdict) {
             worst.oldest_missing.as_deref().unwrap_or("-"),
         ),
     );
-}
-
-/// DNS findings; `false` when the address cannot be reached at all.
-fn dns(report: &RoundReport, v: &mut Verdict) -> bool {
-    let answers = &report.dns.resolvers;
-    let answered: Vec<_> = answers
-        .iter()
-        .filter(|a| a.outcome == Outcome::Answered)
-        .collect();
-    if answered.is_empty() {
-        let why: Vec<String> = answers
-            .iter()
-            .map(|a| format!("{} {}", a.resolver, outcome_text(&a.outcome, &a.rcode)))
-            .collect();
-        v.push(
-            Kind::DnsFailure,
-            format!("no resolver returned an address: {}", why.join(", ")),
-        );
-        return false;
-    }
-    let mut evidence = Vec::new();
-    for a in answers
-        .iter()
-        .filter(|a| a.outcome != Outcome::Answered && a.outcome.responded())
-    {
-        evidence.push(format!(
-            "{} answered {} while {} returned {}",
-            a.resolver,
-            outcome_text(&a.outcome, &a.rcode),
-            answered[0].resolver,
-            join_ips(&answered[0].addresses)
-        ));
-    }
-    // An answer sharing no address with the others, none of whose addresses
-    // completes a valid handshake, is a disagreeing answer.
-    let good: HashSet<IpAddr> = report
-        .addresses
-        .iter()
-        .filter(|a| a.good)
-        .map(|a| a.ip)
-        .collect();
-    let mut flagged = Vec::new();
-    for (i, a) in answered.iter().enumerate() {
-        let others: HashSet<IpAddr> = answered
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .flat_map(|(_, o)| o.addresses.iter().copied())
-            .collect();
-        let disjoint = !others.is_empty() && a.addresses.iter().all(|ip| !others.contains(ip));
-        if disjoint && !a.addresses.iter().any(|ip| good.contains(ip)) {
-            flagged.push(i);
-        }
-    }
-    if flagged.len() < answered.len() {
-        for &i in &flagged {
-            let a = answered[i];
-            let agreeing = answered
-                .iter()
-                .enumerate()
-                .find(|(j, _)| !flagged.contains(j))
-                .map(|(_, o)| format!("{} returned {}", o.resolver, join_ips(&o.addresses)))
-                .unwrap_or_default();
-            evidence.push(format!(
-                "{} returned {} (no valid TLS there) while {agreeing}",
-                a.resolver,
-                join_ips(&a.addresses)
-            ));
-        }
-        let trusted: HashSet<IpAddr> = answered
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| !flagged.contains(j))
-            .flat_map(|(_, o)| o.addresses.iter().copied())
-            .collect();
-        v.suspect_addresses = report
-            .dns
-            .all_addresses()
-            .into_iter()
-            .filter(|ip| !trusted.contains(ip))
-            .collect();
-    }
-    if !evidence.is_empty() {
-        v.dns_consistent = false;
-        v.push(Kind::DnsInconsistent, evidence.join("; "));
-    }
-    true
 }
 
 /// Connect/TLS findings; `false` when no address can serve HTTP.
@@ -523,26 +435,6 @@ fn http(target: &Target, report: &RoundReport, v: &mut Verdict) -> bool {
         v.push(Kind::HttpError, errors.join("; "));
     }
     clean
-}
-
-fn outcome_text(o: &Outcome, rcode: &str) -> String {
-    match o {
-        Outcome::Answered => "answered".into(),
-        Outcome::NoData => "NOERROR with no address".into(),
-        Outcome::NxDomain => "NXDOMAIN".into(),
-        Outcome::ServFail => "SERVFAIL".into(),
-        Outcome::Refused => "REFUSED".into(),
-        Outcome::OtherRcode => rcode.to_string(),
-        Outcome::Timeout => "no answer (timeout)".into(),
-        Outcome::Unreachable => "unreachable".into(),
-    }
-}
-
-fn join_ips(ips: &[IpAddr]) -> String {
-    ips.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::op::{
+    Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+};
 use hickory_proto::rr::rdata::{A, AAAA, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::Server;
@@ -23,13 +25,35 @@ pub struct Zone {
     pub hosts: HashMap<String, Vec<IpAddr>>,
 }
 
-struct Handler {
+pub(super) struct Handler {
     zone: Arc<Zone>,
     /// Registered domains of the zone's hosts (they answer NS).
     domains: HashSet<String>,
 }
 
 impl Handler {
+    /// A handler answering from `zone`.
+    pub(super) fn new(zone: Arc<Zone>) -> Self {
+        let domains = zone.hosts.keys().map(|h| registered_domain(h)).collect();
+        Self { zone, domains }
+    }
+
+    /// The reply to one wire-format query (for the hand-made DoH server):
+    /// `None` when it is not a query.
+    pub(super) fn reply_to(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let q = Message::from_vec(query).ok()?;
+        let question = q.queries.first()?.clone();
+        let (rcode, data) = self.answer(&question.name().to_string(), question.query_type());
+        let mut reply = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+        reply.metadata.response_code = rcode;
+        reply.metadata.recursion_available = true;
+        reply.add_query(question.clone());
+        for d in data {
+            reply.add_answer(Record::from_rdata(question.name().clone(), 30, d));
+        }
+        reply.to_vec().ok()
+    }
+
     fn answer(&self, name: &str, qtype: RecordType) -> (ResponseCode, Vec<RData>) {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         if let Some(ips) = self.zone.hosts.get(&name) {
@@ -108,6 +132,35 @@ pub struct DnsServer {
     _server: Server<Handler>,
 }
 
+/// Starts DNS over TLS on `dot` and DNS over HTTPS (HTTP/2, path
+/// `/dns-query`) on `doh`, answering from `zone`, with `tls` (its ALPN is
+/// set here: `dot`, and `h2`).
+pub fn serve_encrypted(
+    zone: Arc<Zone>,
+    tls: &rustls::ServerConfig,
+    dot: tokio::net::TcpListener,
+    doh: tokio::net::TcpListener,
+) -> std::io::Result<DnsServer> {
+    let addr = dot.local_addr()?;
+    let mut server = Server::new(Handler::new(zone));
+    let mut dot_tls = tls.clone();
+    dot_tls.alpn_protocols = vec![b"dot".to_vec()];
+    server.register_tls_listener_with_tls_config(dot, Duration::from_secs(5), Arc::new(dot_tls))?;
+    let mut doh_tls = tls.clone();
+    doh_tls.alpn_protocols = vec![b"h2".to_vec()];
+    server.register_https_listener_with_tls_config(
+        doh,
+        Duration::from_secs(5),
+        Arc::new(doh_tls),
+        None,
+        "/dns-query".into(),
+    )?;
+    Ok(DnsServer {
+        addr,
+        _server: server,
+    })
+}
+
 /// Starts a server for `zone` on 127.0.0.1 (UDP and TCP on the same port).
 pub async fn serve(zone: Zone) -> std::io::Result<DnsServer> {
     let zone = Arc::new(zone);
@@ -127,8 +180,7 @@ pub async fn serve_on(zone: Arc<Zone>, addr: SocketAddr) -> std::io::Result<DnsS
     let udp = tokio::net::UdpSocket::bind(addr).await?;
     let addr = udp.local_addr()?;
     let tcp = tokio::net::TcpListener::bind(addr).await?;
-    let domains = zone.hosts.keys().map(|h| registered_domain(h)).collect();
-    let mut server = Server::new(Handler { zone, domains });
+    let mut server = Server::new(Handler::new(zone));
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 65535);
     Ok(DnsServer {

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod https;
 pub mod pages;
 pub mod pki;
+pub mod resolvers;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -43,6 +44,14 @@ pub const HOSTILE_TITLE: &str =
 /// How often the main site (and every in-sync mirror) publishes an article.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(3);
 
+/// A site under a suffix tests declare public (`public_suffixes`), whose
+/// tampered answer is a bogon: [`PUBLIC_BOGON`].
+pub const PUBLIC_HOST: &str = "www.news.pub.test";
+
+/// What the tampering resolver answers for [`PUBLIC_HOST`]: a loopback
+/// address nothing listens on, so the injection stays on this machine.
+pub const PUBLIC_BOGON: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 10, 34, 34));
+
 /// The busy site's main host (see `busy`).
 pub const BUSY_HOST: &str = "www.busy.test";
 
@@ -67,6 +76,8 @@ pub struct World {
     pub dns: std::net::SocketAddr,
     /// Same zone, but lies about some names.
     pub tamper_dns: std::net::SocketAddr,
+    /// DoT and DoH servers answering from the honest zone.
+    pub encrypted: resolvers::Encrypted,
     /// The HTTPS port every vhost uses.
     pub port: u16,
     /// The plain-HTTP port (127.0.0.1).
@@ -367,6 +378,17 @@ impl World {
                 label: format!("{host}:{p}"),
             });
         }
+        // Hosts that are no scenario of the whole-world site.
+        for host in [PUBLIC_HOST, resolvers::DNS_HOST] {
+            zone.hosts.insert(host.to_string(), vec![LIVE]);
+            vhosts.insert(
+                host.to_string(),
+                Vhost {
+                    cert: ca.leaf(host, CertKind::Valid)?,
+                    behavior: live.clone(),
+                },
+            );
+        }
         // NXDOMAIN: in no zone at all.
         scenarios.push(Scenario {
             name: "nxdomain",
@@ -378,6 +400,10 @@ impl World {
         for host in ["www.tampered.test", "www.busy-tampered.test"] {
             tampered.hosts.insert(host.into(), vec![HIJACK]);
         }
+        tampered
+            .hosts
+            .insert(PUBLIC_HOST.into(), vec![PUBLIC_BOGON]);
+        let encrypted = resolvers::start(Arc::new(zone.clone()), &ca).await?;
         let (busy, scenarios): (Vec<Scenario>, Vec<Scenario>) = scenarios
             .into_iter()
             .partition(|s| s.name.starts_with("busy"));
@@ -393,6 +419,7 @@ impl World {
         Ok(Self {
             dns: authoritative.addr,
             tamper_dns: tamperer.addr,
+            encrypted,
             port,
             http_port,
             flappy,
@@ -427,7 +454,7 @@ impl World {
     }
 
     /// A config watching the busy site (main and its four mirrors) through
-    /// both resolvers, with the given thresholds and parity `max_lag`, and
+    /// the honest, tampering and DoH resolvers, with the given thresholds and parity `max_lag`, and
     /// `extra` TOML appended (storage, alerting).
     #[allow(clippy::too_many_arguments)]
     pub fn busy_config_toml(
@@ -470,11 +497,12 @@ impl World {
         } = w;
         format!(
             "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"{timeout}\"\n\
-             resolvers = [\"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = {fail}\nsuccess_threshold = {succeed}\n\
+             resolvers = [\"{}\", \"{}\", \"{}\"]\nca_file = \"{ca_file}\"\nfailure_threshold = {fail}\nsuccess_threshold = {succeed}\n\
              cert_warning = \"14d\"\n{extra}\n\n[[sites]]\nname = \"{name}\"\nmain = \"{}\"\nmirrors = [\n  {}\n]\n\
              [sites.parity]\nmin_similarity = 0.6\nmax_lag = \"{max_lag}\"\n",
             self.dns,
             self.tamper_dns,
+            self.encrypted.doh_spec(),
             self.url(main),
             mirrors.join(",\n  ")
         )
@@ -486,7 +514,8 @@ impl World {
     }
 
     /// A config watching the whole world as one site (main + every scenario
-    /// as a mirror), through both resolvers, trusting the world's CA at
+    /// as a mirror), through the honest, the tampering and the DoH
+    /// resolver, trusting the world's CA at
     /// `ca_file`, with thresholds of 1 and parity's `max_lag`.
     pub fn config_toml(
         &self,

@@ -88,12 +88,23 @@ impl Ca {
 
     /// A certificate and key for `host` of the given kind.
     pub fn leaf(&self, host: &str, kind: CertKind) -> Result<Arc<CertifiedKey>, rcgen::Error> {
-        let name = match kind {
-            CertKind::WrongHost => "www.someone-else.test".to_string(),
-            _ => host.to_string(),
+        self.leaf_for(&[host], kind)
+    }
+
+    /// A certificate and key of the given kind whose subject names are
+    /// `names` (host names or IP addresses; the first is the common name).
+    pub fn leaf_for(
+        &self,
+        names: &[&str],
+        kind: CertKind,
+    ) -> Result<Arc<CertifiedKey>, rcgen::Error> {
+        let names: Vec<String> = match kind {
+            CertKind::WrongHost => vec!["www.someone-else.test".to_string()],
+            _ => names.iter().map(|n| n.to_string()).collect(),
         };
-        let mut params = CertificateParams::new(vec![name.clone()])?;
-        params.distinguished_name.push(DnType::CommonName, name);
+        let mut params = CertificateParams::new(names.clone())?;
+        let common = names.first().cloned().unwrap_or_default();
+        params.distinguished_name.push(DnType::CommonName, common);
         let now = OffsetDateTime::now_utc();
         let day = Duration::from_secs(86400);
         (params.not_before, params.not_after) = match kind {
