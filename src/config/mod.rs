@@ -394,6 +394,32 @@ mod tests {
     }
 
     #[test]
+    fn encrypted_dns_and_bogon_keys_are_validated() {
+        let text = "[defaults]\nresolvers = [\"tls://127.0.0.1:8853#dns.test\", \"https://dns.test/dns-query\"]\npublic_suffixes = [\"pub.test\", \"bad suffix\"]\nbogon_exempt = [\"127.0.0.1/32\", \"10.0.0.0/33\"]\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\n";
+        let e = parse(text, "t.toml", Path::new("/")).expect_err("invalid");
+        let found: Vec<(&str, usize)> = e
+            .errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.position.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("defaults.public_suffixes[1]", 3),
+                ("defaults.bogon_exempt[1]", 4),
+                ("defaults.resolvers[1]", 2),
+            ]
+        );
+        assert!(e.errors[2].message.contains("plain resolver"), "{}", e.errors[2].message);
+        let ok = "[defaults]\nresolvers = [\"127.0.0.1:5353\", \"https://dns.test:8443/dns-query\"]\npublic_suffixes = [\".Pub.Test.\"]\nbogon_exempt = [\"10.1.2.3/16\", \"127.0.0.1\"]\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\n";
+        let c = parse(ok, "t.toml", Path::new("/")).expect("valid");
+        let s = &c.sites[0].settings;
+        assert_eq!(s.public_suffixes, ["pub.test"]);
+        let nets: Vec<String> = s.bogon_exempt.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.1.0.0/16", "127.0.0.1/32"]);
+    }
+
+    #[test]
     fn timeout_may_not_exceed_interval() {
         let text = "[defaults]\ninterval = \"5s\"\ntimeout = \"10s\"\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\n";
         let e = parse(text, "t.toml", Path::new("/")).expect_err("invalid");

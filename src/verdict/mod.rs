@@ -438,6 +438,8 @@ fn http(target: &Target, report: &RoundReport, v: &mut Verdict) -> bool {
 }
 
 #[cfg(test)]
+mod dns_tests;
+#[cfg(test)]
 mod evidence_tests;
 #[cfg(test)]
 mod fixtures;
