@@ -71,7 +71,9 @@ struct ProbeArgs {
 }
 
 /// The log filter without RUST_LOG.
-const DEFAULT_LOG: &str = "warn,mirrorwatch=info";
+/// hickory-server only runs the demo's simulated DNS: a client that drops a
+/// DoH connection mid-handshake is no news there.
+const DEFAULT_LOG: &str = "warn,mirrorwatch=info,hickory_server=error";
 
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
@@ -162,6 +164,10 @@ fn main() -> ExitCode {
                             return ExitCode::from(2);
                         }
                     }
+                }
+                if let Err((_, why)) = config::values::doh_hosts_resolvable(&parsed) {
+                    eprintln!("--resolver: {why}");
+                    return ExitCode::from(2);
                 }
                 settings.resolvers = parsed;
             }

@@ -147,10 +147,18 @@ impl ProbeResult {
             let _ = writeln!(o, "  (address literal, no lookup)");
         }
         for a in &r.dns.resolvers {
-            let ips: Vec<String> = a.addresses.iter().map(|i| i.to_string()).collect();
+            let ips: Vec<String> = a
+                .addresses
+                .iter()
+                .map(|ip| match a.bogons.iter().find(|b| b.ip == *ip) {
+                    Some(b) => format!("{ip} (bogon: {})", b.range),
+                    None => ip.to_string(),
+                })
+                .collect();
             let _ = writeln!(
                 o,
-                "  {:<28} {:<10} {:>7.1} ms  ttl {:<6} {}",
+                "  {:<5} {:<28} {:<10} {:>7.1} ms  ttl {:<6} {}",
+                a.transport.label(),
                 a.resolver,
                 format!("{:?}", a.outcome),
                 a.latency_seconds * 1000.0,

@@ -194,6 +194,31 @@ fn probe_reports_and_exits_by_state() {
         text.contains("PROBLEM content_mismatch") && text.contains("title match false"),
         "{text}"
     );
+
+    // Encrypted resolvers take --ca-file too: the world's DoT answers, the
+    // self-signed one is shown with why it was refused.
+    let dot = env.world.encrypted.dot_spec();
+    let untrusted = format!(
+        "tls://{}#{}",
+        env.world.encrypted.dot_untrusted,
+        mirrorwatch::world::resolvers::DNS_HOST
+    );
+    let (code, text) = probe_with(
+        "www.healthy.test",
+        &["--resolver", dot.as_str(), "--resolver", untrusted.as_str()],
+    );
+    assert_eq!(code, Some(0), "probe through DoT:\n{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("DoT ")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("Answered") && lines[0].contains("127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("Unreachable")
+            && lines[1].contains("certificate not trusted for dns.test"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn kinds(r: &ProbeResult) -> Vec<Kind> {
     r.verdict.findings.iter().map(|f| f.kind).collect()
 }
 
-fn answer<'a>(r: &'a ProbeResult, i: usize) -> &'a ResolverAnswer {
+fn answer(r: &ProbeResult, i: usize) -> &ResolverAnswer {
     &r.report.dns.resolvers[i]
 }
 

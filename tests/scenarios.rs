@@ -70,7 +70,7 @@ const EXPECTED: [(&str, &str, &[&str], &str); 17] = [
         "tampered_dns",
         "degraded",
         &["dns_inconsistent"],
-        "127.0.0.4",
+        "answered 127.0.0.4 (no valid TLS there); DoH https://127.0.0.1:",
     ),
     (
         "one_dead_address",
@@ -179,6 +179,7 @@ fn every_scenario_end_to_end() {
     };
     let dns_addr = env.world.dns.to_string();
     let tamper_addr = env.world.tamper_dns.to_string();
+    let doh = env.world.encrypted.doh_spec();
     let checks: Vec<(&str, Option<f64>, f64)> = vec![
         (
             "http_503 status code",
@@ -248,6 +249,15 @@ fn every_scenario_end_to_end() {
                 "tampered_dns",
                 "mirrorwatch_dns_lookup_success",
                 &[("resolver", &tamper_addr)],
+            ),
+            1.0,
+        ),
+        (
+            "DoH answered",
+            m(
+                "healthy",
+                "mirrorwatch_dns_lookup_success",
+                &[("resolver", &doh)],
             ),
             1.0,
         ),

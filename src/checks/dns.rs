@@ -49,7 +49,7 @@ enum Via {
     /// `system`: hickory with the host's configuration.
     System(Box<TokioResolver>),
     Dot(Dot),
-    Doh(Doh),
+    Doh(Box<Doh>),
     /// The resolver could not be set up; every question fails with this.
     Unusable(String),
 }
@@ -71,7 +71,9 @@ impl Resolver {
             ResolverSpec::Plain(addr) => Ok(Via::Plain(*addr)),
             ResolverSpec::System => system(timeout).map(|r| Via::System(Box::new(r))),
             ResolverSpec::Tls { addr, name } => Dot::new(*addr, name, tls).map(Via::Dot),
-            ResolverSpec::Https { url } => Doh::new(url, tls, user_agent).map(Via::Doh),
+            ResolverSpec::Https { url } => {
+                Doh::new(url, tls, user_agent).map(|d| Via::Doh(Box::new(d)))
+            }
         };
         let via = via.unwrap_or_else(|e| {
             tracing::warn!(resolver = %spec, error = %e, "resolver unusable");

@@ -410,7 +410,11 @@ mod tests {
                 ("defaults.resolvers[1]", 2),
             ]
         );
-        assert!(e.errors[2].message.contains("plain resolver"), "{}", e.errors[2].message);
+        assert!(
+            e.errors[2].message.contains("plain resolver"),
+            "{}",
+            e.errors[2].message
+        );
         let ok = "[defaults]\nresolvers = [\"127.0.0.1:5353\", \"https://dns.test:8443/dns-query\"]\npublic_suffixes = [\".Pub.Test.\"]\nbogon_exempt = [\"10.1.2.3/16\", \"127.0.0.1\"]\n[[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\n";
         let c = parse(ok, "t.toml", Path::new("/")).expect("valid");
         let s = &c.sites[0].settings;

@@ -179,6 +179,26 @@ mod tests {
         assert!(!public_name("pub.test", &extra));
     }
 
+    proptest::proptest! {
+        /// IPv4-mapped addresses are judged as the IPv4 address; an exempt
+        /// range is never a bogon; only names under a suffix are public.
+        #[test]
+        fn mapped_exempt_and_public_agree(v4 in proptest::prelude::any::<u32>(), len in 0u8..=32, host in "[a-z]{1,8}(\\.[a-z]{1,8}){0,3}") {
+            let v4 = Ipv4Addr::from(v4);
+            let mapped = IpAddr::V6(v4.to_ipv6_mapped());
+            proptest::prop_assert_eq!(special(IpAddr::V4(v4)), special(mapped));
+            let net = IpNet::V4(Ipv4Net::new(v4, len).expect("len <= 32").trunc());
+            let public = vec!["pub".to_string()];
+            let name = format!("{host}.pub");
+            proptest::prop_assert_eq!(classify(IpAddr::V4(v4), &name, &public, &[net]), None);
+            proptest::prop_assert_eq!(
+                classify(IpAddr::V4(v4), &name, &public, &[]),
+                special(IpAddr::V4(v4))
+            );
+            proptest::prop_assert!(!public_name("pub", &public));
+        }
+    }
+
     #[test]
     fn classify_needs_a_public_name_and_respects_exemptions() {
         let public = vec!["pub.test".to_string()];

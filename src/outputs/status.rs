@@ -110,8 +110,27 @@ pub struct ResolverView {
     pub addresses: Vec<IpAddr>,
     pub ttl: Option<u32>,
     pub latency_seconds: f64,
+    /// `udp`, `system`, `tls` (DoT) or `https` (DoH).
+    pub transport: String,
+    /// Why there was no answer: `timeout`, `connect`, `tls_certificate`,
+    /// `tls_handshake`, `http_status`, `content_type`, `bad_reply` or
+    /// `host_unresolved`; `error` says it in a line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Addresses in special-purpose ranges (RFC 6890) answered for a
+    /// public name, with the range's name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bogons: Vec<BogonView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BogonView {
+    pub ip: IpAddr,
+    /// `private`, `loopback`, `link-local`, `CGNAT`, `documentation`, ...
+    pub range: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -367,7 +386,17 @@ fn target(e: &Entry) -> TargetView {
                     addresses: a.addresses.clone(),
                     ttl: a.ttl,
                     latency_seconds: a.latency_seconds,
+                    transport: name(&a.transport),
+                    reason: a.reason.as_ref().map(name),
                     error: a.error.clone(),
+                    bogons: a
+                        .bogons
+                        .iter()
+                        .map(|b| BogonView {
+                            ip: b.ip,
+                            range: b.range.to_string(),
+                        })
+                        .collect(),
                 })
                 .collect(),
             ns: r.dns.ns.as_ref().map(|n| NsView {
