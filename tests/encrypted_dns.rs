@@ -243,3 +243,23 @@ fn a_plain_resolver_injecting_a_bogon_against_doh_is_named_as_tampering() {
     assert!(answer(&r, 0).bogons.is_empty());
     assert!(!r.verdict.findings[0].detail.contains("bogon"));
 }
+
+#[test]
+fn a_poisoned_pin_for_a_doh_host_fails_on_the_certificate_not_on_the_site() {
+    let e = env();
+    // Through the tampering resolver alone, www.tampered.test pins to the
+    // hijacker (127.0.0.4), whose certificate is self-signed.
+    let poisoned = format!("https://www.tampered.test:{}/dns-query", e.world.port);
+    let tamperer = e.world.tamper_dns.to_string();
+    let r = run(HEALTHY, &[tamperer, poisoned], |_| {});
+    assert_eq!(kinds(&r), vec![], "{:?}", r.verdict.findings);
+    let doh = answer(&r, 1);
+    assert_eq!(doh.outcome, Outcome::Unreachable);
+    let why = doh.error.as_deref().unwrap_or_default();
+    assert_eq!(doh.reason, Some(Reason::TlsCertificate), "{why}");
+    assert!(
+        why.contains("certificate not trusted for www.tampered.test"),
+        "{why}"
+    );
+    assert!(doh.addresses.is_empty(), "no address from a poisoned pin");
+}

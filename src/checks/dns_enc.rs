@@ -99,21 +99,24 @@ fn tls_fault(err: &rustls::Error, name: &str, peer: &str) -> Fault {
     }
 }
 
-/// The rustls error somewhere in `err`'s source chain, if any.
+/// The rustls error somewhere in `err`'s source chain, if any. An
+/// `io::Error` hides the error it wraps from `source()` (and hyper wraps
+/// io errors in io errors), so those are unwrapped through `get_ref`.
 fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
+    // Bounded: a chain is short, but nothing outside promises it.
+    for _ in 0..16 {
+        let e = cur?;
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return Some(r);
         }
-        if let Some(r) = e
+        cur = match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(r);
-        }
-        cur = e.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
