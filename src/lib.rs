@@ -7,6 +7,7 @@
 //! simulated mirror network the tests and `demo` share.
 //! See ARCHITECTURE.md for the invariants.
 
+pub mod admin;
 pub mod alerts;
 pub mod checks;
 pub mod config;

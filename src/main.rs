@@ -42,12 +42,33 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Check one URL once and print a report; exit 0 when its state is up.
     Probe(Box<ProbeArgs>),
+    /// Ask a running daemon how every address is: exit 0 when all are up, 1 when any is not, 2 when the daemon cannot be asked.
+    Status(Box<StatusArgs>),
     /// Start a simulated mirror network on loopback and watch it (offline first run).
     Demo {
         /// Where to serve the status page, API and metrics.
         #[arg(long, default_value = "127.0.0.1:9874")]
         listen: std::net::SocketAddr,
     },
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// The daemon's base URL (default: the configured `server.listen`, https when `[server.tls]` is set).
+    #[arg(long)]
+    url: Option<url::Url>,
+    /// Config to take the listen address from (default as for `run`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Extra trust anchors (PEM) for a daemon serving HTTPS.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// How long to wait for the daemon.
+    #[arg(long, default_value = "5s")]
+    timeout: humantime::Duration,
+    /// Print one JSON object per address (site, url, state, problems, since) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +150,7 @@ fn main() -> ExitCode {
             runtime(|| mirrorwatch::daemon::run(source, cfg))
         }
         Command::Demo { listen } => runtime(|| mirrorwatch::demo::run(listen)),
+        Command::Status(args) => status(*args),
         Command::Probe(args) => {
             let ProbeArgs {
                 url,
@@ -220,6 +242,84 @@ where
         Err(e) => {
             eprintln!("mirrorwatch: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mirrorwatch status`: see `mirrorwatch::admin`.
+fn status(args: StatusArgs) -> ExitCode {
+    let base = match args.url {
+        Some(u) => u,
+        None => {
+            let source = match args.config {
+                Some(path) => Source::File(path),
+                None => Source::Default,
+            };
+            let cfg = match source.load() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut addr = cfg.server.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(if addr.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            let scheme = if cfg.server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            match url::Url::parse(&format!("{scheme}://{addr}/")) {
+                Ok(u) => u,
+                Err(e) => {
+                    eprintln!("listen address {addr}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let auth = std::env::var("MIRRORWATCH_USER")
+        .ok()
+        .map(|u| (u, std::env::var("MIRRORWATCH_PASSWORD").unwrap_or_default()));
+    let ask = mirrorwatch::admin::Ask {
+        base,
+        ca_file: args.ca_file.as_deref(),
+        auth,
+        timeout: args.timeout.into(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(mirrorwatch::admin::fetch(&ask)) {
+        Err(e) => {
+            eprintln!("mirrorwatch status: {e}");
+            ExitCode::from(2)
+        }
+        Ok((status, _)) => {
+            use std::io::IsTerminal;
+            if args.json {
+                for line in mirrorwatch::admin::json_lines(&status) {
+                    println!("{line}");
+                }
+            } else {
+                let colour =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                print!("{}", mirrorwatch::admin::render(&status, colour));
+            }
+            ExitCode::from(mirrorwatch::admin::exit_code(&status))
         }
     }
 }

@@ -391,3 +391,60 @@ fn demo_console_carries_no_dependency_chatter_by_default() {
         "{seized:?}"
     );
 }
+
+#[test]
+fn status_prints_every_address_and_exits_by_state() {
+    let env = common::start_world();
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let config = env
+        .world
+        .config_toml(&listen, &env.ca_file, "1s", "800ms", common::MAX_LAG);
+    let path = env.dir.path().join("status.toml");
+    std::fs::write(&path, config).expect("write config");
+    let daemon = common::start_daemon_with(&path, &listen, &[]);
+    common::wait_ready(&daemon);
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status", "--config", path.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        let out = mirrorwatch(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // The world has addresses that are down: exit 1, one line each, no
+    // colour when stdout is not a terminal.
+    let (code, text) = status(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    let watched = env.world.scenarios.len();
+    assert_eq!(text.lines().count(), watched, "{text}");
+    assert!(!text.contains('\x1b'));
+    let gone = text
+        .lines()
+        .find(|l| l.contains("www.gone.test"))
+        .expect("nxdomain line");
+    assert!(
+        gone.starts_with("down ") && gone.contains("dns_failure"),
+        "{gone}"
+    );
+    let (code, json) = status(&["--json"]);
+    assert_eq!(code, Some(1));
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(rows.len(), watched);
+    assert!(rows.iter().all(|r| r["site"] == "world"));
+    drop(daemon);
+    // Nobody listening: exit 2.
+    let out = mirrorwatch(&[
+        "status",
+        "--url",
+        &format!("http://{listen}/"),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mirrorwatch status:"));
+}

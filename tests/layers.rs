@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("server", 9),
     ("daemon", 10),
     ("probe", 10),
+    ("admin", 10),
     ("fuzzing", 10),
     ("world", 10),
     ("demo", 11),

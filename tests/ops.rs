@@ -312,6 +312,36 @@ fn endpoint_tls_and_basic_auth_protect_all_but_health() {
     assert_eq!(fetch("/api/v1/status", Some(("ops", "wrong"))), Some(401));
     assert_eq!(fetch("/metrics", Some(("ops", "s3cret"))), Some(200));
     assert_eq!(fetch("/", Some(("ops", "s3cret"))), Some(200));
+    // `mirrorwatch status` over TLS with --ca-file and credentials from
+    // the environment; wrong credentials cannot ask (exit 2).
+    let status = |password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
+            .args([
+                "status",
+                "--url",
+                &format!("{base}/"),
+                "--ca-file",
+                &env.ca_file,
+            ])
+            .env("MIRRORWATCH_USER", "ops")
+            .env("MIRRORWATCH_PASSWORD", password)
+            .output()
+            .expect("status runs")
+    };
+    let out = wait_for(
+        "status: the healthy mirror up",
+        Duration::from_secs(20),
+        || {
+            let out = status("s3cret");
+            (out.status.code() == Some(0)).then_some(out)
+        },
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(text.lines().count(), 2, "main and one mirror:\n{text}");
+    assert!(text.lines().all(|l| l.starts_with("up ")), "{text}");
+    let out = status("wrong");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
 }
 
 #[test]
