@@ -29,12 +29,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{Alerts, deliver};
 use crate::config::{self, Config, ConfigErrors, Shard};
+use crate::outputs::bars::Bars;
 use crate::outputs::board::Board;
 use crate::outputs::board::Key;
 use crate::outputs::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
 use crate::server::{self, AppState, ReloadRequest};
+use crate::store::history::{self, HourCounts};
 use crate::store::{Store, schema};
 
 /// Upper bound on the time from signal to return.
@@ -142,9 +144,18 @@ pub async fn run_until(
         config.storage.retention,
         token.child_token(),
     ));
+    // The bars and ratios are no staler than a minute, or than one round.
+    let every = config
+        .sites
+        .iter()
+        .map(|s| s.settings.interval)
+        .min()
+        .unwrap_or(Duration::from_secs(60))
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
     let uptime = tokio::spawn(refresh_uptime(
         board.clone(),
         store.clone(),
+        every,
         token.child_token(),
     ));
     let heartbeat = Arc::new(Heartbeat::default());
@@ -153,7 +164,7 @@ pub async fn run_until(
         board.clone(),
         metrics.clone(),
         heartbeat.clone(),
-        store,
+        store.clone(),
         alerts,
     ));
     let storage = shared.store.health();
@@ -163,6 +174,7 @@ pub async fn run_until(
         heartbeat,
         reload: reload_tx,
         storage: storage.clone(),
+        store: store.clone(),
     };
     let router = server::router(state, config.server.basic_auth.clone());
     let server = tokio::spawn(server::serve(listener, router, tls, token.clone()));
@@ -325,14 +337,20 @@ fn generator_url(config: &Config, local: std::net::SocketAddr) -> String {
     }
 }
 
-/// Recomputes every address's uptime ratios (1 h, 24 h, 7 d) each minute.
-async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToken) {
+/// Recomputes every address's uptime ratios (1 h, 24 h, 7 d) and bars
+/// every `every` (each minute, or each round when rounds are more often).
+async fn refresh_uptime(
+    board: Arc<Board>,
+    store: Store,
+    every: Duration,
+    token: CancellationToken,
+) {
     let windows = [
         Duration::from_secs(3600),
         Duration::from_secs(86400),
         Duration::from_secs(7 * 86400),
     ];
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
@@ -344,6 +362,7 @@ async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToke
             .iter()
             .map(|w| (crate::ground::time::unix(now - *w) * 1000.0) as i64)
             .collect();
+        let now_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
         let ratios = store
             .call(move |c| {
                 let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
@@ -352,11 +371,20 @@ async fn refresh_uptime(board: Arc<Board>, store: Store, token: CancellationToke
                         out.entry(Key { site, url, vantage }).or_default()[i] = Some(ratio);
                     }
                 }
-                Ok(out)
+                let mut hours: HashMap<Key, Vec<HourCounts>> = HashMap::new();
+                for (site, url, vantage, h) in history::hourly(c, since[2])? {
+                    hours.entry(Key { site, url, vantage }).or_default().push(h);
+                }
+                let now_hour = now_ms.div_euclid(schema::HOUR_MS);
+                let bars = hours
+                    .into_iter()
+                    .map(|(k, counts)| (k, Bars::build(&counts, now_hour)))
+                    .collect();
+                Ok((out, bars))
             })
             .await;
         match ratios {
-            Ok(all) => board.set_uptimes(all),
+            Ok((all, bars)) => board.set_uptimes(all, bars, now),
             Err(e) => tracing::warn!(error = %e, "computing uptime"),
         }
     }

@@ -25,9 +25,11 @@ use crate::alerts::Alerts;
 use crate::config::{Role, Target};
 use crate::outputs::board::{Board, Key};
 use crate::outputs::metrics::Metrics;
-use crate::parity::freshness::ClockDelta;
 use crate::pipeline::{Offload, Pipeline};
-use crate::store::{ProblemRow, Store, schema};
+use crate::store::Store;
+
+mod publish;
+use publish::{Persist, events, publish};
 
 /// Rounds allowed in flight at once, across all addresses.
 pub const MAX_CONCURRENT_ROUNDS: usize = 256;
@@ -374,67 +376,6 @@ async fn heartbeat_loop(shared: Arc<Shared>, root: CancellationToken, mut on_bea
     }
 }
 
-/// What one round hands to the store besides its entry.
-struct Persist {
-    problems_changed: bool,
-    /// A main round's change to its site's first-seen clock: persisted so
-    /// a restart keeps the lag clock (and never clears `content_stale` for
-    /// want of it).
-    clock: Option<ClockDelta>,
-}
-
-/// Persists what the round changed (raised problems, history, the clock)
-/// in one store job, and lets the alert engine compare wanted and firing
-/// alerts.
-async fn publish(
-    shared: &Shared,
-    key: &Key,
-    entry: &crate::outputs::board::Entry,
-    persist: Persist,
-    now: SystemTime,
-) {
-    let (site, url, vantage) = (key.site.clone(), key.url.clone(), key.vantage.clone());
-    let at = (crate::ground::time::unix(now) * 1000.0) as i64;
-    let state = entry.tracker.state().as_str();
-    let rows: Option<Vec<ProblemRow>> = persist.problems_changed.then(|| {
-        entry
-            .tracker
-            .problems()
-            .iter()
-            .map(|p| ProblemRow {
-                site: site.clone(),
-                url: url.clone(),
-                vantage: vantage.clone(),
-                kind: p.kind.as_str().to_string(),
-                detail: p.detail.clone(),
-                since_ms: (crate::ground::time::unix(p.since) * 1000.0) as i64,
-            })
-            .collect()
-    });
-    let stored = shared
-        .store
-        .call(move |c| {
-            // Each write stands on its own: one failing skips no other.
-            let clock = persist
-                .clock
-                .as_ref()
-                .map_or(Ok(()), |d| schema::save_clock(c, &site, &url, d));
-            let problems = rows.map_or(Ok(()), |rows| {
-                schema::save_problems(c, &site, &url, &vantage, &rows)
-            });
-            let history = schema::add_history(c, (&site, &url, &vantage), at, state);
-            clock.and(problems).and(history)
-        })
-        .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "saving round state");
-    }
-    let states = shared.board.site_states(&key.site);
-    if let Err(e) = shared.alerts.observe(entry, &states, now).await {
-        tracing::error!(error = %e, "alert state not saved; will retry next round");
-    }
-}
-
 /// The window over which a set of `n` targets spreads its rounds: at least
 /// [`MAX_START_SPREAD`] or [`SPREAD_PER_TARGET`] per target, at most the
 /// target's interval.
@@ -534,6 +475,7 @@ async fn target_loop(
         shared.metrics.record(&entry);
         let persist = Persist {
             problems_changed: !changes.raised.is_empty() || !changes.cleared.is_empty(),
+            events: events(&key, &entry, &changes, now),
             clock: outcome.clock,
         };
         Box::pin(publish(&shared, &key, &entry, persist, now)).await;

@@ -522,3 +522,69 @@ fn sigterm_during_a_slow_reload_exits_within_five_seconds() {
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn history_lists_transitions_newest_first_and_paginates() {
+    let env = start_world();
+    let daemon = start_daemon(&env, "1s", "800ms");
+    wait_ready(&daemon);
+    let gone = &env
+        .world
+        .scenario("nxdomain")
+        .expect("nxdomain scenario")
+        .label;
+    let api = |query: &str| {
+        let (code, body) =
+            get(&format!("{}/api/v1/history?{query}", daemon.base)).expect("history");
+        let json = serde_json::from_str::<serde_json::Value>(&body).ok();
+        (code, json, body)
+    };
+    let (code, json, body) = api(&format!("target={gone}"));
+    assert_eq!(code, 200, "{body}");
+    let json = json.expect("JSON");
+    let events: Vec<(String, String)> = json["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            let what = match e["event"].as_str() {
+                Some("state") => format!(
+                    "{}->{}",
+                    e["from"].as_str().unwrap_or(""),
+                    e["to"].as_str().unwrap_or("")
+                ),
+                _ => e["kind"].as_str().unwrap_or("").to_string(),
+            };
+            (e["event"].as_str().unwrap_or("").to_string(), what)
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("state".to_string(), "unknown->down".to_string()),
+            ("raised".to_string(), "dns_failure".to_string()),
+        ],
+        "newest first"
+    );
+    assert!(json.get("next_before").is_none(), "one page holds both");
+    // One per page: the cursor leads to the older one, then ends.
+    let (_, first, _) = api(&format!("target={gone}&limit=1"));
+    let first = first.expect("JSON");
+    assert_eq!(first["events"][0]["event"], "state");
+    let cursor = first["next_before"].as_i64().expect("a next page");
+    let (_, second, _) = api(&format!("target={gone}&limit=1&before={cursor}"));
+    let second = second.expect("JSON");
+    assert_eq!(second["events"][0]["event"], "raised");
+    assert!(second.get("next_before").is_none());
+    // Bad parameters are refused with the reason.
+    let (code, _, body) = api("since=yesterday");
+    assert_eq!(code, 400);
+    assert!(body.contains("since"), "{body}");
+    assert_eq!(api("limit=0").0, 400);
+    assert_eq!(api("since=1h").0, 200);
+    // The page lists the same events, with markup from outside escaped.
+    let (code, html) = get(&format!("{}/history?site=world", daemon.base)).expect("page");
+    assert_eq!(code, 200);
+    assert!(html.contains("data-event=\"raised\""));
+    assert!(!html.contains("<img src=x"), "details are text");
+}

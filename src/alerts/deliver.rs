@@ -104,7 +104,13 @@ pub async fn run(
             let before = ms(SystemTime::now()
                 .checked_sub(retention)
                 .unwrap_or(std::time::UNIX_EPOCH));
-            if let Err(e) = store.call(move |c| schema::prune_history(c, before)).await {
+            if let Err(e) = store
+                .call(move |c| {
+                    let hours = schema::prune_history(c, before)?;
+                    Ok(hours + crate::store::history::prune_events(c, before)?)
+                })
+                .await
+            {
                 tracing::warn!(error = %e, "pruning history");
             }
         }

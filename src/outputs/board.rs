@@ -4,6 +4,7 @@
 //! reload re-synchronises the set of entries, keeping the state of every
 //! address that survives it. Locks are never held across `.await`.
 
+use super::bars::Bars;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -37,6 +38,11 @@ impl Key {
     }
 }
 
+/// Hours since the Unix epoch (the store's uptime buckets).
+pub fn hour_of(t: SystemTime) -> i64 {
+    (crate::ground::time::unix(t) / 3600.0).floor() as i64
+}
+
 /// One finished round, as the history strip shows it.
 #[derive(Debug, Clone)]
 pub struct Past {
@@ -44,6 +50,8 @@ pub struct Past {
     pub state: State,
     /// Problem kinds the round itself showed (before thresholds).
     pub findings: usize,
+    /// How long the round took, seconds.
+    pub seconds: f64,
 }
 
 /// One address as last seen.
@@ -59,6 +67,8 @@ pub struct Entry {
     pub history: VecDeque<Past>,
     /// Share of rounds `up` over 1 h, 24 h, 7 d (from the store's history).
     pub uptime: [Option<f64>; 3],
+    /// The last 24 hours and 7 days by worst state (from the store).
+    pub bars: Arc<Bars>,
 }
 
 impl Entry {
@@ -72,6 +82,7 @@ impl Entry {
             last_check: None,
             history: VecDeque::with_capacity(HISTORY),
             uptime: [None; 3],
+            bars: Arc::new(Bars::build(&[], hour_of(now))),
         }
     }
 }
@@ -208,6 +219,7 @@ impl Board {
             at: now,
             state: entry.tracker.state(),
             findings: verdict.findings.len(),
+            seconds: report.duration_seconds,
         });
         entry.verdict = verdict;
         entry.last = Some(Arc::new(report));
@@ -279,13 +291,21 @@ impl Board {
             .collect()
     }
 
-    /// Sets the uptime ratios of every address (`None` for those absent).
-    pub fn set_uptimes(&self, mut all: HashMap<Key, [Option<f64>; 3]>) {
+    /// Sets the uptime ratios and bars of every address (none for those
+    /// absent from the store).
+    pub fn set_uptimes(
+        &self,
+        mut all: HashMap<Key, [Option<f64>; 3]>,
+        mut bars: HashMap<Key, Bars>,
+        now: SystemTime,
+    ) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let Entries { list, by_key, .. } = &mut *entries;
         for (key, i) in by_key.iter() {
             if let Some(e) = list.get_mut(*i) {
                 e.uptime = all.remove(key).unwrap_or_default();
+                let b = bars.remove(key);
+                e.bars = Arc::new(b.unwrap_or_else(|| Bars::build(&[], hour_of(now))));
             }
         }
     }

@@ -3,7 +3,9 @@
 //! Only this layer formats; it never decides problems.
 
 pub mod badge;
+pub mod bars;
 pub mod board;
+pub mod history;
 pub mod metrics;
 pub mod page;
 pub mod series;

@@ -1,23 +1,80 @@
 //! The status page at `/`: server-rendered HTML (maud, which escapes every
-//! interpolated value), one section per site, a row per address with its
-//! state, problems, certificate days left, similarity, lag, last check and a
-//! strip of recent rounds. It refreshes itself every 30 s. Text from the
-//! network (titles, details) is only ever interpolated, never trusted.
+//! interpolated value), readable without JavaScript and with none shipped.
+//! One section per site: its overall state, 24 h and 7 d uptime and how
+//! many addresses are up, degraded and down; then a row per address with
+//! its state, problems, an uptime bar for the last 24 hours (one cell per
+//! hour) and the last 7 days (one per day) coloured by each stretch's worst
+//! state, a response-time sparkline (inline SVG) of the recent rounds,
+//! certificate days left, similarity, lag and last check. Light and dark
+//! through `prefers-color-scheme`. It refreshes itself every 30 s. Text
+//! from the network (titles, details) is only ever interpolated.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::bars::{Bars, Cell};
 use super::board::Entry;
 use crate::config::Role;
 use crate::ground::time::rfc3339;
 use crate::verdict::state::State;
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\
-table{border-collapse:collapse;width:100%;margin-bottom:2em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #ddd;vertical-align:top}\
-.state{font-weight:600;padding:.1em .5em;border-radius:.3em;color:#fff}.up{background:#2e7d32}.degraded{background:#ef6c00}.down{background:#c62828}.unknown{background:#757575}\
-.problem{margin:.1em 0}.kind{font-family:monospace}.muted{color:#666}\
-.strip{display:flex;gap:1px}.strip span{width:6px;height:14px;display:inline-block}nav a{margin-right:1em}";
+/// Shared by `/` and `/history`.
+pub const STYLE: &str = ":root{color-scheme:light dark;--fg:#222;--bg:#fff;--muted:#666;--line:#ddd;--none:#e0e0e0;--spark:#1565c0}\
+@media (prefers-color-scheme:dark){:root{--fg:#e6e6e6;--bg:#16181c;--muted:#9aa0a6;--line:#33363b;--none:#2c2f34;--spark:#64b5f6}}\
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:var(--fg);background:var(--bg)}a{color:inherit}\
+table{border-collapse:collapse;width:100%;margin-bottom:2em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid var(--line);vertical-align:top}\
+.state{font-weight:600;padding:.1em .5em;border-radius:.3em;color:#fff}.up{background:#2e7d32}.degraded{background:#ef6c00}.down{background:#c62828}.unknown{background:#757575}.nodata{background:var(--none)}\
+.problem{margin:.1em 0}.kind{font-family:monospace}.muted{color:var(--muted)}\
+.bar{display:flex;gap:1px;margin:.15em 0}.bar span{width:7px;height:16px;display:inline-block;border-radius:1px}.bar.days span{width:19px}\
+.summary span{margin-right:1em}.spark polyline{fill:none;stroke:var(--spark);stroke-width:1.5}nav a{margin-right:1em}";
+
+/// The site header's numbers.
+struct Summary {
+    state: State,
+    day: Option<f64>,
+    week: Option<f64>,
+    counts: [usize; 3],
+}
+
+fn summary(list: &[&Entry]) -> Summary {
+    let states: Vec<State> = list.iter().map(|e| e.tracker.state()).collect();
+    let state = if states.contains(&State::Unknown) {
+        State::Unknown
+    } else if states.iter().all(|s| *s == State::Up) {
+        State::Up
+    } else if !states.contains(&State::Up) {
+        State::Down
+    } else {
+        State::Degraded
+    };
+    let mut all = Bars::default();
+    let mut day = Cell::default();
+    let mut week = Cell::default();
+    for e in list {
+        for (cells, into) in [(&e.bars.hours, &mut day), (&e.bars.days, &mut week)] {
+            for c in cells.iter() {
+                into.up += c.up;
+                into.total += c.total;
+            }
+        }
+    }
+    all.hours.push(day);
+    all.days.push(week);
+    let (day, week) = all.uptime();
+    let count = |s: State| states.iter().filter(|x| **x == s).count();
+    Summary {
+        state,
+        day,
+        week,
+        counts: [count(State::Up), count(State::Degraded), count(State::Down)],
+    }
+}
+
+fn percent(r: Option<f64>) -> String {
+    r.map(|r| format!("{:.2}%", r * 100.0))
+        .unwrap_or_else(|| "no data".into())
+}
 
 /// Renders the page from a board snapshot.
 pub fn render(entries: &[Entry], now: SystemTime) -> String {
@@ -33,22 +90,34 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
         html lang="en" {
             head {
                 meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
                 meta http-equiv="refresh" content="30";
                 title { "mirrorwatch" }
-                style { (STYLE) }
+                style { (PreEscaped(STYLE)) }
             }
             body {
                 h1 { "mirrorwatch" }
                 nav {
+                    a href="/history" { "history" }
                     a href="/api/v1/status" { "status JSON" }
                     a href="/metrics" { "metrics" }
                     span.muted { "rendered " (rfc3339(now)) ", refreshes every 30 s" }
                 }
                 @for (site, list) in &sites {
-                    section.site id={ "site-" (site) } {
-                        h2 { (site) " " img src={ "/badge/" (site) ".svg" } alt={ "state of " (site) }; }
+                    @let sum = summary(list);
+                    section.site id={ "site-" (site) } data-site=(site) {
+                        h2 {
+                            (site) " "
+                            span class={ "state " (sum.state.as_str()) } { (sum.state.as_str()) }
+                        }
+                        p.summary {
+                            span { "uptime 24 h " strong.uptime-day { (percent(sum.day)) } }
+                            span { "7 d " strong.uptime-week { (percent(sum.week)) } }
+                            span { (sum.counts[0]) " up, " (sum.counts[1]) " degraded, " (sum.counts[2]) " down" }
+                            a href={ "/history?site=" (site) } { "history" }
+                        }
                         table {
-                            thead { tr { th { "state" } th { "address" } th { "problems" } th { "certificate" } th { "similarity" } th { "lag" } th { "last check" } th { "recent rounds" } } }
+                            thead { tr { th { "state" } th { "address" } th { "problems" } th { "last 24 h / 7 d" } th { "response time" } th { "certificate" } th { "similarity" } th { "lag" } th { "last check" } } }
                             tbody { @for e in list { (row(e, now)) } }
                         }
                     }
@@ -57,6 +126,74 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
         }
     };
     page.into_string()
+}
+
+/// `when: worst state, x% up (n rounds)` for a cell's tooltip.
+fn cell_title(c: &Cell) -> String {
+    let start = UNIX_EPOCH + Duration::from_secs(u64::try_from(c.first_hour).unwrap_or(0) * 3600);
+    let what = match (c.worst(), c.up_ratio()) {
+        (Some(w), Some(r)) => format!(
+            "worst {}, {:.1}% up ({} rounds)",
+            w.as_str(),
+            r * 100.0,
+            c.total
+        ),
+        _ => "no rounds".into(),
+    };
+    let span = if c.hours == 1 { "hour" } else { "day" };
+    format!("{span} from {}: {what}", rfc3339(start))
+}
+
+fn bar(cells: &[Cell], which: &str) -> Markup {
+    html! {
+        div class={ "bar " (which) } data-cells=(cells.len()) {
+            @for c in cells {
+                span class=(c.worst().map_or("nodata", |s| s.as_str())) title=(cell_title(c)) {}
+            }
+        }
+    }
+}
+
+/// An inline SVG line of the recent rounds' durations (oldest left), or
+/// nothing before the first round.
+fn sparkline(e: &Entry) -> Markup {
+    let secs: Vec<f64> = e
+        .history
+        .iter()
+        .map(|p| p.seconds)
+        .filter(|s| s.is_finite())
+        .collect();
+    let (w, h) = (120.0, 24.0);
+    let max = secs.iter().copied().fold(0.0_f64, f64::max).max(1e-3);
+    let step = if secs.len() > 1 {
+        w / (secs.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let points: Vec<String> = secs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                h - 1.0 - (s / max) * (h - 2.0)
+            )
+        })
+        .collect();
+    let last = secs.last().copied();
+    html! {
+        @if let Some(last) = last {
+            svg.spark width="120" height="24" viewBox="0 0 120 24" role="img" data-rounds=(secs.len())
+                aria-label={ (secs.len()) " rounds, last " (format!("{:.0}", last * 1000.0)) " ms" } {
+                title { (secs.len()) " rounds, last " (format!("{:.0}", last * 1000.0)) " ms, slowest " (format!("{:.0}", max * 1000.0)) " ms" }
+                polyline points=(points.join(" ")) {}
+            }
+            br; span.muted { (format!("{:.0}", last * 1000.0)) " ms" }
+        } @else {
+            span.muted { "-" }
+        }
+    }
 }
 
 fn row(e: &Entry, now: SystemTime) -> Markup {
@@ -94,17 +231,15 @@ fn row(e: &Entry, now: SystemTime) -> Markup {
                 }
                 @if e.tracker.problems().is_empty() && state != State::Unknown { span.muted { "none" } }
             }
+            td {
+                (bar(&e.bars.hours, "hours"))
+                (bar(&e.bars.days, "days"))
+            }
+            td { (sparkline(e)) }
             td { @if let Some(d) = days_left { (d) " days left" } @else { span.muted { "-" } } }
             td { @if let Some(p) = parity { (format!("{:.2}", p.similarity)) } @else { span.muted { "-" } } }
             td { @if let Some(p) = parity { (humantime::format_duration(Duration::from_secs(p.lag_seconds as u64))) } @else { span.muted { "-" } } }
             td { @if let Some(t) = e.last_check { (rfc3339(t)) } @else { span.muted { "not yet" } } }
-            td {
-                div.strip {
-                    @for past in &e.history {
-                        span class=(past.state.as_str()) title={ (rfc3339(past.at)) ": " (past.state.as_str()) ", " (past.findings) " findings" } {}
-                    }
-                }
-            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz`,
-//! `/api/v1/status`, the status page `/`, badges and `POST /-/reload`.
+//! `/api/v1/status`, `/api/v1/history`, the status page `/`, `/history`,
+//! badges and `POST /-/reload`.
 //! Handlers only read shared state (board reads take a short read lock, no
 //! `.await` under it); a reload is a request to the daemon, answered once it
 //! is applied or refused.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::outputs::board::Board;
 use crate::outputs::metrics::Metrics;
-use crate::outputs::{badge, page, status};
+use crate::outputs::{badge, history, page, status};
 use crate::scheduler::{Heartbeat, STALL_AFTER};
 
 /// A reload asked for by SIGHUP (no reply) or `POST /-/reload`.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub reload: mpsc::Sender<ReloadRequest>,
     /// The state store's health, for `/readyz`'s detail.
     pub storage: Arc<crate::store::Health>,
+    /// The state store, for `/history`.
+    pub store: crate::store::Store,
 }
 
 pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
@@ -49,6 +52,8 @@ pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(api_status))
+        .route("/api/v1/history", get(api_history))
+        .route("/history", get(history_page))
         .route("/badge/{file}", get(site_badge))
         .route("/-/reload", post(reload))
         .layer(axum::middleware::from_fn_with_state(
@@ -142,6 +147,48 @@ async fn readyz(State(s): State<AppState>) -> Response {
 
 async fn api_status(State(s): State<AppState>) -> Response {
     axum::Json(status::build(&s.board.snapshot())).into_response()
+}
+
+/// The events `params` asks for, or the answer to give instead (400 for a
+/// bad parameter, 503 when the store cannot answer).
+async fn events(s: &AppState, params: &history::Params) -> Result<history::HistoryView, Response> {
+    let q = params
+        .query(std::time::SystemTime::now())
+        .map_err(|why| (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response())?;
+    let limit = q.limit;
+    let one_more = crate::store::history::EventQuery {
+        limit: limit.saturating_add(1),
+        ..q
+    };
+    let rows = s
+        .store
+        .call(move |c| crate::store::history::events(c, &one_more))
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("history unavailable: {e}\n"),
+            )
+                .into_response()
+        })?;
+    Ok(history::view(rows, limit))
+}
+
+async fn api_history(State(s): State<AppState>, Query(p): Query<history::Params>) -> Response {
+    match events(&s, &p).await {
+        Ok(page) => axum::Json(page).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn history_page(State(s): State<AppState>, Query(p): Query<history::Params>) -> Response {
+    match events(&s, &p).await {
+        Ok(page) => {
+            let html = history::render(&page, &p, std::time::SystemTime::now());
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+        Err(r) => r,
+    }
 }
 
 async fn status_page(State(s): State<AppState>) -> Response {

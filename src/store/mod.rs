@@ -13,6 +13,7 @@
 //! monitoring: callers log the error and go on, and [`Health`] reports the
 //! store degraded (`/readyz` detail, `mirrorwatch_storage_healthy`).
 
+pub mod history;
 pub mod schema;
 
 use std::os::unix::fs::MetadataExt;

@@ -63,10 +63,20 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE uptime_hourly;
      ALTER TABLE uptime_v4 RENAME TO uptime_hourly;
      CREATE INDEX uptime_hour ON uptime_hourly (hour);",
+    // v5: the worst state of each hour (bars on the status page), and the
+    // state transitions and problem raise/clear events (`/history`).
+    "ALTER TABLE uptime_hourly ADD COLUMN degraded INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE uptime_hourly ADD COLUMN down INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE events (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         site TEXT NOT NULL, url TEXT NOT NULL, vantage TEXT NOT NULL,
+         at INTEGER NOT NULL, event TEXT NOT NULL, kind TEXT NOT NULL,
+         from_state TEXT NOT NULL, to_state TEXT NOT NULL, detail TEXT NOT NULL);
+     CREATE INDEX events_at ON events (at);",
 ];
 
 /// Milliseconds per uptime bucket.
-const HOUR_MS: i64 = 3_600_000;
+pub const HOUR_MS: i64 = 3_600_000;
 
 /// Brings the database to the newest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -356,15 +366,19 @@ pub fn add_history(
     state: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO uptime_hourly (site, url, vantage, hour, up, total) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-         ON CONFLICT (site, url, vantage, hour) DO UPDATE SET up = up + excluded.up, total = total + 1",
+        "INSERT INTO uptime_hourly (site, url, vantage, hour, up, degraded, down, total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
+         ON CONFLICT (site, url, vantage, hour) DO UPDATE SET up = up + excluded.up,
+         degraded = degraded + excluded.degraded, down = down + excluded.down, total = total + 1",
     )?
     .execute(params![
         site,
         url,
         vantage,
         at_ms.div_euclid(HOUR_MS),
-        i64::from(state == "up")
+        i64::from(state == "up"),
+        i64::from(state == "degraded"),
+        i64::from(state == "down"),
     ])
     .map(|_| ())
 }

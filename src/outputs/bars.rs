@@ -1,0 +1,149 @@
+//! Uptime bars for the status page: the last 24 hours one cell per hour,
+//! and the last 7 days one cell per day, each from the store's per-hour
+//! counts of rounds by state and coloured by the worst state it saw.
+
+use crate::store::history::HourCounts;
+use crate::verdict::state::State;
+
+/// Cells in the hourly bar and in the daily bar.
+pub const HOURS: usize = 24;
+pub const DAYS: usize = 7;
+
+/// Rounds in one stretch of time, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// The first hour the cell covers (hours since the Unix epoch).
+    pub first_hour: i64,
+    /// How many hours it covers.
+    pub hours: i64,
+    pub up: i64,
+    pub degraded: i64,
+    pub down: i64,
+    pub total: i64,
+}
+
+impl Cell {
+    /// The worst state among its rounds; `None` without rounds (or with
+    /// only rounds before the first verdict).
+    pub fn worst(&self) -> Option<State> {
+        if self.down > 0 {
+            Some(State::Down)
+        } else if self.degraded > 0 {
+            Some(State::Degraded)
+        } else if self.up > 0 {
+            Some(State::Up)
+        } else {
+            None
+        }
+    }
+
+    /// Share of its rounds that were `up`.
+    pub fn up_ratio(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.up as f64 / self.total as f64)
+    }
+
+    fn add(&mut self, h: &HourCounts) {
+        self.up = self.up.saturating_add(h.up);
+        self.degraded = self.degraded.saturating_add(h.degraded);
+        self.down = self.down.saturating_add(h.down);
+        self.total = self.total.saturating_add(h.total);
+    }
+}
+
+/// One address's bars, oldest cell first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bars {
+    pub hours: Vec<Cell>,
+    pub days: Vec<Cell>,
+}
+
+impl Bars {
+    /// The bars ending with the hour `now_hour`, from one address's counts
+    /// (any order; hours outside the 7 days are ignored).
+    pub fn build(counts: &[HourCounts], now_hour: i64) -> Self {
+        let cell = |first_hour: i64, hours: i64| Cell {
+            first_hour,
+            hours,
+            ..Cell::default()
+        };
+        let mut hours: Vec<Cell> = (0..HOURS as i64)
+            .map(|i| cell(now_hour - (HOURS as i64 - 1) + i, 1))
+            .collect();
+        let day = HOURS as i64;
+        let mut days: Vec<Cell> = (0..DAYS as i64)
+            .map(|i| cell(now_hour + 1 - day * (DAYS as i64 - i), day))
+            .collect();
+        for h in counts {
+            let back = now_hour - h.hour;
+            if (0..HOURS as i64).contains(&back) {
+                hours[HOURS - 1 - back as usize].add(h);
+            }
+            if (0..day * DAYS as i64).contains(&back) {
+                days[DAYS - 1 - (back / day) as usize].add(h);
+            }
+        }
+        Self { hours, days }
+    }
+
+    /// Share of rounds up over the last 24 hours and the last 7 days.
+    pub fn uptime(&self) -> (Option<f64>, Option<f64>) {
+        let sum = |cells: &[Cell]| {
+            let mut all = Cell::default();
+            for c in cells {
+                all.up += c.up;
+                all.total += c.total;
+            }
+            all.up_ratio()
+        };
+        (sum(&self.hours), sum(&self.days))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(hour: i64, up: i64, degraded: i64, down: i64) -> HourCounts {
+        HourCounts {
+            hour,
+            up,
+            degraded,
+            down,
+            total: up + degraded + down,
+        }
+    }
+
+    #[test]
+    fn cells_take_the_worst_state_of_their_hours() {
+        let now = 1000;
+        let counts = [
+            h(now, 5, 0, 0),
+            h(now - 1, 3, 1, 0),
+            h(now - 2, 3, 1, 1),
+            h(now - 30, 1, 0, 1),
+            h(now - 200, 9, 9, 9),
+        ];
+        let b = Bars::build(&counts, now);
+        assert_eq!(b.hours.len(), HOURS);
+        assert_eq!(b.days.len(), DAYS);
+        let worst: Vec<Option<State>> = b.hours[HOURS - 3..].iter().map(Cell::worst).collect();
+        assert_eq!(
+            worst,
+            [Some(State::Down), Some(State::Degraded), Some(State::Up)]
+        );
+        assert_eq!(b.hours[0].worst(), None, "an hour without rounds");
+        assert_eq!(b.hours[HOURS - 1].first_hour, now);
+        // Today's cell holds the last 24 hours, yesterday's the 30th hour back.
+        assert_eq!(b.days[DAYS - 1].total, 5 + 4 + 5);
+        assert_eq!(b.days[DAYS - 2].worst(), Some(State::Down));
+        assert_eq!(b.days[0].first_hour, now + 1 - 24 * 7);
+        assert_eq!(
+            b.days.iter().map(|c| c.total).sum::<i64>(),
+            16,
+            "hour -200 is past 7 days"
+        );
+        let (day, week) = b.uptime();
+        assert_eq!(day, Some(11.0 / 14.0));
+        assert_eq!(week, Some(12.0 / 16.0));
+    }
+}

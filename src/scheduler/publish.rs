@@ -1,0 +1,122 @@
+//! What a finished round leaves behind: its raised problems, its hour of
+//! history, its events and the clock change, persisted in one store job;
+//! then the alert engine's comparison of wanted and firing alerts.
+
+use std::time::SystemTime;
+
+use super::Shared;
+use crate::outputs::board::Key;
+use crate::parity::freshness::ClockDelta;
+use crate::store::history::EventRow;
+use crate::store::{ProblemRow, schema};
+
+/// What one round hands to the store besides its entry.
+pub(super) struct Persist {
+    pub(super) problems_changed: bool,
+    /// State transitions and problems raised or cleared this round, for
+    /// the store's event history (`/history`).
+    pub(super) events: Vec<EventRow>,
+    /// A main round's change to its site's first-seen clock: persisted so
+    /// a restart keeps the lag clock (and never clears `content_stale` for
+    /// want of it).
+    pub(super) clock: Option<ClockDelta>,
+}
+
+/// The events a round's changes make: problems raised (with their
+/// detail) and cleared, then the state move (with the problems now raised).
+pub(super) fn events(
+    key: &Key,
+    entry: &crate::outputs::board::Entry,
+    changes: &crate::verdict::state::Changes,
+    now: SystemTime,
+) -> Vec<EventRow> {
+    let at_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
+    let problems = entry.tracker.problems();
+    let row = |event: &str, kind: &str, (from, to): (&str, &str), detail: String| EventRow {
+        id: 0,
+        site: key.site.clone(),
+        url: key.url.clone(),
+        vantage: key.vantage.clone(),
+        at_ms,
+        event: event.into(),
+        kind: kind.into(),
+        from_state: from.into(),
+        to_state: to.into(),
+        detail,
+    };
+    let mut out = Vec::new();
+    for kind in &changes.raised {
+        let detail = problems
+            .iter()
+            .find(|p| p.kind == *kind)
+            .map(|p| p.detail.clone())
+            .unwrap_or_default();
+        out.push(row("raised", kind.as_str(), ("", ""), detail));
+    }
+    for kind in &changes.cleared {
+        out.push(row("cleared", kind.as_str(), ("", ""), String::new()));
+    }
+    if let Some((from, to)) = changes.state {
+        let kinds: Vec<&str> = problems.iter().map(|p| p.kind.as_str()).collect();
+        out.push(row(
+            "state",
+            "",
+            (from.as_str(), to.as_str()),
+            kinds.join(", "),
+        ));
+    }
+    out
+}
+
+/// Persists what the round changed (raised problems, history, the clock)
+/// in one store job, and lets the alert engine compare wanted and firing
+/// alerts.
+pub(super) async fn publish(
+    shared: &Shared,
+    key: &Key,
+    entry: &crate::outputs::board::Entry,
+    persist: Persist,
+    now: SystemTime,
+) {
+    let (site, url, vantage) = (key.site.clone(), key.url.clone(), key.vantage.clone());
+    let at = (crate::ground::time::unix(now) * 1000.0) as i64;
+    let state = entry.tracker.state().as_str();
+    let rows: Option<Vec<ProblemRow>> = persist.problems_changed.then(|| {
+        entry
+            .tracker
+            .problems()
+            .iter()
+            .map(|p| ProblemRow {
+                site: site.clone(),
+                url: url.clone(),
+                vantage: vantage.clone(),
+                kind: p.kind.as_str().to_string(),
+                detail: p.detail.clone(),
+                since_ms: (crate::ground::time::unix(p.since) * 1000.0) as i64,
+            })
+            .collect()
+    });
+    let stored = shared
+        .store
+        .call(move |c| {
+            // Each write stands on its own: one failing skips no other.
+            let clock = persist
+                .clock
+                .as_ref()
+                .map_or(Ok(()), |d| schema::save_clock(c, &site, &url, d));
+            let problems = rows.map_or(Ok(()), |rows| {
+                schema::save_problems(c, &site, &url, &vantage, &rows)
+            });
+            let history = schema::add_history(c, (&site, &url, &vantage), at, state);
+            let events = crate::store::history::add_events(c, &persist.events);
+            clock.and(problems).and(history).and(events)
+        })
+        .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "saving round state");
+    }
+    let states = shared.board.site_states(&key.site);
+    if let Err(e) = shared.alerts.observe(entry, &states, now).await {
+        tracing::error!(error = %e, "alert state not saved; will retry next round");
+    }
+}

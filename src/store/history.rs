@@ -1,0 +1,278 @@
+//! History for people: state transitions and problem raise/clear events
+//! (the `/history` page and `/api/v1/history`), and per-hour counts by
+//! state (the status page's bars). Times are Unix milliseconds. Events are
+//! pruned with the round history's retention and capped in number.
+
+use rusqlite::{Connection, params};
+
+use super::schema::HOUR_MS;
+
+/// At most this many events are kept (the oldest go first).
+pub const MAX_EVENTS: i64 = 1_000_000;
+
+/// One event of one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Increasing with time; the pagination cursor.
+    pub id: i64,
+    pub site: String,
+    pub url: String,
+    pub vantage: String,
+    pub at_ms: i64,
+    /// `state`, `raised` or `cleared`.
+    pub event: String,
+    /// The problem kind (empty for `state`).
+    pub kind: String,
+    /// For `state`: the states before and after (empty otherwise).
+    pub from_state: String,
+    pub to_state: String,
+    pub detail: String,
+}
+
+/// Records `rows` (their `id` is ignored) in one transaction.
+pub fn add_events(conn: &mut Connection, rows: &[EventRow]) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for r in rows {
+        tx.prepare_cached(
+            "INSERT INTO events (site, url, vantage, at, event, kind, from_state, to_state, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            r.site,
+            r.url,
+            r.vantage,
+            r.at_ms,
+            r.event,
+            r.kind,
+            r.from_state,
+            r.to_state,
+            r.detail
+        ])?;
+    }
+    tx.commit()
+}
+
+/// Drops events before `before_ms`, and the oldest beyond [`MAX_EVENTS`].
+pub fn prune_events(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    let old = conn.execute("DELETE FROM events WHERE at < ?1", params![before_ms])?;
+    let over = conn.execute(
+        "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+        params![MAX_EVENTS],
+    )?;
+    Ok(old + over)
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub site: Option<String>,
+    /// The address's URL, or its `host[:port]`.
+    pub target: Option<String>,
+    pub since_ms: Option<i64>,
+    /// Only events older than this id (the next page).
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// Events newest first, at most `q.limit`.
+pub fn events(conn: &mut Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, site, url, vantage, at, event, kind, from_state, to_state, detail FROM events
+         WHERE (?1 IS NULL OR site = ?1)
+           AND (?2 IS NULL OR url = ?2 OR instr(url, '://' || ?2 || '/') > 0)
+           AND (?3 IS NULL OR at >= ?3)
+           AND (?4 IS NULL OR id < ?4)
+         ORDER BY id DESC LIMIT ?5",
+    )?;
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(
+        params![q.site, q.target, q.since_ms, q.before, limit],
+        |r| {
+            Ok(EventRow {
+                id: r.get(0)?,
+                site: r.get(1)?,
+                url: r.get(2)?,
+                vantage: r.get(3)?,
+                at_ms: r.get(4)?,
+                event: r.get(5)?,
+                kind: r.get(6)?,
+                from_state: r.get(7)?,
+                to_state: r.get(8)?,
+                detail: r.get(9)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// One address's rounds in one hour, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HourCounts {
+    pub hour: i64,
+    pub up: i64,
+    pub degraded: i64,
+    pub down: i64,
+    pub total: i64,
+}
+
+/// (site, url, vantage, counts), for every hour from the one holding
+/// `since_ms`.
+pub type Hourly = (String, String, String, HourCounts);
+
+pub fn hourly(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<Vec<Hourly>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT site, url, vantage, hour, up, degraded, down, total FROM uptime_hourly
+         WHERE hour >= ?1",
+    )?;
+    let rows = stmt.query_map(params![since_ms.div_euclid(HOUR_MS)], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            HourCounts {
+                hour: r.get(3)?,
+                up: r.get(4)?,
+                degraded: r.get(5)?,
+                down: r.get(6)?,
+                total: r.get(7)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{add_history, migrate};
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().expect("db");
+        migrate(&mut c).expect("migrate");
+        c
+    }
+
+    fn event(url: &str, at_ms: i64, event: &str) -> EventRow {
+        EventRow {
+            id: 0,
+            site: "s".into(),
+            url: url.into(),
+            vantage: "local".into(),
+            at_ms,
+            event: event.into(),
+            kind: if event == "state" {
+                ""
+            } else {
+                "content_stale"
+            }
+            .into(),
+            from_state: String::new(),
+            to_state: String::new(),
+            detail: "d".into(),
+        }
+    }
+
+    #[test]
+    fn events_come_newest_first_filtered_and_paginated() {
+        let mut c = db();
+        let rows: Vec<EventRow> = (0..5)
+            .map(|i| {
+                event(
+                    if i % 2 == 0 {
+                        "https://a.test/"
+                    } else {
+                        "https://b.test:8443/"
+                    },
+                    i * 1000,
+                    "raised",
+                )
+            })
+            .collect();
+        add_events(&mut c, &rows).expect("add");
+        fn all(c: &mut Connection, q: &EventQuery) -> Vec<i64> {
+            events(c, q)
+                .expect("query")
+                .iter()
+                .map(|e| e.at_ms)
+                .collect()
+        }
+        let q = EventQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(all(&mut c, &q), [4000, 3000, 2000, 1000, 0]);
+        let page1 = events(
+            &mut c,
+            &EventQuery {
+                limit: 2,
+                ..Default::default()
+            },
+        )
+        .expect("page");
+        assert_eq!(
+            page1.iter().map(|e| e.at_ms).collect::<Vec<_>>(),
+            [4000, 3000]
+        );
+        let next = EventQuery {
+            limit: 2,
+            before: page1.last().map(|e| e.id),
+            ..Default::default()
+        };
+        assert_eq!(all(&mut c, &next), [2000, 1000]);
+        let by_label = EventQuery {
+            limit: 10,
+            target: Some("b.test:8443".into()),
+            ..Default::default()
+        };
+        assert_eq!(all(&mut c, &by_label), [3000, 1000]);
+        let by_url = EventQuery {
+            limit: 10,
+            target: Some("https://a.test/".into()),
+            since_ms: Some(1000),
+            ..Default::default()
+        };
+        assert_eq!(all(&mut c, &by_url), [4000, 2000]);
+        let other_site = EventQuery {
+            limit: 10,
+            site: Some("t".into()),
+            ..Default::default()
+        };
+        assert_eq!(all(&mut c, &other_site), Vec::<i64>::new());
+        assert_eq!(prune_events(&mut c, 2000).expect("prune"), 2);
+        assert_eq!(all(&mut c, &q), [4000, 3000, 2000]);
+    }
+
+    #[test]
+    fn hours_count_rounds_by_state() {
+        let mut c = db();
+        let key = ("s", "https://a.test/", "local");
+        for (at, state) in [(0, "up"), (10, "down"), (20, "degraded"), (HOUR_MS, "up")] {
+            add_history(&mut c, key, at, state).expect("add");
+        }
+        let rows = hourly(&mut c, 0).expect("hourly");
+        let mut counts: Vec<HourCounts> = rows.into_iter().map(|r| r.3).collect();
+        counts.sort_by_key(|h| h.hour);
+        assert_eq!(
+            counts,
+            [
+                HourCounts {
+                    hour: 0,
+                    up: 1,
+                    degraded: 1,
+                    down: 1,
+                    total: 3
+                },
+                HourCounts {
+                    hour: 1,
+                    up: 1,
+                    degraded: 0,
+                    down: 0,
+                    total: 1
+                },
+            ]
+        );
+    }
+}
