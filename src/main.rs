@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use mirrorwatch::config::{self, Settings, validate_resolver};
 use mirrorwatch::daemon::Source;
 
@@ -44,6 +44,9 @@ enum Command {
     Probe(Box<ProbeArgs>),
     /// Ask a running daemon how every address is: exit 0 when all are up, 1 when any is not, 2 when the daemon cannot be asked.
     Status(Box<StatusArgs>),
+    /// Write the man page (mirrorwatch.1) and bash, zsh and fish completions into DIR (for packaging).
+    #[command(hide = true)]
+    Assets { dir: PathBuf },
     /// Start a simulated mirror network on loopback and watch it (offline first run).
     Demo {
         /// Where to serve the status page, API and metrics.
@@ -151,6 +154,13 @@ fn main() -> ExitCode {
         }
         Command::Demo { listen } => runtime(|| mirrorwatch::demo::run(listen)),
         Command::Status(args) => status(*args),
+        Command::Assets { dir } => match assets(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("writing assets to {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Probe(args) => {
             let ProbeArgs {
                 url,
@@ -322,4 +332,27 @@ fn status(args: StatusArgs) -> ExitCode {
             ExitCode::from(mirrorwatch::admin::exit_code(&status))
         }
     }
+}
+
+/// The man page and shell completions, generated from the CLI definition
+/// (clap_mangen, clap_complete), so they never drift from it.
+fn assets(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap_complete::Shell;
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    // One page per subcommand too (`man mirrorwatch-probe`), with its options.
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("mirrorwatch-{}", sub.get_name());
+        let mut sub_page = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone())).render(&mut sub_page)?;
+        std::fs::write(dir.join(format!("{name}.1")), sub_page)?;
+    }
+    std::fs::write(dir.join("mirrorwatch.1"), page)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let mut cmd = Cli::command();
+        clap_complete::generate_to(shell, &mut cmd, "mirrorwatch", dir)?;
+    }
+    Ok(())
 }

@@ -448,3 +448,39 @@ fn status_prints_every_address_and_exits_by_state() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mirrorwatch status:"));
 }
+
+#[test]
+fn assets_are_a_man_page_per_command_and_completions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = mirrorwatch(&["assets", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "_mirrorwatch",
+            "mirrorwatch-check-config.1",
+            "mirrorwatch-demo.1",
+            "mirrorwatch-probe.1",
+            "mirrorwatch-run.1",
+            "mirrorwatch-status.1",
+            "mirrorwatch.1",
+            "mirrorwatch.bash",
+            "mirrorwatch.fish",
+        ]
+    );
+    let page = std::fs::read_to_string(dir.path().join("mirrorwatch.1")).expect("page");
+    assert!(page.contains(".TH mirrorwatch 1"), "{page}");
+    assert!(
+        page.contains("mirrorwatch\\-status"),
+        "status listed:\n{page}"
+    );
+    let status = std::fs::read_to_string(dir.path().join("mirrorwatch-status.1")).expect("page");
+    assert!(status.contains("\\-\\-ca\\-file"), "{status}");
+    let bash = std::fs::read_to_string(dir.path().join("mirrorwatch.bash")).expect("bash");
+    assert!(bash.contains("check-config") && bash.contains("status"));
+}
