@@ -152,12 +152,6 @@ pub async fn run_until(
         .min()
         .unwrap_or(Duration::from_secs(60))
         .clamp(Duration::from_secs(1), Duration::from_secs(60));
-    let uptime = tokio::spawn(refresh_uptime(
-        board.clone(),
-        store.clone(),
-        every,
-        token.child_token(),
-    ));
     let heartbeat = Arc::new(Heartbeat::default());
     let shared = Arc::new(Shared::new(
         pipeline,
@@ -166,6 +160,15 @@ pub async fn run_until(
         heartbeat.clone(),
         store.clone(),
         alerts,
+    ));
+    // Its own token, cancelled after the scheduler stops, so the last
+    // rounds' counts are flushed.
+    let uptime_token = CancellationToken::new();
+    let uptime = tokio::spawn(refresh_uptime(
+        board.clone(),
+        shared.clone(),
+        every,
+        uptime_token.clone(),
     ));
     let storage = shared.store.health();
     let state = AppState {
@@ -221,6 +224,7 @@ pub async fn run_until(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let drain = async {
         scheduler.stop(SHUTDOWN_GRACE).await;
+        uptime_token.cancel();
         let _ = server.await;
         let _ = delivery.await;
         let _ = uptime.await;
@@ -337,25 +341,41 @@ fn generator_url(config: &Config, local: std::net::SocketAddr) -> String {
     }
 }
 
+/// The longest round counts wait in memory before the store has them.
+const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
 /// Recomputes every address's uptime ratios (1 h, 24 h, 7 d) and bars
 /// every `every` (each minute, or each round when rounds are more often).
 async fn refresh_uptime(
     board: Arc<Board>,
-    store: Store,
+    shared: Arc<Shared>,
     every: Duration,
     token: CancellationToken,
 ) {
+    let store = shared.store.clone();
     let windows = [
         Duration::from_secs(3600),
         Duration::from_secs(86400),
         Duration::from_secs(7 * 86400),
     ];
-    let mut tick = tokio::time::interval(every);
+    // Round counts are flushed at least every FLUSH_EVERY (and on
+    // shutdown); the ratios and bars are recomputed every `every`, right
+    // after a flush.
+    let mut tick = tokio::time::interval(every.min(FLUSH_EVERY));
+    let mut last: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
-            _ = token.cancelled() => return,
+            _ = token.cancelled() => {
+                shared.hours.flush(&store).await;
+                return;
+            }
             _ = tick.tick() => {}
         }
+        shared.hours.flush(&store).await;
+        if last.is_some_and(|t| t.elapsed() + Duration::from_millis(100) < every) {
+            continue;
+        }
+        last = Some(std::time::Instant::now());
         // One query per window for every address (not one per address).
         let now = std::time::SystemTime::now();
         let since: Vec<i64> = windows

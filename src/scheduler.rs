@@ -29,6 +29,7 @@ use crate::pipeline::{Offload, Pipeline};
 use crate::store::Store;
 
 mod publish;
+pub use publish::PendingHours;
 use publish::{Persist, events, publish};
 
 /// Rounds allowed in flight at once, across all addresses.
@@ -181,6 +182,8 @@ pub struct Shared {
     pub heartbeat: Arc<Heartbeat>,
     pub store: Store,
     pub alerts: Arc<Alerts>,
+    /// Round counts waiting for the next store flush.
+    pub hours: PendingHours,
     limit: Semaphore,
     lives: Arc<Lives>,
 }
@@ -201,6 +204,7 @@ impl Shared {
             heartbeat,
             store,
             alerts,
+            hours: PendingHours::default(),
             limit: Semaphore::new(MAX_CONCURRENT_ROUNDS),
             lives: Arc::default(),
         }

@@ -141,3 +141,43 @@ fn a_full_or_read_only_filesystem_is_reported_and_monitoring_goes_on() {
     wait_ready(&d);
     assert_degraded_but_monitoring(&d, &main, "read");
 }
+
+/// Round counts wait in memory between flushes; SIGTERM flushes them, so
+/// every round the daemon reported is in the store after it exits.
+#[test]
+fn sigterm_flushes_every_round_count_to_the_store() {
+    let env = start_world();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let db = env.dir.path().join("counts.db");
+    let path = env.dir.path().join("counts.toml");
+    std::fs::write(&path, config(&env, &listen, &db)).expect("write config");
+    let mut d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let healthy = env.world.scenario("healthy").expect("healthy").url.clone();
+    wait_for("three rounds", Duration::from_secs(30), || {
+        (rounds(&d, &healthy) >= 3).then_some(())
+    });
+    let pid = d.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let exit = wait_for("exit after SIGTERM", Duration::from_secs(5), || {
+        d.child.try_wait().ok().flatten()
+    });
+    assert_eq!(exit.code(), Some(0));
+    // Rounds reported before the signal; at most the ones in flight more.
+    let conn = rusqlite::Connection::open(&db).expect("open store");
+    let total: i64 = conn
+        .query_row(
+            "SELECT COALESCE(SUM(total), 0) FROM uptime_hourly WHERE url = ?1",
+            [&healthy],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert!(total >= 3, "{total} rounds stored, 3 or more reported");
+}

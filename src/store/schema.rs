@@ -358,29 +358,45 @@ pub fn queue_depth(conn: &mut Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
 }
 
+/// (site, url, vantage) and the rounds to add in one hour.
+pub type HourRow<'a> = (
+    (&'a str, &'a str, &'a str),
+    crate::store::history::HourCounts,
+);
+
+/// Adds rounds to their hours, in one transaction.
+pub fn add_hours(conn: &mut Connection, rows: &[HourRow<'_>]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for ((site, url, vantage), h) in rows {
+        tx.prepare_cached(
+            "INSERT INTO uptime_hourly (site, url, vantage, hour, up, degraded, down, total)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (site, url, vantage, hour) DO UPDATE SET up = up + excluded.up,
+             degraded = degraded + excluded.degraded, down = down + excluded.down,
+             total = total + excluded.total",
+        )?
+        .execute(params![
+            site, url, vantage, h.hour, h.up, h.degraded, h.down, h.total
+        ])?;
+    }
+    tx.commit()
+}
+
 /// Counts one round of an address in its hour.
 pub fn add_history(
     conn: &mut Connection,
-    (site, url, vantage): (&str, &str, &str),
+    key: (&str, &str, &str),
     at_ms: i64,
     state: &str,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO uptime_hourly (site, url, vantage, hour, up, degraded, down, total)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
-         ON CONFLICT (site, url, vantage, hour) DO UPDATE SET up = up + excluded.up,
-         degraded = degraded + excluded.degraded, down = down + excluded.down, total = total + 1",
-    )?
-    .execute(params![
-        site,
-        url,
-        vantage,
-        at_ms.div_euclid(HOUR_MS),
-        i64::from(state == "up"),
-        i64::from(state == "degraded"),
-        i64::from(state == "down"),
-    ])
-    .map(|_| ())
+    let h = crate::store::history::HourCounts {
+        hour: at_ms.div_euclid(HOUR_MS),
+        up: i64::from(state == "up"),
+        degraded: i64::from(state == "degraded"),
+        down: i64::from(state == "down"),
+        total: 1,
+    };
+    add_hours(conn, &[(key, h)])
 }
 
 /// Drops the hours that ended before `before_ms`.
