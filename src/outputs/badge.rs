@@ -17,7 +17,13 @@ pub fn site_state(entries: &[Entry], site: &str) -> Option<State> {
     if states.is_empty() {
         return None;
     }
-    Some(if states.contains(&State::Unknown) {
+    Some(overall(&states))
+}
+
+/// A site's state from its addresses' (the badge's and the status page
+/// header's rule).
+pub fn overall(states: &[State]) -> State {
+    if states.contains(&State::Unknown) {
         State::Unknown
     } else if states.iter().all(|s| *s == State::Up) {
         State::Up
@@ -25,7 +31,7 @@ pub fn site_state(entries: &[Entry], site: &str) -> Option<State> {
         State::Down
     } else {
         State::Degraded
-    })
+    }
 }
 
 /// The SVG badge for `site`.

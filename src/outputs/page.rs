@@ -39,15 +39,7 @@ struct Summary {
 
 fn summary(list: &[&Entry]) -> Summary {
     let states: Vec<State> = list.iter().map(|e| e.tracker.state()).collect();
-    let state = if states.contains(&State::Unknown) {
-        State::Unknown
-    } else if states.iter().all(|s| *s == State::Up) {
-        State::Up
-    } else if !states.contains(&State::Up) {
-        State::Down
-    } else {
-        State::Degraded
-    };
+    let state = super::badge::overall(&states);
     let mut all = Bars::default();
     let mut day = Cell::default();
     let mut week = Cell::default();
