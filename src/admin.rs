@@ -94,7 +94,7 @@ pub async fn fetch(ask: &Ask<'_>) -> Result<(Status, serde_json::Value), AskErro
     }
     let unreachable = |e: reqwest::Error| AskError::Unreachable {
         url: shown.clone(),
-        why: chain(&e),
+        why: crate::ground::text::error_chain(&e),
     };
     let mut response = request.send().await.map_err(unreachable)?;
     if !response.status().is_success() {
@@ -120,17 +120,6 @@ pub async fn fetch(ask: &Ask<'_>) -> Result<(Status, serde_json::Value), AskErro
     let raw: serde_json::Value = serde_json::from_slice(&body).map_err(document)?;
     let status: Status = serde_json::from_value(raw.clone()).map_err(document)?;
     Ok((status, raw))
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    for _ in 0..8 {
-        let Some(s) = cur else { break };
-        text = format!("{text}: {s}");
-        cur = s.source();
-    }
-    text
 }
 
 /// The exit code for a status document: 0 when every address is up.

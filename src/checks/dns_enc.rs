@@ -378,12 +378,7 @@ impl Doh {
         if e.is_timeout() {
             return fault(Reason::Timeout, format!("{server} timed out"));
         }
-        let mut text = e.to_string();
-        let mut cur = std::error::Error::source(e);
-        while let Some(s) = cur {
-            text = format!("{text}: {s}");
-            cur = s.source();
-        }
+        let text = crate::ground::text::error_chain(e);
         let reason = if e.is_connect() {
             Reason::Connect
         } else {

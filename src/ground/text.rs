@@ -21,9 +21,48 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// An error and up to 8 of its sources, `: `-joined: the whole story of a
+/// client error in one line, bounded whatever the chain.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    for _ in 0..8 {
+        let Some(s) = cur else { break };
+        text = format!("{text}: {s}");
+        cur = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{clip, error_chain};
+
+    /// An error with `depth` more errors behind it.
+    #[derive(Debug)]
+    struct Layer(u32);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "e{}", self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            // Leaked once per layer: a test-only chain of any length.
+            (self.0 > 0).then(|| &*Box::leak(Box::new(Layer(self.0 - 1))) as _)
+        }
+    }
+
+    #[test]
+    fn error_chain_joins_sources_and_stops_after_eight() {
+        assert_eq!(error_chain(&Layer(2)), "e2: e1: e0");
+        assert_eq!(
+            error_chain(&Layer(20)),
+            "e20: e19: e18: e17: e16: e15: e14: e13: e12"
+        );
+    }
 
     #[test]
     fn clip_cuts_on_characters_and_blanks_controls() {
