@@ -74,12 +74,19 @@ impl Bars {
             .map(|i| cell(now_hour + 1 - day * (DAYS as i64 - i), day))
             .collect();
         for h in counts {
-            let back = now_hour - h.hour;
-            if (0..HOURS as i64).contains(&back) {
-                hours[HOURS - 1 - back as usize].add(h);
+            // Hours come from the store: a corrupt one must not overflow.
+            let Some(back) = now_hour.checked_sub(h.hour).filter(|b| *b >= 0) else {
+                continue;
+            };
+            let slot = |n: usize, span: i64| {
+                let i = usize::try_from(back / span).ok()?;
+                n.checked_sub(1 + i)
+            };
+            if let Some(c) = slot(HOURS, 1).and_then(|i| hours.get_mut(i)) {
+                c.add(h);
             }
-            if (0..day * DAYS as i64).contains(&back) {
-                days[DAYS - 1 - (back / day) as usize].add(h);
+            if let Some(c) = slot(DAYS, day).and_then(|i| days.get_mut(i)) {
+                c.add(h);
             }
         }
         Self { hours, days }
@@ -145,5 +152,13 @@ mod tests {
         let (day, week) = b.uptime();
         assert_eq!(day, Some(11.0 / 14.0));
         assert_eq!(week, Some(12.0 / 16.0));
+        // Hours a corrupt store could hold: ignored, never a panic.
+        let odd = [
+            h(i64::MIN, 1, 0, 0),
+            h(i64::MAX, 1, 0, 0),
+            h(now + 1, 1, 0, 0),
+        ];
+        let b = Bars::build(&odd, now);
+        assert!(b.hours.iter().chain(&b.days).all(|c| c.total == 0));
     }
 }
