@@ -42,6 +42,18 @@ impl Cell {
         (self.total > 0).then(|| self.up as f64 / self.total as f64)
     }
 
+    /// The rounds of all `cells` together.
+    pub fn sum<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Cell {
+        let mut all = Cell::default();
+        for c in cells {
+            all.up = all.up.saturating_add(c.up);
+            all.degraded = all.degraded.saturating_add(c.degraded);
+            all.down = all.down.saturating_add(c.down);
+            all.total = all.total.saturating_add(c.total);
+        }
+        all
+    }
+
     fn add(&mut self, h: &HourCounts) {
         self.up = self.up.saturating_add(h.up);
         self.degraded = self.degraded.saturating_add(h.degraded);
@@ -94,15 +106,10 @@ impl Bars {
 
     /// Share of rounds up over the last 24 hours and the last 7 days.
     pub fn uptime(&self) -> (Option<f64>, Option<f64>) {
-        let sum = |cells: &[Cell]| {
-            let mut all = Cell::default();
-            for c in cells {
-                all.up += c.up;
-                all.total += c.total;
-            }
-            all.up_ratio()
-        };
-        (sum(&self.hours), sum(&self.days))
+        (
+            Cell::sum(&self.hours).up_ratio(),
+            Cell::sum(&self.days).up_ratio(),
+        )
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use maud::{DOCTYPE, PreEscaped, html};
+use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
 
 use crate::ground::time::{from_ms, rfc3339};
@@ -147,12 +147,7 @@ pub fn render(page: &HistoryView, p: &Params, now: SystemTime) -> String {
     let html = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "mirrorwatch: history" }
-                style { (PreEscaped(super::page::STYLE)) }
-            }
+            (super::page::head("mirrorwatch: history", None))
             body {
                 h1 { "history" }
                 nav {

@@ -13,14 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::bars::{Bars, Cell};
+use super::bars::Cell;
 use super::board::Entry;
 use crate::config::Role;
 use crate::ground::time::rfc3339;
 use crate::verdict::state::State;
 
-/// Shared by `/` and `/history`.
-pub const STYLE: &str = ":root{color-scheme:light dark;--fg:#222;--bg:#fff;--muted:#666;--line:#ddd;--none:#e0e0e0;--spark:#1565c0}\
+/// Shared by `/` and `/history` (through [`head`]).
+const STYLE: &str = ":root{color-scheme:light dark;--fg:#222;--bg:#fff;--muted:#666;--line:#ddd;--none:#e0e0e0;--spark:#1565c0}\
 @media (prefers-color-scheme:dark){:root{--fg:#e6e6e6;--bg:#16181c;--muted:#9aa0a6;--line:#33363b;--none:#2c2f34;--spark:#64b5f6}}\
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:var(--fg);background:var(--bg)}a{color:inherit}\
 table{border-collapse:collapse;width:100%;margin-bottom:2em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid var(--line);vertical-align:top}\
@@ -28,6 +28,22 @@ table{border-collapse:collapse;width:100%;margin-bottom:2em}th,td{text-align:lef
 .problem{margin:.1em 0}.kind{font-family:monospace}.muted{color:var(--muted)}\
 .bar{display:flex;gap:1px;margin:.15em 0}.bar span{width:7px;height:16px;display:inline-block;border-radius:1px}.bar.days span{width:19px}\
 .summary span{margin-right:1em}.spark polyline{fill:none;stroke:var(--spark);stroke-width:1.5}nav a{margin-right:1em}";
+
+/// The `<head>` of the server's pages: `title`, the shared style, and a
+/// self-refresh every `refresh` seconds if given.
+pub fn head(title: &str, refresh: Option<u32>) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            @if let Some(secs) = refresh {
+                meta http-equiv="refresh" content=(secs);
+            }
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
 
 /// The site header's numbers.
 struct Summary {
@@ -40,20 +56,9 @@ struct Summary {
 fn summary(list: &[&Entry]) -> Summary {
     let states: Vec<State> = list.iter().map(|e| e.tracker.state()).collect();
     let state = super::badge::overall(&states);
-    let mut all = Bars::default();
-    let mut day = Cell::default();
-    let mut week = Cell::default();
-    for e in list {
-        for (cells, into) in [(&e.bars.hours, &mut day), (&e.bars.days, &mut week)] {
-            for c in cells.iter() {
-                into.up += c.up;
-                into.total += c.total;
-            }
-        }
-    }
-    all.hours.push(day);
-    all.days.push(week);
-    let (day, week) = all.uptime();
+    // The site's share of rounds up: all its addresses' rounds together.
+    let day = Cell::sum(list.iter().flat_map(|e| &e.bars.hours)).up_ratio();
+    let week = Cell::sum(list.iter().flat_map(|e| &e.bars.days)).up_ratio();
     let count = |s: State| states.iter().filter(|x| **x == s).count();
     Summary {
         state,
@@ -80,13 +85,7 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="refresh" content="30";
-                title { "mirrorwatch" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head("mirrorwatch", Some(30)))
             body {
                 h1 { "mirrorwatch" }
                 nav {
