@@ -376,30 +376,25 @@ async fn refresh_uptime(
             continue;
         }
         last = Some(std::time::Instant::now());
-        // One query per window for every address (not one per address).
         let now = std::time::SystemTime::now();
-        let since: Vec<i64> = windows
-            .iter()
-            .map(|w| (crate::ground::time::unix(now - *w) * 1000.0) as i64)
-            .collect();
+        let since: [i64; 3] = windows.map(|w| (crate::ground::time::unix(now - w) * 1000.0) as i64);
         let now_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
+        // One read of the week's hours; the ratios and the bars are both
+        // computed from it.
         let ratios = store
             .call(move |c| {
-                let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
-                for (i, s) in since.iter().enumerate() {
-                    for (site, url, vantage, ratio) in schema::uptime_all(c, *s)? {
-                        out.entry(Key { site, url, vantage }).or_default()[i] = Some(ratio);
-                    }
-                }
                 let mut hours: HashMap<Key, Vec<HourCounts>> = HashMap::new();
                 for (site, url, vantage, h) in history::hourly(c, since[2])? {
                     hours.entry(Key { site, url, vantage }).or_default().push(h);
                 }
                 let now_hour = now_ms.div_euclid(schema::HOUR_MS);
-                let bars = hours
-                    .into_iter()
-                    .map(|(k, counts)| (k, Bars::build(&counts, now_hour)))
-                    .collect();
+                let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
+                let mut bars = HashMap::new();
+                for (k, counts) in hours {
+                    let shares = since.map(|s| history::up_share(&counts, s));
+                    bars.insert(k.clone(), Bars::build(&counts, now_hour));
+                    out.insert(k, shares);
+                }
                 Ok((out, bars))
             })
             .await;

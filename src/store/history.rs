@@ -144,6 +144,20 @@ pub fn hourly(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<Vec<Hour
     rows.collect()
 }
 
+/// Share of rounds `up` in the hours from the one holding `since_ms`
+/// (`None` without rounds there). Hour granularity: a "1 h" window covers
+/// the current and the previous clock hour.
+pub fn up_share(counts: &[HourCounts], since_ms: i64) -> Option<f64> {
+    let from = since_ms.div_euclid(HOUR_MS);
+    let (up, total) = counts
+        .iter()
+        .filter(|h| h.hour >= from)
+        .fold((0i64, 0i64), |(u, t), h| {
+            (u.saturating_add(h.up), t.saturating_add(h.total))
+        });
+    (total > 0).then(|| up as f64 / total as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

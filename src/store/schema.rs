@@ -407,27 +407,28 @@ pub fn prune_history(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<
     )
 }
 
-/// Share of rounds `up` since the start of the hour holding `since_ms`,
-/// for every address with rounds in that window, in one query. Hour
-/// granularity: a "1 h" window covers the current and the previous clock
-/// hour.
-/// (site, url, vantage, share up).
-pub type Uptime = (String, String, String, f64);
-
-pub fn uptime_all(conn: &mut Connection, since_ms: i64) -> rusqlite::Result<Vec<Uptime>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT site, url, vantage, SUM(up) * 1.0 / SUM(total) FROM uptime_hourly WHERE hour >= ?1
-         GROUP BY site, url, vantage",
-    )?;
-    let rows = stmt.query_map(params![since_ms.div_euclid(HOUR_MS)], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })?;
-    rows.collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every address's share of rounds up from the hour holding `since`,
+    /// as the daemon computes it: `history::hourly`, then
+    /// `history::up_share` per address; by (site, url, vantage).
+    fn uptime_all(
+        c: &mut Connection,
+        since: i64,
+    ) -> rusqlite::Result<Vec<(String, String, String, f64)>> {
+        use crate::store::history::{HourCounts, hourly, up_share};
+        let mut by_key: std::collections::BTreeMap<(String, String, String), Vec<HourCounts>> =
+            Default::default();
+        for (site, url, vantage, h) in hourly(c, since)? {
+            by_key.entry((site, url, vantage)).or_default().push(h);
+        }
+        Ok(by_key
+            .into_iter()
+            .filter_map(|((s, u, v), counts)| Some((s, u, v, up_share(&counts, since)?)))
+            .collect())
+    }
 
     fn db() -> Connection {
         let mut c = Connection::open_in_memory().expect("db");
@@ -499,19 +500,16 @@ mod tests {
             add_history(&mut c, ("s", "u", "local"), at, s).expect("add");
         }
         add_history(&mut c, ("t", "v", "local"), 7, "up").expect("add");
-        let mut all = uptime_all(&mut c, 0).expect("q");
-        all.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
-            all,
+            uptime_all(&mut c, 0).expect("q"),
             vec![
                 ("s".into(), "u".into(), "local".into(), 0.6),
                 ("t".into(), "v".into(), "local".into(), 1.0)
             ]
         );
         // From inside hour 1: hour 1 only.
-        let all = uptime_all(&mut c, h + 3).expect("q");
         assert_eq!(
-            all,
+            uptime_all(&mut c, h + 3).expect("q"),
             vec![("s".into(), "u".into(), "local".into(), 2.0 / 3.0)]
         );
         // Hour 0 ended before h + 1: its two buckets go.
