@@ -92,10 +92,7 @@ fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
     assert!(targets.len() >= 17, "the demo watches every scenario");
     for t in &targets {
         let url = t["url"].as_str().expect("url");
-        let row = dom
-            .split("<tr")
-            .find(|r| r.contains(&format!("data-url=\"{url}\"")))
-            .unwrap_or_else(|| panic!("{url} not on the page"));
+        let row = row_of(&dom, url);
         let state = ["up", "degraded", "down", "unknown"]
             .into_iter()
             .find(|s| row.contains(&format!("data-state=\"{s}\"")))
@@ -139,10 +136,7 @@ fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
     let dom = run_chromium(&bin, profile.path(), &["--dump-dom"], &url);
     for t in &targets {
         let url = t["url"].as_str().expect("url");
-        let row = dom
-            .split("<tr")
-            .find(|r| r.contains(&format!("data-url=\"{url}\"")))
-            .unwrap_or_else(|| panic!("{url} not on the page"));
+        let row = row_of(&dom, url);
         let bar = |which: &str| -> Vec<String> {
             let part = row
                 .split(&format!("class=\"bar {which}\""))
@@ -226,6 +220,13 @@ fn status_page_renders_every_target_and_keeps_hostile_titles_inert() {
         history.contains("data-event=\"state\""),
         "transitions listed"
     );
+}
+
+/// The rendered `<tr>` of the address `url` (up to the next row).
+fn row_of<'a>(dom: &'a str, url: &str) -> &'a str {
+    dom.split("<tr")
+        .find(|r| r.contains(&format!("data-url=\"{url}\"")))
+        .unwrap_or_else(|| panic!("{url} not on the page"))
 }
 
 /// The luma (0-255) of a screenshot's top-left pixel: the page background.

@@ -16,34 +16,17 @@ use mirrorwatch::probe::{ProbeResult, probe};
 use mirrorwatch::verdict::Kind;
 use mirrorwatch::verdict::state::State;
 use mirrorwatch::world::resolvers::DNS_HOST;
-use mirrorwatch::world::{PUBLIC_BOGON, PUBLIC_HOST, World};
+use mirrorwatch::world::{PUBLIC_BOGON, PUBLIC_HOST};
 
-struct Env {
-    rt: tokio::runtime::Runtime,
-    world: World,
-    ca_file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
+mod common;
+use common::{Env, start_world};
 
+/// One world for the whole binary (the shared test world of `common`).
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let world = rt.block_on(World::start()).expect("world");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ca_file = dir.path().join("ca.pem");
-        std::fs::write(&ca_file, &world.ca_pem).expect("CA");
-        Env {
-            rt,
-            world,
-            ca_file,
-            _dir: dir,
-        }
+        start_world()
     })
 }
 
@@ -55,7 +38,7 @@ fn run(host: &str, resolvers: &[String], tweak: impl FnOnce(&mut Settings)) -> P
             .iter()
             .map(|r| validate_resolver(r).expect("resolver"))
             .collect(),
-        ca_file: Some(e.ca_file.clone()),
+        ca_file: Some(e.ca_file.clone().into()),
         timeout: Duration::from_secs(3),
         ..Settings::default()
     };
