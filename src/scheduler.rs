@@ -486,11 +486,9 @@ async fn target_loop(
         for kind in &changes.raised {
             let detail = entry
                 .tracker
-                .problems()
-                .iter()
-                .find(|p| p.kind == *kind)
-                .map(|p| p.detail.clone());
-            tracing::warn!(site = %target.site, target = %target.label(), problem = kind.as_str(), detail = detail.unwrap_or_default(), "problem raised");
+                .problem(*kind)
+                .map_or("", |p| p.detail.as_str());
+            tracing::warn!(site = %target.site, target = %target.label(), problem = kind.as_str(), detail, "problem raised");
         }
         for kind in &changes.cleared {
             tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");

@@ -33,7 +33,6 @@ pub(super) fn events(
     now: SystemTime,
 ) -> Vec<EventRow> {
     let at_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
-    let problems = entry.tracker.problems();
     let row = |event: &str, kind: &str, (from, to): (&str, &str), detail: String| EventRow {
         id: 0,
         site: key.site.clone(),
@@ -48,9 +47,9 @@ pub(super) fn events(
     };
     let mut out = Vec::new();
     for kind in &changes.raised {
-        let detail = problems
-            .iter()
-            .find(|p| p.kind == *kind)
+        let detail = entry
+            .tracker
+            .problem(*kind)
             .map(|p| p.detail.clone())
             .unwrap_or_default();
         out.push(row("raised", kind.as_str(), ("", ""), detail));
@@ -59,6 +58,7 @@ pub(super) fn events(
         out.push(row("cleared", kind.as_str(), ("", ""), String::new()));
     }
     if let Some((from, to)) = changes.state {
+        let problems = entry.tracker.problems();
         let kinds: Vec<&str> = problems.iter().map(|p| p.kind.as_str()).collect();
         out.push(row(
             "state",

@@ -184,6 +184,11 @@ impl Tracker {
         self.raised.contains_key(&kind)
     }
 
+    /// The raised problem of this kind, if any.
+    pub fn problem(&self, kind: Kind) -> Option<&Problem> {
+        self.raised.get(&kind)
+    }
+
     /// Raised problems, critical first.
     pub fn problems(&self) -> Vec<&Problem> {
         let mut out: Vec<&Problem> = self.raised.values().collect();
