@@ -84,6 +84,24 @@ fn at<'r, T>(value: Option<&'r T>, prefix: &str, key: &str) -> Layered<'r, T> {
 }
 
 impl Validator<'_> {
+    /// Every entry of a string list at `path` parsed by `parse`; each bad
+    /// one is an error at `path[i]` and left out.
+    fn each<T>(
+        &mut self,
+        list: &[String],
+        path: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for (i, text) in list.iter().enumerate() {
+            match parse(text) {
+                Ok(v) => out.push(v),
+                Err(why) => self.err(&format!("{path}[{i}]"), why),
+            }
+        }
+        out
+    }
+
     pub(super) fn err(&mut self, path: &str, message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: path.to_string(),
@@ -319,14 +337,7 @@ impl Validator<'_> {
                 if list.is_empty() {
                     self.err(&path, "must list at least one resolver");
                 }
-                let mut out = Vec::new();
-                for (i, r) in list.iter().enumerate() {
-                    match parse_resolver(r) {
-                        Ok(spec) => out.push(spec),
-                        Err(why) => self.err(&format!("{path}[{i}]"), why),
-                    }
-                }
-                out
+                self.each(list, &path, parse_resolver)
             }
         };
         let ca_file = match at(l.ca_file.as_ref(), prefix, "ca_file") {
@@ -404,31 +415,11 @@ impl Validator<'_> {
         };
         let public_suffixes = match at(l.public_suffixes.as_ref(), prefix, "public_suffixes") {
             None => base.public_suffixes.clone(),
-            Some((list, path)) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(i, text)| match values::parse_suffix(text) {
-                    Ok(s) => Some(s),
-                    Err(why) => {
-                        self.err(&format!("{path}[{i}]"), why);
-                        None
-                    }
-                })
-                .collect(),
+            Some((list, path)) => self.each(list, &path, values::parse_suffix),
         };
         let bogon_exempt = match at(l.bogon_exempt.as_ref(), prefix, "bogon_exempt") {
             None => base.bogon_exempt.clone(),
-            Some((list, path)) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(i, text)| match values::parse_range(text) {
-                    Ok(n) => Some(n),
-                    Err(why) => {
-                        self.err(&format!("{path}[{i}]"), why);
-                        None
-                    }
-                })
-                .collect(),
+            Some((list, path)) => self.each(list, &path, values::parse_range),
         };
         if let Some((_, path)) = at(l.resolvers.as_ref(), prefix, "resolvers")
             && let Err((i, why)) = values::doh_hosts_resolvable(&resolvers)
