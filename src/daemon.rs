@@ -57,6 +57,8 @@ pub enum Source {
     },
     /// Another source, keeping only the sites of one shard (`--shard i/n`).
     Sharded(Box<Source>, Shard),
+    /// Another source, its `local` vantage named (`--vantage NAME`).
+    Vantage(Box<Source>, String),
 }
 
 impl Source {
@@ -68,6 +70,17 @@ impl Source {
             Source::Sharded(inner, shard) => inner.load().map(|mut c| {
                 c.retain_shard(Some(*shard));
                 c
+            }),
+            Source::Vantage(inner, name) => inner.load().and_then(|mut c| {
+                c.set_local_label(name).map_err(|message| ConfigErrors {
+                    file: c.source.clone(),
+                    errors: vec![config::ConfigError {
+                        path: "local".into(),
+                        position: config::Position { line: 1, column: 1 },
+                        message,
+                    }],
+                })?;
+                Ok(c)
             }),
         }
     }
@@ -129,6 +142,7 @@ pub async fn run_until(
         metrics.register_receiver(&r.name);
     }
     metrics.set_reload_ok(true);
+    metrics.set_vantages(&config.vantage_labels());
     let alerts = Arc::new(
         Alerts::load(
             store.clone(),
@@ -313,6 +327,7 @@ fn reload(
         .unwrap_or_else(|| shared.alerts.generator_url());
     shared.alerts.set_config(config.alerting.clone(), generator);
     shared.metrics.set_reload_ok(true);
+    shared.metrics.set_vantages(&config.vantage_labels());
     let mut summary = format!(
         "reloaded {}: {} added, {} removed, {} restarted",
         config.source, applied.added, applied.removed, applied.restarted

@@ -37,6 +37,9 @@ enum Command {
         /// Watch only the sites of shard i of n (stable hash of the site name), e.g. 0/4.
         #[arg(long, value_name = "I/N")]
         shard: Option<config::Shard>,
+        /// Name this instance's local vantage (a `vantage` label on every address's series and alerts); one instance per location.
+        #[arg(long, value_name = "NAME")]
+        vantage: Option<String>,
     },
     /// Validate a config file: exit 0, or print every problem and exit 2.
     CheckConfig { file: PathBuf },
@@ -89,6 +92,9 @@ struct ProbeArgs {
     /// Round timeout, e.g. "10s".
     #[arg(long, default_value = "10s")]
     timeout: humantime::Duration,
+    /// Probe through this proxy (socks5://, socks5h:// or http:// CONNECT, as in [[vantages]]).
+    #[arg(long)]
+    proxy: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -135,13 +141,20 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config, shard } => {
+        Command::Run {
+            config,
+            shard,
+            vantage,
+        } => {
             let mut source = match config {
                 Some(path) => Source::File(path),
                 None => Source::Default,
             };
             if let Some(shard) = shard {
                 source = Source::Sharded(Box::new(source), shard);
+            }
+            if let Some(name) = vantage {
+                source = Source::Vantage(Box::new(source), name);
             }
             let cfg = match source.load() {
                 Ok(c) => c,
@@ -168,8 +181,20 @@ fn main() -> ExitCode {
                 resolvers,
                 ca_file,
                 timeout,
+                proxy,
                 json,
             } = *args;
+            let vantage = match proxy.as_deref().map(config::vantage::parse_proxy) {
+                None => None,
+                Some(Ok(p)) => Some(config::Vantage {
+                    name: "proxy".into(),
+                    proxy: Some(p),
+                }),
+                Some(Err(why)) => {
+                    eprintln!("--proxy: {why}");
+                    return ExitCode::from(2);
+                }
+            };
             let timeout: std::time::Duration = timeout.into();
             let (min, max) = config::values::limits::TIMEOUT;
             if timeout < min || timeout > max {
@@ -210,7 +235,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(mirrorwatch::probe::probe(url, reference, settings)) {
+            match rt.block_on(mirrorwatch::probe::probe(url, reference, settings, vantage)) {
                 Ok(result) => {
                     if json {
                         println!(

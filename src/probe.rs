@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::checks::RoundReport;
-use crate::config::{Config, ParityConfig, ServerConfig, Settings, Site, Target};
+use crate::config::{
+    Config, LOCAL_VANTAGE, ParityConfig, ServerConfig, Settings, Site, Target, Vantage,
+};
 use crate::ground::time::unix_rfc3339;
 use crate::parity::ContentReport;
 use crate::pipeline::{Offload, Pipeline};
@@ -23,13 +25,14 @@ pub struct ProbeResult {
     pub state: State,
 }
 
-/// Probes `url` once with `settings`. With `reference`, the reference is
-/// probed first as the main site and `url` is judged as its mirror,
-/// parity included.
+/// Probes `url` once with `settings`, from `vantage` (`None`: this
+/// machine). With `reference`, the reference is probed first as the main
+/// site and `url` is judged as its mirror, parity included.
 pub async fn probe(
     url: url::Url,
     reference: Option<url::Url>,
     settings: Settings,
+    vantage: Option<Vantage>,
 ) -> anyhow::Result<ProbeResult> {
     let path = if url.path().is_empty() {
         "/".to_string()
@@ -64,6 +67,11 @@ pub async fn probe(
             basic_auth: Default::default(),
         },
         sites: vec![site],
+        vantages: vec![vantage.unwrap_or(Vantage {
+            name: LOCAL_VANTAGE.into(),
+            proxy: None,
+        })],
+        local_label: LOCAL_VANTAGE.into(),
         fingerprints: Vec::new(),
         source: "probe".into(),
     };
@@ -189,7 +197,7 @@ impl ProbeResult {
             } else {
                 a.tcp.error.clone().unwrap_or_default()
             };
-            let _ = write!(o, "  {:<40} {}", a.ip, tcp);
+            let _ = write!(o, "  {:<40} {}", a.dest.to_string(), tcp);
             if let Some(t) = &a.tls {
                 let cert = match (t.valid, &t.validation_error, &t.error) {
                     (true, _, _) => "valid".to_string(),

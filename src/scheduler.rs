@@ -288,9 +288,10 @@ impl Scheduler {
                     .is_none_or(|r| r.target != **t)
             })
             .collect();
-        // A fresh main site's first round goes before its fresh mirrors'.
+        // A fresh main site's first round goes before its fresh mirrors'
+        // (the main whose pages are the reference: the first vantage's).
         let mut mains: HashMap<String, watch::Sender<bool>> = HashMap::new();
-        for t in fresh.iter().filter(|t| t.role == Role::Main) {
+        for t in fresh.iter().filter(|t| t.role == Role::Main && t.compared) {
             mains.insert(t.site.clone(), watch::channel(false).0);
         }
         for t in fresh {
@@ -302,7 +303,7 @@ impl Scheduler {
                 applied.added += 1;
             }
             let order = match (t.role, mains.get(&t.site)) {
-                (Role::Main, Some(tx)) => FirstRound::Main(tx.clone()),
+                (Role::Main, Some(tx)) if t.compared => FirstRound::Main(tx.clone()),
                 (Role::Mirror, Some(tx)) => FirstRound::Mirror(tx.subscribe()),
                 _ => FirstRound::Free,
             };
@@ -488,10 +489,10 @@ async fn target_loop(
                 .tracker
                 .problem(*kind)
                 .map_or("", |p| p.detail.as_str());
-            tracing::warn!(site = %target.site, target = %target.label(), problem = kind.as_str(), detail, "problem raised");
+            tracing::warn!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), detail, "problem raised");
         }
         for kind in &changes.cleared {
-            tracing::info!(site = %target.site, target = %target.label(), problem = kind.as_str(), "problem cleared");
+            tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), "problem cleared");
         }
         // One line per state change (never one per round).
         if let Some((from, to)) = changes.state {
@@ -501,7 +502,7 @@ async fn target_loop(
                 .iter()
                 .map(|p| p.kind.as_str())
                 .collect();
-            tracing::info!(site = %target.site, target = %target.label(), from = from.as_str(), to = to.as_str(), problems = kinds.join(","), "state changed");
+            tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, from = from.as_str(), to = to.as_str(), problems = kinds.join(","), "state changed");
         }
         if stall_here {
             tracing::warn!("{STALL_ENV}: target task wedged on purpose");

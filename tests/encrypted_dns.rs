@@ -44,7 +44,8 @@ fn run(host: &str, resolvers: &[String], tweak: impl FnOnce(&mut Settings)) -> P
     };
     tweak(&mut settings);
     let url = url::Url::parse(&e.world.url(host)).expect("url");
-    e.rt.block_on(probe(url, None, settings)).expect("probe")
+    e.rt.block_on(probe(url, None, settings, None))
+        .expect("probe")
 }
 
 fn kinds(r: &ProbeResult) -> Vec<Kind> {

@@ -72,7 +72,7 @@ fn run(url: &str, reference: Option<&str>, s: Settings) -> (ProbeResult, Duratio
     let rounds = if reference.is_some() { 3 } else { 1 };
     let started = Instant::now();
     let result =
-        e.rt.block_on(probe(url.clone(), reference, s))
+        e.rt.block_on(probe(url.clone(), reference, s, None))
             .expect("probe runs");
     let took = started.elapsed();
     let bound = (TIMEOUT + Duration::from_secs(1)) * rounds;
@@ -298,7 +298,7 @@ fn dns_faults_are_facts_about_the_resolver_or_exact_site_problems() {
         }
         // The liar never puts a wrong address into the round.
         for a in &r.report.addresses {
-            assert_eq!(a.ip.to_string(), "127.0.0.1", "{host}: probed {}", a.ip);
+            assert_eq!(a.dest.to_string(), "127.0.0.1", "{host}: probed {}", a.dest);
         }
     }
     // A silent resolver alone: dns_failure, within the timeout.

@@ -26,7 +26,7 @@ use crate::ground::time::rfc3339;
 use crate::outputs::board::Entry;
 use crate::store::schema::{AlertRow, Outgoing};
 use crate::store::{Store, StoreError};
-use crate::verdict::state::State;
+use crate::verdict::site::SiteVerdict;
 
 /// The site-level alert.
 pub const ALL_DOWN: &str = "SiteAllAddressesDown";
@@ -112,7 +112,7 @@ impl Alert {
     fn is_for(&self, site: &str, target: &str, vantage: &str) -> bool {
         self.labels.get("site").is_some_and(|s| s == site)
             && (self.labels.get("target").is_some_and(|t| t == target) && self.vantage() == vantage
-                || self.labels.get("alertname").is_some_and(|a| a == ALL_DOWN))
+                || !self.labels.contains_key("target"))
     }
 }
 
@@ -164,15 +164,16 @@ impl Alerts {
         self.open.lock().await.values().cloned().collect()
     }
 
-    /// Compares what should fire for `entry`'s address (and its site, whose
-    /// addresses' states are `site_states`) with what fires, and commits the
-    /// difference with its notifications.
+    /// Compares what should fire for `entry`'s address (and its site, as
+    /// `site` judges it) with what fires, and commits the difference with
+    /// its notifications.
     pub async fn observe(
         &self,
         entry: &Entry,
-        site_states: &[State],
+        site: &SiteVerdict,
         now: SystemTime,
     ) -> Result<(), StoreError> {
+        let verdict = site;
         let site = entry.target.site.clone();
         let target = entry.target.label();
         let vantage = entry.target.vantage.clone();
@@ -201,11 +202,8 @@ impl Alerts {
             let a = Alert::new(labels, annotations, p.since);
             wanted.insert(a.id.clone(), a);
         }
-        let all_down = !site_states.is_empty()
-            && site_states
-                .iter()
-                .all(|s| matches!(s, State::Down | State::Degraded));
-        if all_down && !site_states.contains(&State::Unknown) {
+        let all_down = verdict.all_down;
+        if all_down && !verdict.any_unknown {
             let labels = BTreeMap::from([
                 ("alertname".to_string(), ALL_DOWN.to_string()),
                 ("site".to_string(), site.clone()),
@@ -217,9 +215,25 @@ impl Alerts {
                     "description".to_string(),
                     format!(
                         "all {} addresses of {site} are down or degraded",
-                        site_states.len()
+                        verdict.members
                     ),
                 ),
+            ]);
+            let a = Alert::new(labels, annotations, now);
+            wanted.insert(a.id.clone(), a);
+        }
+        // Site problems carry no target or vantage label, so instances at
+        // several vantages that see the same thing send the same alert,
+        // which a clustered Alertmanager shows once.
+        for (kind, detail) in verdict.problems() {
+            let labels = BTreeMap::from([
+                ("alertname".to_string(), kind.alert_name().to_string()),
+                ("site".to_string(), site.clone()),
+                ("severity".to_string(), kind.severity().as_str().to_string()),
+            ]);
+            let annotations = BTreeMap::from([
+                ("summary".to_string(), format!("{site}: {}", kind.as_str())),
+                ("description".to_string(), detail),
             ]);
             let a = Alert::new(labels, annotations, now);
             wanted.insert(a.id.clone(), a);

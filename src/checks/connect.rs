@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::net::{self, Stream, TcpReport};
+use super::proxy::Dest;
 use super::tls::TlsReport;
 use super::{Flow, Round, RoundReport};
 
@@ -16,7 +17,8 @@ pub const MAX_PER_FAMILY: usize = 8;
 /// Connect and TLS results for one address.
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressReport {
-    pub ip: IpAddr,
+    /// The address, or the host name a proxy resolved.
+    pub dest: Dest,
     /// Resolvers whose answer held this address.
     pub resolvers: Vec<String>,
     pub tcp: TcpReport,
@@ -29,14 +31,22 @@ pub struct AddressReport {
 /// Open, verified connections left over from this stage, for HTTP to reuse.
 #[derive(Default)]
 pub struct Pool {
-    pub streams: HashMap<IpAddr, Stream>,
+    pub streams: HashMap<Dest, Stream>,
     /// Good addresses in preference order (first resolver's order).
-    pub preferred: Vec<IpAddr>,
+    pub preferred: Vec<Dest>,
 }
 
 /// The addresses to probe: every resolver's answers (or the literal IP),
-/// first-seen order, capped per family.
-fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<IpAddr> {
+/// first-seen order, capped per family; through a proxy that resolves
+/// names, the host name.
+fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<Dest> {
+    let host = round.target.url.host_str().unwrap_or_default();
+    let literal = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>();
+    if round.proxy_resolves() && literal.is_err() {
+        return vec![Dest::Name(host.to_string())];
+    }
     let all = if report.dns.looked_up {
         report.dns.all_addresses()
     } else {
@@ -57,7 +67,7 @@ fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<IpAddr> {
         .filter(probe)
         .filter(|a| a.is_ipv6())
         .take(MAX_PER_FAMILY);
-    v4.chain(v6).copied().collect()
+    v4.chain(v6).map(|ip| Dest::Ip(*ip)).collect()
 }
 
 /// The connect stage. Continues when at least one address is good.
@@ -66,16 +76,19 @@ pub async fn run(round: &Round<'_>, report: &mut RoundReport, pool: &mut Pool) -
     let ips = addresses(round, report);
     let dials = ips
         .iter()
-        .map(|ip| net::dial(*ip, port, host, tls, round.deadline));
+        .map(|dest| net::dial(dest, port, host, tls, round.proxy, round.deadline));
     let results = futures_util::future::join_all(dials).await;
     let mut chosen = false;
-    for (ip, dialed) in ips.into_iter().zip(results) {
+    for (dest, dialed) in ips.into_iter().zip(results) {
+        if let (Some(fault), Some(v)) = (&dialed.vantage_fault, report.vantage.as_mut()) {
+            v.fault.get_or_insert_with(|| fault.clone());
+        }
         let good = dialed.good();
         let resolvers = report
             .dns
             .resolvers
             .iter()
-            .filter(|r| r.addresses.contains(&ip))
+            .filter(|r| dest.ip().is_some_and(|ip| r.addresses.contains(&ip)))
             .map(|r| r.resolver.clone())
             .collect();
         if good && !chosen {
@@ -84,13 +97,13 @@ pub async fn run(round: &Round<'_>, report: &mut RoundReport, pool: &mut Pool) -
             chosen = true;
         }
         if good {
-            pool.preferred.push(ip);
+            pool.preferred.push(dest.clone());
             if let Some(stream) = dialed.stream {
-                pool.streams.insert(ip, stream);
+                pool.streams.insert(dest.clone(), stream);
             }
         }
         report.addresses.push(AddressReport {
-            ip,
+            dest,
             resolvers,
             tcp: dialed.tcp,
             tls: dialed.tls,

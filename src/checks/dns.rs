@@ -490,7 +490,9 @@ async fn ns(resolver: &Resolver, host: &str, at: &Asking<'_>) -> NsAnswer {
 pub async fn run(round: &Round<'_>, report: &mut RoundReport) -> Flow {
     let host = round.target.url.host_str().unwrap_or_default();
     let bare = host.trim_matches(|c| c == '[' || c == ']');
-    if bare.parse::<IpAddr>().is_ok() {
+    // A literal address needs no lookup; through a proxy that resolves
+    // names, the lookup is the proxy's and not observable from here.
+    if bare.parse::<IpAddr>().is_ok() || round.proxy_resolves() {
         report.dns.looked_up = false;
         return Flow::Continue;
     }

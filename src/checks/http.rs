@@ -27,6 +27,7 @@ use url::Url;
 
 use super::connect::Pool;
 use super::net::{self, Stream};
+use super::proxy::Dest;
 use super::{Flow, Round, RoundReport, dns};
 use crate::config::{Role, host_label};
 use crate::ground::domain::registered_domain;
@@ -142,7 +143,7 @@ async fn fetch(
     let mut url = target.join(path).unwrap_or_else(|_| target.clone());
     let mut out = HttpReport {
         path: path.to_string(),
-        ip: pool.preferred.first().copied(),
+        ip: pool.preferred.first().and_then(Dest::ip),
         status: None,
         redirects: Vec::new(),
         final_url: url.to_string(),
@@ -340,14 +341,14 @@ async fn origin_sender<'s>(
         *origin = None;
     }
     if origin.is_none() {
-        let ip = pool.preferred.first().copied().ok_or(Failure {
+        let ip = pool.preferred.first().cloned().ok_or(Failure {
             stage: FailStage::Connect,
             stalled: false,
             message: "no good address".into(),
         })?;
         let stream = match pool.streams.remove(&ip) {
             Some(s) => s,
-            None => redial(round, ip, &round.target.url).await?,
+            None => redial(round, &ip, &round.target.url).await?,
         };
         *origin = Some(handshake(round, stream, drivers).await?);
     }
@@ -365,18 +366,26 @@ async fn other_sender(
     drivers: &mut Drivers,
 ) -> Result<SendRequest<Empty<Bytes>>, Failure> {
     let host = url.host_str().unwrap_or_default();
-    let ip = dns::resolve_any(round, host).await.ok_or_else(|| Failure {
-        stage: FailStage::Redirect,
-        stalled: false,
-        message: format!("redirect target {host} does not resolve"),
-    })?;
-    let stream = redial(round, ip, url).await?;
+    let literal = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>();
+    let dest = if round.proxy_resolves() && literal.is_err() {
+        Dest::Name(host.to_string())
+    } else {
+        let ip = dns::resolve_any(round, host).await.ok_or_else(|| Failure {
+            stage: FailStage::Redirect,
+            stalled: false,
+            message: format!("redirect target {host} does not resolve"),
+        })?;
+        Dest::Ip(ip)
+    };
+    let stream = redial(round, &dest, url).await?;
     handshake(round, stream, drivers).await
 }
 
-async fn redial(round: &Round<'_>, ip: IpAddr, url: &Url) -> Result<Stream, Failure> {
+async fn redial(round: &Round<'_>, dest: &Dest, url: &Url) -> Result<Stream, Failure> {
     let (host, port, tls) = round.endpoint(url);
-    let dialed = net::dial(ip, port, host, tls, round.deadline).await;
+    let dialed = net::dial(dest, port, host, tls, round.proxy, round.deadline).await;
     let good = dialed.good();
     if let Some(t) = dialed.tls.as_ref().filter(|_| !good) {
         return Err(Failure {

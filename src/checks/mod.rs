@@ -14,6 +14,7 @@ pub mod dns_report;
 pub mod dns_udp;
 pub mod http;
 pub mod net;
+pub mod proxy;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -51,6 +52,25 @@ pub struct RoundReport {
     /// The round was cut off by the scheduler's backstop: nothing in it is
     /// trustworthy beyond "it did not finish".
     pub aborted: bool,
+    /// Set when the round went through a vantage's proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<VantageReport>,
+}
+
+/// What a round through a proxy learned about the vantage itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct VantageReport {
+    pub name: String,
+    /// The proxy, without its password.
+    pub proxy: String,
+    /// The proxy resolves names (`socks5h`, HTTP CONNECT): this machine's
+    /// resolvers are not what the vantage sees, and there is one
+    /// connection per round, to the name.
+    pub dns_hidden: bool,
+    /// The proxy itself failed (unreachable, credentials refused, not
+    /// speaking its protocol): the round says nothing about the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl RoundReport {
@@ -65,6 +85,7 @@ impl RoundReport {
             timings: Timings::default(),
             deadline_hit: false,
             aborted: false,
+            vantage: None,
         }
     }
 
@@ -165,6 +186,8 @@ pub struct Round<'a> {
     pub tls: Option<Arc<tls::TlsSetup>>,
     /// Addresses the connect stage leaves alone.
     pub skip: &'a [IpAddr],
+    /// The vantage's proxy, when the round goes through one.
+    pub proxy: Option<&'a crate::config::Proxy>,
 }
 
 impl Round<'_> {
@@ -178,6 +201,11 @@ impl Round<'_> {
             None
         };
         (host, port, tls)
+    }
+
+    /// The proxy resolves names: connections go to the host name.
+    pub fn proxy_resolves(&self) -> bool {
+        self.proxy.is_some_and(|p| p.kind.resolves_names())
     }
 
     /// Time left before the round's deadline.
@@ -198,8 +226,15 @@ pub async fn run_round(probes: &Probes, target: &Target) -> RoundReport {
         resolvers: probes.resolvers_for(target),
         tls: probes.tls.get(&target.settings.ca_file).cloned(),
         skip: &probes.skip,
+        proxy: target.proxy.as_ref(),
     };
     let mut report = RoundReport::empty(started);
+    report.vantage = target.proxy.as_ref().map(|p| VantageReport {
+        name: target.vantage.clone(),
+        proxy: p.to_string(),
+        dns_hidden: p.kind.resolves_names(),
+        fault: None,
+    });
     let mut conns = connect::Pool::default();
     if dns::run(&round, &mut report).await == Flow::Continue
         && connect::run(&round, &mut report, &mut conns).await == Flow::Continue

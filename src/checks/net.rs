@@ -1,9 +1,10 @@
-//! The one way mirrorwatch opens a connection: TCP to a given address, then
-//! TLS when the scheme asks for it. The connect stage and the HTTP stage both
+//! The one way mirrorwatch opens a connection: TCP to a given address (or
+//! a tunnel through the vantage's proxy), then TLS when the scheme asks
+//! for it. The connect stage and the HTTP stage both
 //! dial through here, so phase timings mean the same thing everywhere.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,7 +15,9 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::client::TlsStream;
 
+use super::proxy::{self, Dest, TunnelError};
 use super::tls::{self, Handshake, TlsReport, TlsSetup};
+use crate::config::Proxy;
 use crate::ground::text::fmt_secs;
 
 /// A plain or TLS connection.
@@ -77,6 +80,8 @@ pub struct Dialed {
     pub tcp: TcpReport,
     pub tls: Option<TlsReport>,
     pub stream: Option<Stream>,
+    /// The vantage's proxy itself failed: nothing here is about the site.
+    pub vantage_fault: Option<String>,
 }
 
 impl Dialed {
@@ -91,48 +96,54 @@ impl Dialed {
     }
 }
 
-/// Connects to `ip:port`, then (with `tls`) handshakes with SNI `host`.
+/// Connects to `dest:port` (directly, or through `via`), then (with `tls`)
+/// handshakes with SNI `host`.
 pub async fn dial(
-    ip: IpAddr,
+    dest: &Dest,
     port: u16,
     host: &str,
     tls: Option<&TlsSetup>,
+    via: Option<&Proxy>,
     deadline: Instant,
 ) -> Dialed {
     let start = Instant::now();
-    let addr = SocketAddr::new(ip, port);
-    let tcp = match timeout_at(deadline, TcpStream::connect(addr)).await {
-        Err(_) => {
-            let waited: Duration = start.elapsed();
-            let report = TcpReport {
-                ok: false,
-                seconds: waited.as_secs_f64(),
-                stalled: true,
-                error: Some(format!(
-                    "TCP connect to {addr} timed out after {}",
-                    fmt_secs(waited)
-                )),
-            };
-            return Dialed {
-                tcp: report,
-                tls: None,
-                stream: None,
-            };
+    let failed = |stalled: bool, error: String, vantage_fault: Option<String>| Dialed {
+        tcp: TcpReport {
+            ok: false,
+            seconds: start.elapsed().as_secs_f64(),
+            stalled,
+            error: Some(error),
+        },
+        tls: None,
+        stream: None,
+        vantage_fault,
+    };
+    let tcp = match (via, dest) {
+        (Some(p), _) => match proxy::open(p, dest, port, deadline).await {
+            Ok(s) => s,
+            Err(TunnelError::Vantage(e)) => return failed(false, e.clone(), Some(e)),
+            Err(TunnelError::Refused(e)) => return failed(false, e, None),
+            Err(TunnelError::Stalled(e)) => return failed(true, e, None),
+        },
+        (None, Dest::Name(n)) => {
+            return failed(
+                false,
+                format!("{n} can only be reached through a proxy"),
+                None,
+            );
         }
-        Ok(Err(e)) => {
-            let report = TcpReport {
-                ok: false,
-                seconds: start.elapsed().as_secs_f64(),
-                stalled: false,
-                error: Some(format!("TCP connect to {addr}: {e}")),
-            };
-            return Dialed {
-                tcp: report,
-                tls: None,
-                stream: None,
-            };
+        (None, Dest::Ip(ip)) => {
+            let addr = SocketAddr::new(*ip, port);
+            match timeout_at(deadline, TcpStream::connect(addr)).await {
+                Err(_) => {
+                    let waited: Duration = start.elapsed();
+                    let why = format!("TCP connect to {addr} timed out after {}", fmt_secs(waited));
+                    return failed(true, why, None);
+                }
+                Ok(Err(e)) => return failed(false, format!("TCP connect to {addr}: {e}"), None),
+                Ok(Ok(s)) => s,
+            }
         }
-        Ok(Ok(s)) => s,
     };
     let _ = tcp.set_nodelay(true);
     let tcp_report = TcpReport {
@@ -146,6 +157,7 @@ pub async fn dial(
             tcp: tcp_report,
             tls: None,
             stream: Some(Stream::Plain(tcp)),
+            vantage_fault: None,
         },
         Some(setup) => {
             let (report, stream) = tls::handshake(setup, tcp, host, deadline).await;
@@ -153,6 +165,7 @@ pub async fn dial(
                 tcp: tcp_report,
                 tls: Some(report),
                 stream: stream.map(|s| Stream::Tls(Box::new(s))),
+                vantage_fault: None,
             }
         }
     }

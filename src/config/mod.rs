@@ -12,6 +12,7 @@ mod sections;
 mod shard;
 pub mod validate;
 pub mod values;
+pub mod vantage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub use locate::Position;
 pub use shard::Shard;
 use url::Url;
+pub use vantage::{LOCAL_VANTAGE, Proxy, ProxyKind, Vantage};
 
 /// The Press TV mirror set, also shipped as `deploy/mirrorwatch.toml`.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../deploy/mirrorwatch.toml");
@@ -34,6 +36,12 @@ pub struct Config {
     pub storage: StorageConfig,
     pub alerting: AlertingConfig,
     pub sites: Vec<Site>,
+    /// Where addresses are probed from: `local` first (unless turned off),
+    /// then each `[[vantages]]` proxy.
+    pub vantages: Vec<Vantage>,
+    /// The label of the `local` vantage: `local`, or `run --vantage NAME`
+    /// for one instance per location.
+    pub local_label: String,
     /// Configured fingerprints (the shipped list is added by `parity`).
     pub fingerprints: Vec<fingerprint::Fingerprint>,
     /// Where it came from, for logs (`<embedded default>` for the built-in one).
@@ -150,6 +158,8 @@ pub struct Settings {
     pub public_suffixes: Vec<String>,
     /// Ranges never counted as bogons (split-horizon networks).
     pub bogon_exempt: Vec<ipnet::IpNet>,
+    /// Vantages (config names) the site is probed from; `None`: all.
+    pub vantages: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -171,6 +181,7 @@ impl Default for Settings {
             user_agent: format!("mirrorwatch/{}", env!("CARGO_PKG_VERSION")),
             public_suffixes: Vec::new(),
             bogon_exempt: Vec::new(),
+            vantages: None,
         }
     }
 }
@@ -222,9 +233,11 @@ impl Role {
 pub struct Target {
     pub site: String,
     pub url: Url,
-    /// Where the address is probed from; [`LOCAL_VANTAGE`] (this machine)
-    /// until vantage points exist. Part of the address's identity.
+    /// Where the address is probed from: the vantage's label
+    /// ([`LOCAL_VANTAGE`] for this machine). Part of the address's identity.
     pub vantage: String,
+    /// The proxy rounds go through; `None` from this machine.
+    pub proxy: Option<Proxy>,
     pub role: Role,
     pub paths: Vec<String>,
     /// Parity reads this address's pages: a mirror, or a main site that
@@ -241,9 +254,6 @@ impl Target {
     }
 }
 
-/// The vantage of probes made from this machine, directly.
-pub const LOCAL_VANTAGE: &str = "local";
-
 /// Host of a URL, with `:port` when the port is not the scheme's default.
 pub fn host_label(url: &Url) -> String {
     let host = url.host_str().unwrap_or("");
@@ -254,26 +264,81 @@ pub fn host_label(url: &Url) -> String {
 }
 
 impl Config {
-    /// Every address of every site, main first, in config order.
+    /// Every address of every site from every vantage the site uses: per
+    /// site, per vantage (config order), main first. Only the site's first
+    /// vantage reads the main site's pages for parity: the reference is
+    /// one view of main, never a blocked one mixed in.
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         for site in &self.sites {
-            let roles = std::iter::once((&site.main, Role::Main))
-                .chain(site.mirrors.iter().map(|m| (m, Role::Mirror)));
-            for (url, role) in roles {
-                out.push(Target {
-                    site: site.name.clone(),
-                    url: url.clone(),
-                    vantage: LOCAL_VANTAGE.to_string(),
-                    role,
-                    paths: site.paths.clone(),
-                    compared: role == Role::Mirror || !site.mirrors.is_empty(),
-                    parity: site.parity,
-                    settings: site.settings.clone(),
-                });
+            let vantages = self.vantages.iter().filter(|v| {
+                site.settings
+                    .vantages
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&v.name))
+            });
+            for (nth, v) in vantages.enumerate() {
+                let roles = std::iter::once((&site.main, Role::Main))
+                    .chain(site.mirrors.iter().map(|m| (m, Role::Mirror)));
+                for (url, role) in roles {
+                    let compared = match role {
+                        Role::Mirror => true,
+                        Role::Main => nth == 0 && !site.mirrors.is_empty(),
+                    };
+                    out.push(Target {
+                        site: site.name.clone(),
+                        url: url.clone(),
+                        vantage: self.label_of(v).to_string(),
+                        proxy: v.proxy.clone(),
+                        role,
+                        paths: site.paths.clone(),
+                        compared,
+                        parity: site.parity,
+                        settings: site.settings.clone(),
+                    });
+                }
             }
         }
         out
+    }
+
+    /// A vantage's label: its name, or [`Config::local_label`] for `local`.
+    pub fn label_of<'a>(&'a self, v: &'a Vantage) -> &'a str {
+        if v.proxy.is_none() {
+            &self.local_label
+        } else {
+            &v.name
+        }
+    }
+
+    /// Every vantage's label, in config order.
+    pub fn vantage_labels(&self) -> Vec<String> {
+        self.vantages
+            .iter()
+            .map(|v| self.label_of(v).to_string())
+            .collect()
+    }
+
+    /// Names this instance's `local` vantage (`run --vantage NAME`).
+    pub fn set_local_label(&mut self, name: &str) -> Result<(), String> {
+        if !self.vantages.iter().any(|v| v.proxy.is_none()) {
+            return Err(
+                "--vantage names the local vantage, which this config turns off (`local = false`)"
+                    .into(),
+            );
+        }
+        if self
+            .vantages
+            .iter()
+            .any(|v| v.proxy.is_some() && v.name == name)
+        {
+            return Err(format!(
+                "--vantage {name}: a [[vantages]] entry already has that name"
+            ));
+        }
+        vantage::check_name(name)?;
+        self.local_label = name.to_string();
+        Ok(())
     }
 }
 

@@ -28,6 +28,7 @@ macro_rules! with_settings {
             pub user_agent: Option<String>,
             pub public_suffixes: Option<Vec<String>>,
             pub bogon_exempt: Option<Vec<String>>,
+            pub vantages: Option<Vec<String>>,
         }
     };
 }
@@ -130,10 +131,24 @@ pub struct RawAlerting {
     pub webhook: Vec<RawReceiver>,
 }
 
+/// One `[[vantages]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVantage {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub proxy: String,
+}
+
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Probe from this machine directly (the `local` vantage); default on.
+    pub local: Option<bool>,
+    #[serde(default)]
+    pub vantages: Vec<RawVantage>,
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
@@ -164,6 +179,7 @@ impl RawSite {
             user_agent: self.user_agent.clone(),
             public_suffixes: self.public_suffixes.clone(),
             bogon_exempt: self.bogon_exempt.clone(),
+            vantages: self.vantages.clone(),
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors
         locator,
         base,
         errors: Vec::new(),
+        vantage_names: Vec::new(),
     };
     let config = v.config(&raw, file);
     if v.errors.is_empty() {
@@ -73,6 +74,8 @@ pub(super) struct Validator<'a> {
     locator: Locator<'a>,
     pub(super) base: &'a Path,
     errors: Vec<ConfigError>,
+    /// Names of the configured vantages, for sites' `vantages` lists.
+    vantage_names: Vec<String>,
 }
 
 /// A layer's value together with the key path it was written at.
@@ -119,6 +122,8 @@ impl Validator<'_> {
                 SocketAddr::from(([127, 0, 0, 1], 9874))
             }
         };
+        let vantages = self.vantages(raw.local, &raw.vantages);
+        self.vantage_names = vantages.iter().map(|v| v.name.clone()).collect();
         // Check the defaults once on their own, so their errors carry their path
         // even when every site overrides them.
         let defaults = self.settings(&raw.defaults, "defaults.", &Settings::default());
@@ -186,6 +191,8 @@ impl Validator<'_> {
                 basic_auth,
             },
             sites,
+            vantages,
+            local_label: super::LOCAL_VANTAGE.to_string(),
             fingerprints,
             source: file.to_string(),
         }
@@ -421,6 +428,26 @@ impl Validator<'_> {
             None => base.bogon_exempt.clone(),
             Some((list, path)) => self.each(list, &path, values::parse_range),
         };
+        let vantages = match at(l.vantages.as_ref(), prefix, "vantages") {
+            None => base.vantages.clone(),
+            Some((list, path)) => {
+                if list.is_empty() {
+                    self.err(&path, "must list at least one vantage, e.g. [\"local\"]");
+                }
+                let known = self.vantage_names.clone();
+                let names = self.each(list, &path, |name| {
+                    if known.iter().any(|k| k == name) {
+                        Ok(name.to_string())
+                    } else {
+                        Err(format!(
+                            "`{name}` is not a vantage; configured: {}",
+                            known.join(", ")
+                        ))
+                    }
+                });
+                Some(names)
+            }
+        };
         if let Some((_, path)) = at(l.resolvers.as_ref(), prefix, "resolvers")
             && let Err((i, why)) = values::doh_hosts_resolvable(&resolvers)
         {
@@ -439,6 +466,7 @@ impl Validator<'_> {
             user_agent,
             public_suffixes,
             bogon_exempt,
+            vantages,
         }
     }
 

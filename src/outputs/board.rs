@@ -72,6 +72,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// This address from this vantage, as the site verdict reads it.
+    pub fn member(&self) -> crate::verdict::site::Member {
+        crate::verdict::site::Member {
+            address: self.target.label(),
+            vantage: self.target.vantage.clone(),
+            state: self.tracker.state(),
+            problems: self.tracker.problems().iter().map(|p| p.kind).collect(),
+        }
+    }
+
     fn new(target: Target, now: SystemTime) -> Self {
         Self {
             target,
@@ -279,7 +289,7 @@ impl Board {
     }
 
     /// The states of every address of `site`.
-    pub fn site_states(&self, site: &str) -> Vec<State> {
+    pub fn site_members(&self, site: &str) -> Vec<crate::verdict::site::Member> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .by_site
@@ -287,7 +297,7 @@ impl Board {
             .into_iter()
             .flatten()
             .filter_map(|i| entries.list.get(*i))
-            .map(|e| e.tracker.state())
+            .map(Entry::member)
             .collect()
     }
 

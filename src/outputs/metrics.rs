@@ -6,6 +6,7 @@
 //! `resolver`) that disappear from a target's answers disappear with them,
 //! so nothing goes stale.
 
+use crate::verdict::site::{SiteKind, SiteVerdict};
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::board::Entry;
@@ -24,6 +25,10 @@ pub struct Metrics {
     panics: IntCounterVec,
     storage_ok: prometheus::IntGauge,
     analyses: IntCounterVec,
+    vantage_up: IntGaugeVec,
+    site_problem: IntGaugeVec,
+    /// The vantage labels exported, for a reload to compare with.
+    vantages: std::sync::Mutex<Vec<String>>,
 }
 
 impl Metrics {
@@ -94,8 +99,27 @@ impl Metrics {
         for how in Analysed::ALL {
             analyses.with_label_values(&[how.as_str()]).inc_by(0);
         }
+        let vantage_up = IntGaugeVec::new(
+            Opts::new(
+                "mirrorwatch_vantage_up",
+                "1 while the vantage can probe: always for this machine; for a proxy, 0 after a round whose proxy failed (unreachable, credentials refused, not speaking its protocol).",
+            ),
+            &["vantage"],
+        )?;
+        registry.register(Box::new(vantage_up.clone()))?;
+        let site_problem = IntGaugeVec::new(
+            Opts::new(
+                "mirrorwatch_site_problem",
+                "1 while a site-level problem is raised (blocked_somewhere: an address down from some vantages and reachable from others), 0 otherwise.",
+            ),
+            &["site", "kind"],
+        )?;
+        registry.register(Box::new(site_problem.clone()))?;
         Ok(Self {
             registry,
+            site_problem,
+            vantage_up,
+            vantages: Default::default(),
             series: Series::default(),
             notifications,
             queue_depth,
@@ -165,6 +189,11 @@ impl Metrics {
         self.panics
             .with_label_values(&[e.target.site.as_str()])
             .inc_by(0);
+        for k in SiteKind::ALL {
+            self.site_problem
+                .with_label_values(&[e.target.site.as_str(), k.as_str()])
+                .add(0);
+        }
         self.series.register(e);
     }
 
@@ -173,9 +202,40 @@ impl Metrics {
         self.series.forget(e);
     }
 
-    /// Updates every series of one address after a round.
+    /// Updates every series of one address after a round, and its
+    /// vantage's health.
     pub fn record(&self, e: &Entry) {
         self.series.record(e);
+        if let Some(v) = e.last.as_ref().and_then(|r| r.vantage.as_ref()) {
+            self.vantage_up
+                .with_label_values(&[v.name.as_str()])
+                .set(i64::from(v.fault.is_none()));
+        }
+    }
+
+    /// Sets a site's problem gauges from its verdict.
+    pub fn set_site_problems(&self, site: &str, verdict: &SiteVerdict) {
+        let raised = verdict.problems();
+        for k in SiteKind::ALL {
+            let on = raised.iter().any(|(r, _)| *r == k);
+            self.site_problem
+                .with_label_values(&[site, k.as_str()])
+                .set(i64::from(on));
+        }
+    }
+
+    /// Exports the configured vantages: a new one is up until a round
+    /// says otherwise, a kept one keeps its value, one no longer
+    /// configured vanishes.
+    pub fn set_vantages(&self, labels: &[String]) {
+        let mut known = self.vantages.lock().unwrap_or_else(|p| p.into_inner());
+        for gone in known.iter().filter(|k| !labels.contains(k)) {
+            let _ = self.vantage_up.remove_label_values(&[gone.as_str()]);
+        }
+        for l in labels.iter().filter(|l| !known.contains(l)) {
+            self.vantage_up.with_label_values(&[l.as_str()]).set(1);
+        }
+        *known = labels.to_vec();
     }
 
     /// The text exposition format, in chunks (see `Series::render_chunks`);

@@ -99,11 +99,11 @@ const LAG: usize = 12;
 const MISSING: usize = 13;
 const CHECKS: usize = 14;
 
-/// site, target (host with non-default port), role.
-type TargetKey = (String, String, &'static str);
+/// site, target (host with non-default port), vantage, role.
+type TargetKey = (String, String, String, &'static str);
 
 struct Slot {
-    /// `site="…",target="…",role="…"`, escaped once.
+    /// `site="…",target="…",role="…",vantage="…"`, escaped once.
     labels: Arc<str>,
     /// Shared with scrapes in progress, which copy it without the lock.
     text: Arc<[String; FAMILIES.len()]>,
@@ -123,6 +123,7 @@ fn key(e: &Entry) -> TargetKey {
     (
         e.target.site.clone(),
         e.target.label(),
+        e.target.vantage.clone(),
         e.target.role.as_str(),
     )
 }
@@ -238,7 +239,9 @@ fn render(labels: &str, e: &Entry, round: bool) -> [String; FAMILIES.len()] {
         );
     }
     for a in &r.addresses {
-        l.put(ADDRESS_UP, Some(("ip", &a.ip.to_string())), flag(a.good));
+        if let Some(ip) = a.dest.ip() {
+            l.put(ADDRESS_UP, Some(("ip", &ip.to_string())), flag(a.good));
+        }
     }
     if e.target.url.scheme() == "https" {
         let not_after = r
@@ -290,11 +293,12 @@ impl Series {
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         slots
             .entry(key)
-            .or_insert_with_key(|(site, target, role)| {
+            .or_insert_with_key(|(site, target, vantage, role)| {
                 let labels = format!(
-                    "site=\"{}\",target=\"{}\",role=\"{role}\"",
+                    "site=\"{}\",target=\"{}\",role=\"{role}\",vantage=\"{}\"",
                     escape(site),
-                    escape(target)
+                    escape(target),
+                    escape(vantage)
                 );
                 let mut text = render(&labels, e, false);
                 text[CHECKS] = checks(&labels, 0, 0);

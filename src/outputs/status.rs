@@ -29,7 +29,34 @@ pub struct Status {
 #[serde(deny_unknown_fields)]
 pub struct SiteView {
     pub name: String,
+    /// Site-level problems over every address and vantage
+    /// (`blocked_somewhere`).
+    pub problems: Vec<SiteProblemView>,
     pub targets: Vec<TargetView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteProblemView {
+    pub kind: String,
+    /// `warning`.
+    pub severity: String,
+    /// Which address is down from which vantages, and reachable from which.
+    pub detail: String,
+}
+
+/// How the last round went through its vantage's proxy.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyView {
+    /// The proxy URL, without its password.
+    pub proxy: String,
+    /// The proxy resolves names: DNS and per-address results are not
+    /// observable from this vantage.
+    pub dns_hidden: bool,
+    /// The proxy itself failed: the round gave no evidence about the site.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -42,6 +69,9 @@ pub struct TargetView {
     pub role: String,
     /// Where it is probed from (`local`: this machine, directly).
     pub vantage: String,
+    /// Set for a vantage that probes through a proxy, after its first round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyView>,
     /// `unknown`, `up`, `degraded` or `down`.
     pub state: String,
     /// RFC 3339: when the current state began.
@@ -155,7 +185,12 @@ pub struct TlsView {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressView {
-    pub ip: IpAddr,
+    /// The address; absent when a proxy resolved the name (`host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// The host name a vantage's proxy resolved and connected to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub resolvers: Vec<String>,
     pub tcp: TcpView,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -318,11 +353,13 @@ fn name<T: Serialize>(v: &T) -> String {
 /// Builds the status document from a board snapshot (config order kept).
 pub fn build(entries: &[Entry]) -> Status {
     let mut sites: Vec<SiteView> = Vec::new();
+    let mut members: Vec<Vec<crate::verdict::site::Member>> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for e in entries {
         let i = *index.entry(e.target.site.clone()).or_insert_with(|| {
             sites.push(SiteView {
                 name: e.target.site.clone(),
+                problems: Vec::new(),
                 targets: Vec::new(),
             });
             sites.len() - 1
@@ -330,6 +367,23 @@ pub fn build(entries: &[Entry]) -> Status {
         if let Some(s) = sites.get_mut(i) {
             s.targets.push(target(e));
         }
+        if members.len() <= i {
+            members.resize_with(i + 1, Vec::new);
+        }
+        if let Some(m) = members.get_mut(i) {
+            m.push(e.member());
+        }
+    }
+    for (s, members) in sites.iter_mut().zip(&members) {
+        s.problems = crate::verdict::site::evaluate(members)
+            .problems()
+            .into_iter()
+            .map(|(kind, detail)| SiteProblemView {
+                kind: kind.as_str().to_string(),
+                severity: kind.severity().as_str().to_string(),
+                detail,
+            })
+            .collect();
     }
     Status {
         api_version: API_VERSION,
@@ -344,6 +398,11 @@ fn target(e: &Entry) -> TargetView {
         target: e.target.label(),
         role: name(&e.target.role),
         vantage: e.target.vantage.clone(),
+        proxy: last.and_then(|r| r.vantage.as_ref()).map(|v| ProxyView {
+            proxy: v.proxy.clone(),
+            dns_hidden: v.dns_hidden,
+            fault: v.fault.clone(),
+        }),
         state: e.tracker.state().as_str().to_string(),
         since: rfc3339(e.tracker.since()),
         last_check: e.last_check.map(rfc3339),
@@ -461,7 +520,11 @@ fn target(e: &Entry) -> TargetView {
 
 fn address(a: &crate::checks::connect::AddressReport) -> AddressView {
     AddressView {
-        ip: a.ip,
+        ip: a.dest.ip(),
+        host: match &a.dest {
+            crate::checks::proxy::Dest::Name(n) => Some(n.clone()),
+            crate::checks::proxy::Dest::Ip(_) => None,
+        },
         resolvers: a.resolvers.clone(),
         tcp: TcpView {
             ok: a.tcp.ok,

@@ -125,8 +125,9 @@ pub(super) async fn publish(
     if let Err(e) = stored {
         tracing::error!(error = %e, "saving round state");
     }
-    let states = shared.board.site_states(&key.site);
-    if let Err(e) = shared.alerts.observe(entry, &states, now).await {
+    let site = crate::verdict::site::evaluate(&shared.board.site_members(&key.site));
+    shared.metrics.set_site_problems(&key.site, &site);
+    if let Err(e) = shared.alerts.observe(entry, &site, now).await {
         tracing::error!(error = %e, "alert state not saved; will retry next round");
     }
 }

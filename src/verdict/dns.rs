@@ -67,7 +67,7 @@ pub(super) fn judge(report: &RoundReport, v: &mut Verdict) -> bool {
         .addresses
         .iter()
         .filter(|a| a.good)
-        .map(|a| a.ip)
+        .filter_map(|a| a.dest.ip())
         .collect();
     let flagged: Vec<usize> = (0..answered.len())
         .filter(|&i| disagrees(&answered, i, &good))

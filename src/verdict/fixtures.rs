@@ -31,6 +31,7 @@ pub(super) fn target(role: Role) -> Target {
         site: "s".into(),
         url: url::Url::parse(url).expect("url"),
         vantage: crate::config::LOCAL_VANTAGE.into(),
+        proxy: None,
         role,
         paths: vec!["/".into()],
         compared: true,
@@ -82,7 +83,7 @@ pub(super) fn tls_ok(not_after: i64) -> TlsReport {
 pub(super) fn address(last: u8, tcp: bool, tls: Option<TlsReport>) -> AddressReport {
     let good = tcp && tls.as_ref().is_some_and(|t| t.valid);
     AddressReport {
-        ip: ip(last),
+        dest: crate::checks::proxy::Dest::Ip(ip(last)),
         resolvers: vec!["a".into()],
         tcp: TcpReport {
             ok: tcp,

@@ -7,6 +7,7 @@
 
 mod dns;
 mod kind;
+pub mod site;
 pub mod state;
 
 pub use kind::{Kind, Severity};
@@ -133,6 +134,18 @@ fn judge(
         Role::Mirror => CONTENT,
         Role::Main => &[],
     };
+    // A vantage whose proxy failed saw nothing of the site: no evidence
+    // about anything, this round.
+    if report.vantage.as_ref().is_some_and(|x| x.fault.is_some()) {
+        v.unknown(&Kind::ALL);
+        return;
+    }
+    // Through a proxy that resolves names, DNS is the proxy's, and there is
+    // one connection (to the name), so no address can be partly out.
+    if report.vantage.as_ref().is_some_and(|x| x.dns_hidden) {
+        v.unknown(DNS);
+        v.unknown(&[Kind::PartialOutage]);
+    }
     if report.aborted {
         let took = crate::ground::text::fmt_secs(Duration::from_secs_f64(report.duration_seconds));
         v.push(
@@ -284,7 +297,11 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
     let addrs: Vec<_> = report
         .addresses
         .iter()
-        .filter(|a| !v.suspect_addresses.contains(&a.ip))
+        .filter(|a| {
+            !a.dest
+                .ip()
+                .is_some_and(|ip| v.suspect_addresses.contains(&ip))
+        })
         .collect();
     let describe = |a: &crate::checks::connect::AddressReport| -> String {
         let why = a
@@ -297,7 +314,7 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
                     .and_then(|t| t.error.clone().or_else(|| t.validation_error.clone()))
             })
             .unwrap_or_else(|| "failed".into());
-        format!("{} ({why})", a.ip)
+        format!("{} ({why})", a.dest)
     };
     if addrs.is_empty() {
         v.push(Kind::ConnectFailure, "no address to connect to".into());
@@ -331,7 +348,7 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
                     .and_then(|t| t.not_after)
                     .map(|na| format!(", not_after {}", timefmt::unix_rfc3339(na)))
                     .unwrap_or_default();
-                v.push(Kind::TlsInvalid, format!("{why} on {}{expiry}", a.ip));
+                v.push(Kind::TlsInvalid, format!("{why} on {}{expiry}", a.dest));
             }
             None => {
                 let a = addrs
@@ -366,7 +383,7 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
             a.tls
                 .as_ref()
                 .and_then(|t| t.not_after)
-                .map(|na| (na, a.ip))
+                .map(|na| (na, &a.dest))
         })
         .min();
     if let Some((not_after, ip)) = earliest {

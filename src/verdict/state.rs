@@ -131,6 +131,11 @@ impl Tracker {
                 }
             }
         }
+        // A round that judged nothing (a vantage whose proxy failed) is no
+        // evidence of any state: an address not yet seen stays unknown.
+        if findings.is_empty() && Kind::ALL.iter().all(|k| undetermined.contains(k)) {
+            return changes;
+        }
         let state = self.derived_state();
         if state != self.state {
             changes.state = Some((self.state, state));

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod https;
 pub mod pages;
 pub mod pki;
+pub mod proxies;
 pub mod resolvers;
 
 use std::collections::HashMap;
@@ -78,6 +79,8 @@ pub struct World {
     pub tamper_dns: std::net::SocketAddr,
     /// DoT and DoH servers answering from the honest zone.
     pub encrypted: resolvers::Encrypted,
+    /// The honest zone, for the world's proxies to resolve names from.
+    pub zone: Arc<dns::Zone>,
     /// The HTTPS port every vhost uses.
     pub port: u16,
     /// The plain-HTTP port (127.0.0.1).
@@ -407,6 +410,7 @@ impl World {
         let (busy, scenarios): (Vec<Scenario>, Vec<Scenario>) = scenarios
             .into_iter()
             .partition(|s| s.name.starts_with("busy"));
+        let shared_zone = Arc::new(zone.clone());
         let authoritative = dns::serve(zone).await?;
         let tamperer = dns::serve(tampered).await?;
         let vhosts = Arc::new(vhosts);
@@ -420,6 +424,7 @@ impl World {
             dns: authoritative.addr,
             tamper_dns: tamperer.addr,
             encrypted,
+            zone: shared_zone,
             port,
             http_port,
             flappy,

@@ -1,0 +1,219 @@
+//! Site-level verdicts, over the states of a site's addresses from every
+//! vantage: `SiteAllAddressesDown` (no address is up from any vantage)
+//! and `blocked_somewhere` (an address is down from some vantages and
+//! reachable from others). They read states the thresholds already
+//! settled, so they add no thresholds of their own.
+
+use super::Kind;
+use super::state::State;
+
+/// The site-level problem kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    BlockedSomewhere,
+}
+
+impl SiteKind {
+    pub const ALL: [SiteKind; 1] = [SiteKind::BlockedSomewhere];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteKind::BlockedSomewhere => "blocked_somewhere",
+        }
+    }
+
+    pub fn alert_name(self) -> &'static str {
+        match self {
+            SiteKind::BlockedSomewhere => "SiteBlockedSomewhere",
+        }
+    }
+
+    pub fn severity(self) -> super::Severity {
+        match self {
+            SiteKind::BlockedSomewhere => super::Severity::Warning,
+        }
+    }
+}
+
+/// One address of the site seen from one vantage.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The `target` label (host, with a non-default port).
+    pub address: String,
+    pub vantage: String,
+    pub state: State,
+    /// The raised problem kinds, for the detail.
+    pub problems: Vec<Kind>,
+}
+
+/// An address down from some vantages and reachable from others.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Blocked {
+    pub address: String,
+    /// Vantages it is down from, each with its problem kinds.
+    pub down_from: Vec<(String, Vec<Kind>)>,
+    /// Vantages it is up (or degraded, so reachable) from.
+    pub up_from: Vec<String>,
+}
+
+/// The verdict on a site.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteVerdict {
+    /// How many (address, vantage) members the site has.
+    pub members: usize,
+    /// Every member is down or degraded: no address is up from any vantage.
+    pub all_down: bool,
+    /// Some member has not finished a round yet.
+    pub any_unknown: bool,
+    /// Addresses blocked somewhere, in member order.
+    pub blocked: Vec<Blocked>,
+}
+
+impl SiteVerdict {
+    /// The raised site problems with their one-line details.
+    pub fn problems(&self) -> Vec<(SiteKind, String)> {
+        if self.blocked.is_empty() {
+            return Vec::new();
+        }
+        let parts: Vec<String> = self
+            .blocked
+            .iter()
+            .map(|b| {
+                let down: Vec<String> = b
+                    .down_from
+                    .iter()
+                    .map(|(v, kinds)| {
+                        let k: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                        format!("{v} ({})", k.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "{} down from {}; reachable from {}",
+                    b.address,
+                    down.join(", "),
+                    b.up_from.join(", ")
+                )
+            })
+            .collect();
+        vec![(SiteKind::BlockedSomewhere, parts.join("; "))]
+    }
+}
+
+/// Judges a site from its members (any order; the output follows the
+/// order in which each address first appears).
+pub fn evaluate(members: &[Member]) -> SiteVerdict {
+    let mut addresses: Vec<&str> = Vec::new();
+    for m in members {
+        if !addresses.contains(&m.address.as_str()) {
+            addresses.push(&m.address);
+        }
+    }
+    let mut blocked = Vec::new();
+    for a in addresses {
+        let of = || members.iter().filter(move |m| m.address == a);
+        let down_from: Vec<(String, Vec<Kind>)> = of()
+            .filter(|m| m.state == State::Down)
+            .map(|m| (m.vantage.clone(), m.problems.clone()))
+            .collect();
+        let up_from: Vec<String> = of()
+            .filter(|m| matches!(m.state, State::Up | State::Degraded))
+            .map(|m| m.vantage.clone())
+            .collect();
+        if !down_from.is_empty() && !up_from.is_empty() {
+            blocked.push(Blocked {
+                address: a.to_string(),
+                down_from,
+                up_from,
+            });
+        }
+    }
+    SiteVerdict {
+        members: members.len(),
+        all_down: !members.is_empty()
+            && members
+                .iter()
+                .all(|m| matches!(m.state, State::Down | State::Degraded)),
+        any_unknown: members.iter().any(|m| m.state == State::Unknown),
+        blocked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(address: &str, vantage: &str, state: State, problems: &[Kind]) -> Member {
+        Member {
+            address: address.into(),
+            vantage: vantage.into(),
+            state,
+            problems: problems.to_vec(),
+        }
+    }
+
+    #[test]
+    fn blocked_from_one_vantage_names_it() {
+        let v = evaluate(&[
+            m("www.main.test", "local", State::Up, &[]),
+            m("www.mirror.test", "local", State::Up, &[]),
+            m("www.main.test", "uk", State::Up, &[]),
+            m(
+                "www.mirror.test",
+                "uk",
+                State::Down,
+                &[Kind::ConnectFailure],
+            ),
+        ]);
+        assert!(!v.all_down);
+        assert_eq!(
+            v.problems(),
+            vec![(
+                SiteKind::BlockedSomewhere,
+                "www.mirror.test down from uk (connect_failure); reachable from local".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn down_everywhere_or_unknown_somewhere_is_not_blocked_somewhere() {
+        let everywhere = evaluate(&[
+            m("www.mirror.test", "local", State::Down, &[Kind::HttpError]),
+            m(
+                "www.mirror.test",
+                "uk",
+                State::Down,
+                &[Kind::ConnectFailure],
+            ),
+        ]);
+        assert_eq!(everywhere.blocked, vec![]);
+        assert!(everywhere.all_down);
+        let unknown = evaluate(&[
+            m("www.mirror.test", "local", State::Down, &[Kind::HttpError]),
+            m("www.mirror.test", "uk", State::Unknown, &[]),
+        ]);
+        assert_eq!(unknown.blocked, vec![]);
+        assert!(unknown.any_unknown);
+        assert!(!unknown.all_down);
+    }
+
+    #[test]
+    fn degraded_counts_as_reachable_and_several_addresses_are_listed_in_order() {
+        let v = evaluate(&[
+            m("b.test", "uk", State::Down, &[Kind::TlsInvalid]),
+            m("a.test", "local", State::Down, &[Kind::Blockpage]),
+            m("a.test", "uk", State::Degraded, &[Kind::TlsExpiring]),
+            m("b.test", "local", State::Up, &[]),
+            m(
+                "b.test",
+                "de",
+                State::Down,
+                &[Kind::ConnectFailure, Kind::HttpError],
+            ),
+        ]);
+        assert_eq!(
+            v.problems()[0].1,
+            "b.test down from uk (tls_invalid), de (connect_failure, http_error); reachable from local; a.test down from local (blockpage); reachable from uk"
+        );
+    }
+}
