@@ -185,6 +185,8 @@ pub async fn run_until(
         uptime_token.clone(),
     ));
     let storage = shared.store.health();
+    let probe = Arc::new(server::probe::ProbeEndpoint::default());
+    probe.configure(&config);
     let state = AppState {
         board: board.clone(),
         metrics: metrics.clone(),
@@ -192,6 +194,7 @@ pub async fn run_until(
         reload: reload_tx,
         storage: storage.clone(),
         store: store.clone(),
+        probe: probe.clone(),
     };
     let router = server::router(state, config.server.basic_auth.clone());
     let server = tokio::spawn(server::serve(listener, router, tls, token.clone()));
@@ -228,6 +231,9 @@ pub async fn run_until(
                     p = prepare(source.clone(), shared.pipeline()) => p,
                 };
                 let result = reload(prepared, &mut current, &shared, &mut scheduler);
+                if result.is_ok() {
+                    probe.configure(&current);
+                }
                 if let Some(reply) = req.reply {
                     let _ = reply.send(result);
                 }

@@ -118,6 +118,60 @@ impl Pipeline {
     }
 }
 
+/// One round on demand (`probe`, `/probe`): `url` alone as a main site, or
+/// with `reference` as its mirror (main, mirror, main again: a mirror's
+/// freshness needs main snapshots on both sides of its fetch). From
+/// `vantage` (`None`: this machine). The target judged, and its outcome.
+pub async fn once(
+    url: url::Url,
+    reference: Option<url::Url>,
+    settings: crate::config::Settings,
+    vantage: Option<crate::config::Vantage>,
+) -> anyhow::Result<(Target, Outcome)> {
+    use crate::config::{LOCAL_VANTAGE, Site, Vantage};
+    let path = if url.path().is_empty() {
+        "/".to_string()
+    } else {
+        url.path().to_string()
+    };
+    let site = Site {
+        name: "probe".into(),
+        main: reference.clone().unwrap_or_else(|| url.clone()),
+        mirrors: reference
+            .as_ref()
+            .map(|_| vec![url.clone()])
+            .unwrap_or_default(),
+        paths: vec![path],
+        article_regex: None,
+        parity: crate::config::ParityConfig::default(),
+        settings,
+    };
+    let config = Config::single(
+        site,
+        vantage.unwrap_or(Vantage {
+            name: LOCAL_VANTAGE.into(),
+            proxy: None,
+        }),
+    );
+    let pipeline = Pipeline::new(&config, None)?;
+    let targets = config.targets();
+    let outcome = match &targets[..] {
+        [main, mirror] => {
+            pipeline.run(main, Offload::Inline).await;
+            let report = pipeline.check(mirror).await;
+            pipeline.run(main, Offload::Inline).await;
+            pipeline.judge(mirror, report, Offload::Inline)
+        }
+        [only] => pipeline.run(only, Offload::Inline).await,
+        _ => anyhow::bail!("a probe builds one or two targets"),
+    };
+    let target = targets
+        .last()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no target"))?;
+    Ok((target, outcome))
+}
+
 /// One judged round.
 pub struct Outcome {
     pub report: RoundReport,

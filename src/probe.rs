@@ -6,12 +6,9 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::checks::RoundReport;
-use crate::config::{
-    Config, LOCAL_VANTAGE, ParityConfig, ServerConfig, Settings, Site, Target, Vantage,
-};
+use crate::config::{Settings, Target, Vantage};
 use crate::ground::time::unix_rfc3339;
 use crate::parity::ContentReport;
-use crate::pipeline::{Offload, Pipeline};
 use crate::verdict::Verdict;
 use crate::verdict::state::{State, Tracker};
 
@@ -34,65 +31,8 @@ pub async fn probe(
     settings: Settings,
     vantage: Option<Vantage>,
 ) -> anyhow::Result<ProbeResult> {
-    let path = if url.path().is_empty() {
-        "/".to_string()
-    } else {
-        url.path().to_string()
-    };
-    let site = Site {
-        name: "probe".into(),
-        main: reference.clone().unwrap_or_else(|| url.clone()),
-        mirrors: reference
-            .as_ref()
-            .map(|_| vec![url.clone()])
-            .unwrap_or_default(),
-        paths: vec![path],
-        article_regex: None,
-        parity: ParityConfig::default(),
-        settings,
-    };
-    let config = Config {
-        storage: crate::config::StorageConfig {
-            path: None,
-            retention: std::time::Duration::from_secs(3600),
-        },
-        alerting: crate::config::AlertingConfig {
-            external_url: None,
-            resend_interval: std::time::Duration::from_secs(60),
-            receivers: Vec::new(),
-        },
-        server: ServerConfig {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls: None,
-            basic_auth: Default::default(),
-        },
-        sites: vec![site],
-        vantages: vec![vantage.unwrap_or(Vantage {
-            name: LOCAL_VANTAGE.into(),
-            proxy: None,
-        })],
-        local_label: LOCAL_VANTAGE.into(),
-        fingerprints: Vec::new(),
-        source: "probe".into(),
-    };
-    let pipeline = Pipeline::new(&config, None)?;
-    let targets = config.targets();
-    let outcome = match &targets[..] {
-        // A mirror's freshness is judged against main snapshots taken
-        // before and after its fetch: main, mirror, main again.
-        [main, mirror] => {
-            pipeline.run(main, Offload::Inline).await;
-            let report = pipeline.check(mirror).await;
-            pipeline.run(main, Offload::Inline).await;
-            pipeline.judge(mirror, report, Offload::Inline)
-        }
-        [only] => pipeline.run(only, Offload::Inline).await,
-        _ => anyhow::bail!("probe builds one or two targets"),
-    };
-    let target = targets
-        .last()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no target"))?;
+    let (target, outcome) =
+        crate::pipeline::once(url, reference.clone(), settings, vantage).await?;
     let (report, content, verdict, now) =
         (outcome.report, outcome.content, outcome.verdict, outcome.at);
     let mut tracker = Tracker::new(now);

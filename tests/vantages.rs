@@ -359,3 +359,75 @@ fn the_daemon_raises_blocked_somewhere_keeps_it_while_the_vantage_is_down_and_re
     );
     assert_eq!(site_problem(&d), Vec::<serde_json::Value>::new());
 }
+
+#[test]
+fn the_probe_endpoint_answers_like_blackbox_exporter_from_any_vantage_and_is_off_by_default() {
+    let v = vp();
+    let env = &v.env;
+    let config = |listen: &str, on: bool| {
+        format!(
+            "[server]\nlisten = \"{listen}\"\nprobe_endpoint = {on}\n\n[defaults]\ninterval = \"30s\"\ntimeout = \"2s\"\n\
+             resolvers = [\"{}\"]\nca_file = \"{}\"\n\n\
+             [[vantages]]\nname = \"censor\"\nproxy = \"{}\"\n\n\
+             [[sites]]\nname = \"news\"\nmain = \"{}\"\n",
+            env.world.dns,
+            env.ca_file,
+            v.socks.url(None),
+            env.world.url(MAIN),
+        )
+    };
+    let start = |on: bool| {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let path = env
+            .dir
+            .path()
+            .join(format!("probe-{on}-{}.toml", free_port()));
+        std::fs::write(&path, config(&listen, on)).expect("config");
+        let d = start_daemon_with(&path, &listen, &[]);
+        wait_ready(&d);
+        d
+    };
+    let off = start(false);
+    let target = env.world.url(HEALTHY);
+    let (code, _) = get(&format!("{}/probe?target={target}", off.base)).expect("answer");
+    assert_eq!(code, 404, "the endpoint is off unless configured");
+    drop(off);
+
+    let d = start(true);
+    let (code, body) = get(&format!("{}/probe?target={target}", d.base)).expect("answer");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(metric(&body, "probe_success", &[]), Some(1.0), "{body}");
+    assert!(metric(&body, "probe_duration_seconds", &[]).is_some_and(|s| s > 0.0 && s < 3.0));
+    let label = format!("{HEALTHY}:{}", env.world.port);
+    let me_port = [("target", label.as_str()), ("vantage", "local")];
+    assert_eq!(
+        metric(&body, "mirrorwatch_http_status_code", &me_port),
+        Some(200.0),
+        "{body}"
+    );
+    assert_eq!(metric(&body, "mirrorwatch_up", &me_port), Some(1.0));
+
+    let (code, body) =
+        get(&format!("{}/probe?target={target}&vantage=censor", d.base)).expect("answer");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(metric(&body, "probe_success", &[]), Some(0.0), "{body}");
+    let censored = [
+        ("target", label.as_str()),
+        ("vantage", "censor"),
+        ("kind", "tls_invalid"),
+    ];
+    assert_eq!(
+        metric(&body, "mirrorwatch_problem", &censored),
+        Some(1.0),
+        "{body}"
+    );
+
+    for (query, want) in [
+        (format!("target={target}&vantage=mars"), 400),
+        ("target=ftp://www.main.test/".to_string(), 400),
+        (String::new(), 400),
+    ] {
+        let (code, body) = get(&format!("{}/probe?{query}", d.base)).expect("answer");
+        assert_eq!(code, want, "{query}: {body}");
+    }
+}

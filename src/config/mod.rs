@@ -36,6 +36,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub alerting: AlertingConfig,
     pub sites: Vec<Site>,
+    /// `[defaults]` as validated: what `/probe` rounds use.
+    pub defaults: Settings,
     /// Where addresses are probed from: `local` first (unless turned off),
     /// then each `[[vantages]]` proxy.
     pub vantages: Vec<Vantage>,
@@ -55,6 +57,9 @@ pub struct ServerConfig {
     pub tls: Option<ServerTls>,
     /// Users and bcrypt hashes; empty means no authentication.
     pub basic_auth: std::collections::BTreeMap<String, String>,
+    /// Serve `/probe?target=URL`: a round on demand for any URL, so off
+    /// unless asked for.
+    pub probe_endpoint: bool,
 }
 
 /// `[storage]`.
@@ -308,6 +313,34 @@ impl Config {
             &self.local_label
         } else {
             &v.name
+        }
+    }
+
+    /// A config of one site seen from one vantage, nothing else (a probe
+    /// on demand).
+    pub fn single(site: Site, vantage: Vantage) -> Self {
+        Config {
+            storage: StorageConfig {
+                path: None,
+                retention: Duration::from_secs(3600),
+            },
+            alerting: AlertingConfig {
+                external_url: None,
+                resend_interval: Duration::from_secs(60),
+                receivers: Vec::new(),
+            },
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                tls: None,
+                basic_auth: Default::default(),
+                probe_endpoint: false,
+            },
+            defaults: site.settings.clone(),
+            sites: vec![site],
+            vantages: vec![vantage],
+            local_label: LOCAL_VANTAGE.into(),
+            fingerprints: Vec::new(),
+            source: "probe".into(),
         }
     }
 

@@ -81,6 +81,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub tls: Option<RawServerTls>,
     pub basic_auth: Option<RawBasicAuth>,
+    pub probe_endpoint: Option<bool>,
 }
 
 /// `[server.tls]`: serve the endpoints over HTTPS.

@@ -251,3 +251,45 @@ impl Metrics {
         emit(String::from_utf8_lossy(&buf).into_owned())
     }
 }
+
+/// `/probe`'s answer: blackbox_exporter's `probe_success` (the address is
+/// reachable and serving: up or degraded) and `probe_duration_seconds`,
+/// then mirrorwatch's series for the address, judged with thresholds of 1.
+pub fn probe_text(
+    target: &crate::config::Target,
+    outcome: crate::pipeline::Outcome,
+    took: std::time::Duration,
+) -> String {
+    use crate::verdict::state::State;
+    let board = super::board::Board::new(std::slice::from_ref(target));
+    let key = super::board::Key::of(target);
+    let recorded = board.record(
+        &key,
+        outcome.report,
+        outcome.content,
+        outcome.verdict,
+        outcome.at,
+    );
+    let mut out = String::new();
+    let success = recorded
+        .as_ref()
+        .is_some_and(|(e, _)| matches!(e.tracker.state(), State::Up | State::Degraded));
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "# HELP probe_success Whether the probe succeeded: the address is up or degraded.\n# TYPE probe_success gauge\nprobe_success {}\n\
+             # HELP probe_duration_seconds How long the probe took, in seconds.\n# TYPE probe_duration_seconds gauge\nprobe_duration_seconds {}\n",
+            u8::from(success),
+            took.as_secs_f64()
+        ),
+    );
+    if let Some((entry, _)) = recorded {
+        let series = Series::default();
+        series.record(&entry);
+        series.render_chunks(&mut |chunk| {
+            out.push_str(&chunk);
+            true
+        });
+    }
+    out
+}

@@ -1,11 +1,12 @@
 //! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz`,
 //! `/api/v1/status`, `/api/v1/history`, the status page `/`, `/history`,
-//! badges and `POST /-/reload`.
+//! badges, `POST /-/reload` and (when turned on) `/probe`.
 //! Handlers only read shared state (board reads take a short read lock, no
 //! `.await` under it); a reload is a request to the daemon, answered once it
 //! is applied or refused.
 
 pub mod auth;
+pub mod probe;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub storage: Arc<crate::store::Health>,
     /// The state store, for `/history`.
     pub store: crate::store::Store,
+    /// `/probe`, on only when the config says so.
+    pub probe: probe::Shared,
 }
 
 pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
@@ -56,6 +59,7 @@ pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {
         .route("/history", get(history_page))
         .route("/badge/{file}", get(site_badge))
         .route("/-/reload", post(reload))
+        .route("/probe", get(probe::handler))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(users),
             auth::require,
