@@ -20,15 +20,31 @@ pub struct Status {
 pub struct Site {
     pub name: String,
     pub targets: Vec<Target>,
+    /// Site-level problems (`blocked_somewhere`); absent from older daemons.
+    #[serde(default)]
+    pub problems: Vec<SiteProblem>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Target {
     pub url: String,
+    /// Where it is probed from; absent from older daemons (this machine).
+    #[serde(default = "local")]
+    pub vantage: String,
     pub state: String,
     pub since: Option<String>,
     #[serde(default)]
     pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SiteProblem {
+    pub kind: String,
+    pub detail: String,
+}
+
+fn local() -> String {
+    crate::config::LOCAL_VANTAGE.to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +158,7 @@ pub fn json_lines(status: &Status) -> Vec<String> {
                 serde_json::json!({
                     "site": site.name,
                     "url": t.url,
+                    "vantage": t.vantage,
                     "state": t.state,
                     "problems": t.problems.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(),
                     "since": t.since,
@@ -160,10 +177,15 @@ pub fn render(status: &Status, colour: bool) -> String {
     for site in &status.sites {
         for t in &site.targets {
             let problems: Vec<String> = t.problems.iter().map(|p| clean(&p.kind)).collect();
+            let url = if t.vantage == crate::config::LOCAL_VANTAGE {
+                clean(&t.url)
+            } else {
+                format!("{} from {}", clean(&t.url), clean(&t.vantage))
+            };
             rows.push((
                 clean(&t.state),
                 clean(&site.name),
-                clean(&t.url),
+                url,
                 if problems.is_empty() {
                     "-".to_string()
                 } else {
@@ -200,6 +222,16 @@ pub fn render(status: &Status, colour: bool) -> String {
     }
     if rows.is_empty() {
         out.push_str("no addresses watched\n");
+    }
+    for site in &status.sites {
+        for p in &site.problems {
+            out.push_str(&format!(
+                "site {}: {}: {}\n",
+                clean(&site.name),
+                clean(&p.kind),
+                clean(&p.detail)
+            ));
+        }
     }
     out
 }
@@ -242,6 +274,27 @@ mod tests {
         assert_eq!(exit_code(&all_up), 0);
         all_up.sites[0].targets[0].state = "unknown".into();
         assert_eq!(exit_code(&all_up), 1, "not yet checked is not up");
+    }
+
+    #[test]
+    fn a_vantage_is_named_and_a_site_problem_follows_the_addresses() {
+        let s: Status = serde_json::from_str(
+            r#"{"sites":[{"name":"news","problems":[{"kind":"blocked_somewhere","severity":"warning","detail":"m.test down from uk (tls_invalid); reachable from local"}],
+               "targets":[
+                {"url":"https://m.test/","vantage":"local","state":"up","since":"2026-12-01T10:00:00Z","problems":[]},
+                {"url":"https://m.test/","vantage":"uk","state":"down","since":"2026-12-01T10:00:00Z","problems":[{"kind":"tls_invalid"}]}]}]}"#,
+        )
+        .expect("document");
+        assert_eq!(
+            render(&s, false),
+            "up    news  https://m.test/          -  since 2026-12-01T10:00:00Z\n\
+             down  news  https://m.test/ from uk  tls_invalid  since 2026-12-01T10:00:00Z\n\
+             site news: blocked_somewhere: m.test down from uk (tls_invalid); reachable from local\n"
+        );
+        assert_eq!(
+            json_lines(&s)[1],
+            r#"{"problems":["tls_invalid"],"since":"2026-12-01T10:00:00Z","site":"news","state":"down","url":"https://m.test/","vantage":"uk"}"#
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::daemon::{self, Source};
 use crate::world::World;
+use crate::world::proxies::{Censor, DEMO_BLOCKED_HOST, DEMO_VANTAGE, Flavour, ProxyServer};
 
 /// How often the demo checks each address, its round timeout and parity's
 /// max lag (the world's main site publishes every 3 s).
@@ -27,12 +28,18 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let ca = dir.join("world-ca.pem");
     std::fs::write(&ca, &world.ca_pem).with_context(|| format!("writing {}", ca.display()))?;
-    let text = world.config_toml(
+    let censor = Censor {
+        reset_sni: [DEMO_BLOCKED_HOST.to_string()].into(),
+        ..Censor::default()
+    };
+    let proxy = ProxyServer::start(Flavour::Socks5, world.zone.clone(), None, censor)
+        .await
+        .context("starting the censoring vantage's proxy")?;
+    let text = world.demo_config_toml(
         &listen.to_string(),
         &ca.display().to_string(),
-        INTERVAL,
-        TIMEOUT,
-        MAX_LAG,
+        (INTERVAL, TIMEOUT, MAX_LAG),
+        &proxy.url(None),
     );
     let source = Source::Text {
         text,
@@ -51,12 +58,17 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     for s in &world.scenarios {
         println!("  {:<18} {}", s.name, s.url);
     }
+    println!(
+        "vantage {DEMO_VANTAGE} ({}): a censoring network that resets TLS to {DEMO_BLOCKED_HOST}; site \"abroad\" shows blocked_somewhere",
+        proxy.url(None)
+    );
     println!("status page  http://{listen}/");
     println!("status JSON  http://{listen}/api/v1/status");
     println!("metrics      http://{listen}/metrics");
     println!("Ctrl-C stops it.");
     let result = daemon::run(source, config).await;
     let _ = std::fs::remove_dir_all(&dir);
+    drop(proxy);
     drop(world);
     result
 }

@@ -375,9 +375,17 @@ fn demo_console_carries_no_dependency_chatter_by_default() {
     // themselves are not logged.
     let changed = |host: &str| -> Vec<&str> {
         text.lines()
-            .filter(|l| l.contains("state changed") && l.contains(host))
+            .filter(|l| l.contains("state changed") && l.contains("site=world") && l.contains(host))
             .collect()
     };
+    // The demo's second site watches the healthy mirror from a censoring
+    // vantage too; its lines name that vantage.
+    assert!(
+        text.lines().any(|l| l.contains("site=abroad")
+            && l.contains("vantage=censored-net")
+            && l.contains("to=\"down\"")),
+        "{text}"
+    );
     let healthy = changed("www.healthy.test");
     assert_eq!(healthy.len(), 1, "{healthy:?}");
     assert!(
@@ -483,4 +491,66 @@ fn assets_are_a_man_page_per_command_and_completions() {
     assert!(status.contains("\\-\\-ca\\-file"), "{status}");
     let bash = std::fs::read_to_string(dir.path().join("mirrorwatch.bash")).expect("bash");
     assert!(bash.contains("check-config") && bash.contains("status"));
+}
+
+/// Vantage mistakes are config errors at their key, and `run --vantage`
+/// cannot name a vantage the config turns off or already has.
+#[test]
+fn vantage_errors_name_key_line_and_column() {
+    let text = "local = false\n\n[[vantages]]\nname = \"uk\"\nproxy = \"socks5h://proxy.test:1080\"\n\n\
+                [[vantages]]\nname = \"uk\"\nproxy = \"socks5://127.0.0.1:1080\"\n\n\
+                [[vantages]]\nname = \"tor\"\nproxy = \"socks4://127.0.0.1:9050\"\n\n\
+                [[sites]]\nname = \"a\"\nmain = \"https://a.test/\"\nvantages = [\"tor\", \"mars\"]\n";
+    let (code, stderr) = check_config(text);
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "one line per problem, the unusable vantage leaves no trace beyond its own:\n{stderr}"
+    );
+    for (location, message) in [
+        (
+            "bad.toml:5:9: vantages[0].proxy:",
+            "must be given by IP address",
+        ),
+        (
+            "bad.toml:8:8: vantages[1].name:",
+            "duplicate vantage name `uk`",
+        ),
+        (
+            "bad.toml:13:9: vantages[2].proxy:",
+            "unsupported proxy scheme `socks4`",
+        ),
+        (
+            "bad.toml:18:20: sites[0].vantages[1]:",
+            "`mars` is not a vantage",
+        ),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(location) && l.contains(message)),
+            "{location} {message} missing from:\n{stderr}"
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("off.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "local = false\n[[vantages]]\nname = \"uk\"\nproxy = \"socks5h://127.0.0.1:1\"\n{SITE}"
+        ),
+    )
+    .expect("write");
+    let out = mirrorwatch(&[
+        "run",
+        "--config",
+        path.to_str().expect("utf-8"),
+        "--vantage",
+        "de",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--vantage names the local vantage"));
 }

@@ -122,8 +122,8 @@ impl Validator<'_> {
                 SocketAddr::from(([127, 0, 0, 1], 9874))
             }
         };
-        let vantages = self.vantages(raw.local, &raw.vantages);
-        self.vantage_names = vantages.iter().map(|v| v.name.clone()).collect();
+        let (vantages, names) = self.vantages(raw.local, &raw.vantages);
+        self.vantage_names = names;
         // Check the defaults once on their own, so their errors carry their path
         // even when every site overrides them.
         let defaults = self.settings(&raw.defaults, "defaults.", &Settings::default());

@@ -164,14 +164,22 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
 
 impl Validator<'_> {
     /// The vantages in order: `local` first unless `local = false`, then
-    /// `[[vantages]]` as written.
-    pub(super) fn vantages(&mut self, local: Option<bool>, raw: &[RawVantage]) -> Vec<Vantage> {
+    /// `[[vantages]]` as written; and every well-formed name, for sites'
+    /// lists (a vantage whose proxy is wrong is reported once, at its
+    /// proxy, not again wherever a site names it).
+    pub(super) fn vantages(
+        &mut self,
+        local: Option<bool>,
+        raw: &[RawVantage],
+    ) -> (Vec<Vantage>, Vec<String>) {
+        let mut names = Vec::new();
         let mut out = Vec::new();
         if local != Some(false) {
             out.push(Vantage {
                 name: LOCAL_VANTAGE.into(),
                 proxy: None,
             });
+            names.push(LOCAL_VANTAGE.to_string());
         }
         if raw.len() > MAX_VANTAGES {
             self.err(
@@ -192,13 +200,14 @@ impl Validator<'_> {
                 );
                 continue;
             }
-            if out.iter().any(|o| o.name == v.name) {
+            if names.contains(&v.name) {
                 self.err(
                     &format!("{prefix}name"),
                     format!("duplicate vantage name `{}`", v.name),
                 );
                 continue;
             }
+            names.push(v.name.clone());
             match parse_proxy(&v.proxy) {
                 Ok(p) => out.push(Vantage {
                     name: v.name.clone(),
@@ -213,7 +222,7 @@ impl Validator<'_> {
                 "`local = false` with no [[vantages]] leaves nothing to probe from",
             );
         }
-        out
+        (out, names)
     }
 }
 

@@ -96,6 +96,9 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
                 }
                 @for (site, list) in &sites {
                     @let sum = summary(list);
+                    @let members: Vec<_> = list.iter().map(|e| e.member()).collect();
+                    @let site_problems = crate::verdict::site::evaluate(&members).problems();
+                    @let multi = list.iter().any(|e| e.target.vantage != list[0].target.vantage);
                     section.site id={ "site-" (site) } data-site=(site) {
                         h2 {
                             (site) " "
@@ -107,9 +110,14 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
                             span { (sum.counts[0]) " up, " (sum.counts[1]) " degraded, " (sum.counts[2]) " down" }
                             a href={ "/history?site=" (site) } { "history" }
                         }
+                        @for (kind, detail) in &site_problems {
+                            p.site-problem data-kind=(kind.as_str()) {
+                                span class="state degraded" { (kind.as_str()) } " " (detail)
+                            }
+                        }
                         table {
                             thead { tr { th { "state" } th { "address" } th { "problems" } th { "last 24 h / 7 d" } th { "response time" } th { "certificate" } th { "similarity" } th { "lag" } th { "last check" } } }
-                            tbody { @for e in list { (row(e, now)) } }
+                            tbody { @for e in list { (row(e, now, multi)) } }
                         }
                     }
                 }
@@ -187,7 +195,9 @@ fn sparkline(e: &Entry) -> Markup {
     }
 }
 
-fn row(e: &Entry, now: SystemTime) -> Markup {
+/// One address's row; with `multi` (the site is seen from several
+/// vantages) it names its vantage.
+fn row(e: &Entry, now: SystemTime, multi: bool) -> Markup {
     let state = e.tracker.state();
     let last = e.last.as_deref();
     let days_left = last
@@ -200,12 +210,15 @@ fn row(e: &Entry, now: SystemTime) -> Markup {
         .map(|na| na.saturating_sub(crate::ground::time::unix(now) as i64) / 86400);
     let parity = e.content.as_deref().and_then(|c| c.parity.as_ref());
     html! {
-        tr.target data-url=(e.target.url.as_str()) data-state=(state.as_str()) {
+        tr.target data-url=(e.target.url.as_str()) data-vantage=(e.target.vantage) data-state=(state.as_str()) {
             td { span class={ "state " (state.as_str()) } { (state.as_str()) } }
             td {
                 a href=(e.target.url.as_str()) rel="noreferrer nofollow" { (e.target.url.as_str()) }
                 br;
                 span.muted { (if e.target.role == Role::Main { "main" } else { "mirror" }) }
+                @if multi || e.target.proxy.is_some() {
+                    span.muted.vantage { " · from " (e.target.vantage) }
+                }
                 @if let Some(p) = parity {
                     @if let Some(title) = &p.mirror_title {
                         br; span.muted.title { "title: " (title) }
@@ -219,6 +232,9 @@ fn row(e: &Entry, now: SystemTime) -> Markup {
                         span.muted { "since " (rfc3339(p.since)) } br;
                         (p.detail)
                     }
+                }
+                @if let Some(fault) = last.and_then(|r| r.vantage.as_ref()).and_then(|v| v.fault.as_ref()) {
+                    div.muted.vantage-fault { "vantage down, no evidence this round: " (fault) }
                 }
                 @if e.tracker.problems().is_empty() && state != State::Unknown { span.muted { "none" } }
             }

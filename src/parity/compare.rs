@@ -74,7 +74,10 @@ pub(super) fn compare(
     let mut paths = Vec::new();
     for p in pages {
         let a = p.kept.analysis;
-        let key = (target.url.to_string(), p.path.clone());
+        let key = (
+            super::address_key(&target.vantage, &target.url),
+            p.path.clone(),
+        );
         let found = {
             let mut mem = site.memory();
             let mem = &mut *mem;

@@ -218,10 +218,15 @@ impl Content {
                     // Forget fetches of mirrors the new config dropped, and
                     // every kept analysis: fingerprints or the site's host
                     // names (what canonical bytes are) may have changed.
-                    let mirrors: Vec<String> = s.mirrors.iter().map(Url::to_string).collect();
+                    let vantages = config.vantage_labels();
+                    let kept: Vec<String> = s
+                        .mirrors
+                        .iter()
+                        .flat_map(|m| vantages.iter().map(move |v| address_key(v, m)))
+                        .collect();
                     let mut m = old.memory();
-                    m.pending.retain(|(u, _), _| mirrors.contains(u));
-                    m.judged.retain(|(u, _), _| mirrors.contains(u));
+                    m.pending.retain(|(a, _), _| kept.contains(a));
+                    m.judged.retain(|(a, _), _| kept.contains(a));
                     m.last.clear();
                     // References were analysed with the old host names and
                     // article pattern; a mirror must not be handed one.
@@ -310,7 +315,9 @@ impl Content {
             let raw = RawKey::new(digest, ct, &base);
             let unchanged = self.shortcuts.then(|| {
                 let mem = site.memory();
-                let last = mem.last.get(&(target.url.to_string(), h.path.clone()))?;
+                let last = mem
+                    .last
+                    .get(&(address_key(&target.vantage, &target.url), h.path.clone()))?;
                 (last.raw == raw).then(|| last.kept.clone())
             });
             let plan = match unchanged.flatten() {
@@ -443,8 +450,10 @@ impl Content {
         if target.role == Role::Mirror || complete {
             let mut mem = site.memory();
             for (last, p) in lasts.into_iter().zip(&pages) {
-                mem.last
-                    .insert((target.url.to_string(), p.path.clone()), last);
+                mem.last.insert(
+                    (address_key(&target.vantage, &target.url), p.path.clone()),
+                    last,
+                );
             }
         }
         match target.role {
@@ -511,4 +520,10 @@ struct Fetched {
     raw: RawKey,
     base: Url,
     plan: Plan,
+}
+
+/// What parity's per-address memory is keyed by: the address as seen from
+/// one vantage, so fetches of one mirror from two vantages never mix.
+pub(crate) fn address_key(vantage: &str, url: &Url) -> String {
+    format!("{vantage} {url}")
 }

@@ -485,7 +485,13 @@ impl World {
     }
 
     /// One site's config: `main` and every other of `scenarios` as mirrors.
-    fn one_site(&self, w: &Watch<'_>, name: &str, main: &str, scenarios: &[Scenario]) -> String {
+    pub(crate) fn one_site(
+        &self,
+        w: &Watch<'_>,
+        name: &str,
+        main: &str,
+        scenarios: &[Scenario],
+    ) -> String {
         let mirrors: Vec<String> = scenarios
             .iter()
             .filter(|s| s.host != main)
@@ -544,7 +550,7 @@ impl World {
 }
 
 /// What a generated config watches with.
-struct Watch<'a> {
+pub(crate) struct Watch<'a> {
     listen: &'a str,
     ca_file: &'a str,
     interval: &'a str,

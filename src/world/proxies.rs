@@ -305,3 +305,41 @@ async fn connect(mut c: TcpStream, state: &State) -> std::io::Result<()> {
         }
     }
 }
+
+impl super::World {
+    /// The demo's config: [`World::config_toml`] from this machine, plus a
+    /// second site (the main site and the healthy mirror) watched also
+    /// through `censor_proxy`, a vantage whose network resets the healthy
+    /// mirror's TLS: `blocked_somewhere` on its first rounds.
+    pub fn demo_config_toml(
+        &self,
+        listen: &str,
+        ca_file: &str,
+        (interval, timeout, max_lag): (&str, &str, &str),
+        censor_proxy: &str,
+    ) -> String {
+        let watch = super::Watch {
+            listen,
+            ca_file,
+            interval,
+            timeout,
+            max_lag,
+            thresholds: (1, 1),
+            extra: "vantages = [\"local\"]",
+        };
+        let mut text = self.one_site(&watch, "world", super::MAIN_HOST, &self.scenarios);
+        text.push_str(&format!(
+            "\n[[sites]]\nname = \"abroad\"\nmain = \"{}\"\nmirrors = [\"{}\"]\nvantages = [\"local\", \"{DEMO_VANTAGE}\"]\n\n\
+             [[vantages]]\nname = \"{DEMO_VANTAGE}\"\nproxy = \"{censor_proxy}\"\n",
+            self.url(super::MAIN_HOST),
+            self.url(DEMO_BLOCKED_HOST),
+        ));
+        text
+    }
+}
+
+/// The demo's censoring vantage.
+pub const DEMO_VANTAGE: &str = "censored-net";
+
+/// The mirror the demo's censoring vantage blocks (by resetting its TLS).
+pub const DEMO_BLOCKED_HOST: &str = "www.healthy.test";
