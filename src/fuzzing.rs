@@ -23,12 +23,13 @@ use crate::parity::similarity::{jaccard, shingles, shingles_of, title_match};
 pub type Harness = fn(&[u8]);
 
 /// The harnesses, by name (the fuzz target and seed folder names).
-pub const TARGETS: [(&str, Harness); 5] = [
+pub const TARGETS: [(&str, Harness); 6] = [
     ("html", html),
     ("fingerprints", fingerprints),
     ("dns", dns),
     ("location", location),
     ("config", config),
+    ("proxy", proxy),
 ];
 
 /// Splits `data` at the first `sep` byte.
@@ -157,8 +158,25 @@ pub fn config(data: &[u8]) {
     match crate::config::parse(text, "fuzz.toml", Path::new("/nonexistent")) {
         Ok(c) => {
             let targets = c.targets();
-            let addresses: usize = c.sites.iter().map(|s| 1 + s.mirrors.len()).sum();
+            let addresses: usize = c
+                .sites
+                .iter()
+                .map(|s| {
+                    let vantages = c
+                        .vantages
+                        .iter()
+                        .filter(|v| {
+                            s.settings
+                                .vantages
+                                .as_ref()
+                                .is_none_or(|n| n.contains(&v.name))
+                        })
+                        .count();
+                    (1 + s.mirrors.len()) * vantages
+                })
+                .sum();
             assert_eq!(targets.len(), addresses);
+            assert!(!c.vantages.is_empty());
             for t in &targets {
                 assert!(t.settings.timeout <= t.settings.interval);
             }
@@ -170,5 +188,29 @@ pub fn config(data: &[u8]) {
                 assert!(err.message.chars().count() <= 2000, "{}", err.message.len());
             }
         }
+    }
+}
+
+/// A vantage's proxy URL and a proxy's CONNECT answer: `url \0 head`.
+/// An accepted URL never shows its password; a parsed status is a real
+/// HTTP status with a bounded, printable reason.
+pub fn proxy(data: &[u8]) {
+    let (url, head) = split(data, 0);
+    if let Ok(text) = std::str::from_utf8(url)
+        && let Ok(p) = crate::config::vantage::parse_proxy(text)
+    {
+        // Shown as scheme, user and address only: never the password.
+        let user = p
+            .auth
+            .as_ref()
+            .map(|(u, _)| format!("{u}@"))
+            .unwrap_or_default();
+        let want = format!("{}://{user}{}", p.kind.scheme(), p.addr);
+        assert_eq!(p.to_string(), want);
+        assert_eq!(format!("{p:?}"), format!("Proxy({want})"));
+    }
+    if let Some((code, reason)) = crate::checks::proxy::parse_status(head) {
+        assert!((100..=599).contains(&code));
+        assert!(reason.chars().count() <= 80 && !reason.chars().any(char::is_control));
     }
 }

@@ -191,8 +191,32 @@ fn config() {
         Just("[sites.parity]\nmax_lag = \"1h\"\n".to_string()),
         Just("article_pattern = \"((\"\n".to_string()),
         Just("resolvers = [\"tls://1.2.3.4#\", \"127.0.0.1:53\"]\n".to_string()),
+        Just("[[vantages]]\nname = \"uk\"\nproxy = \"socks5h://127.0.0.1:1080\"\n".to_string()),
+        Just("local = false\n".to_string()),
+        Just("vantages = [\"uk\", \"local\"]\n".to_string()),
         "[a-z_]{1,10} = \"\\PC{0,12}\"\n",
         "\\PC{0,20}\n",
     ];
     drive("config", joined(line, 30).prop_map(String::into_bytes));
+}
+
+#[test]
+fn proxy() {
+    let url = prop_oneof![
+        Just("socks5h://127.0.0.1:1080".to_string()),
+        Just("socks5://u:p%40ss@[::1]".to_string()),
+        Just("http://user:secret@127.0.0.1:3128".to_string()),
+        "(socks5h?|http|ftp)://\\PC{0,12}@?[0-9.:\\[\\]]{0,20}",
+        "\\PC{0,30}",
+    ];
+    let head = prop_oneof![
+        Just("HTTP/1.1 200 Connection established\r\n\r\n".to_string()),
+        Just("HTTP/1.0 407 Proxy Authentication Required\r\n\r\n".to_string()),
+        "HTTP/1\\.[01] [0-9]{1,4} \\PC{0,100}\r\n",
+        "\\PC{0,40}",
+    ];
+    drive(
+        "proxy",
+        (url, head).prop_map(|(u, h)| [u.as_bytes(), &[0], h.as_bytes()].concat()),
+    );
 }

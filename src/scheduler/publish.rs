@@ -100,8 +100,11 @@ pub(super) async fn publish(
     });
     // The round's count goes to the hour buffer, flushed in one transaction
     // every few seconds ([`PendingHours`]): a round that changed nothing
-    // else costs the store nothing.
-    shared.hours.add(key, at, state);
+    // else costs the store nothing. A round that judged nothing (its
+    // vantage's proxy failed) is no evidence of uptime either way.
+    if !entry.verdict.judged_nothing() {
+        shared.hours.add(key, at, state);
+    }
     let changed = rows.is_some() || persist.clock.is_some() || !persist.events.is_empty();
     let stored = if changed {
         shared

@@ -113,3 +113,67 @@ fn no_evidence_neither_raises_nor_breaks_a_streak() {
     feed(&stale);
     assert_eq!(feed(&stale).raised, vec![ContentStale]);
 }
+
+/// A vantage whose proxy failed saw nothing: the round judges nothing, so a
+/// raised problem stays, an unseen address stays `unknown`, and a down
+/// address does not come up.
+#[test]
+fn a_failed_vantage_proxy_judges_nothing_and_moves_no_state() {
+    let m = target(Role::Mirror);
+    let mut r = healthy(Role::Mirror);
+    r.report.addresses.clear();
+    r.report.http.clear();
+    r.content.parity = None;
+    r.report.vantage = Some(crate::checks::VantageReport {
+        name: "uk".into(),
+        proxy: "socks5h://127.0.0.1:1080".into(),
+        dns_hidden: true,
+        fault: Some("proxy socks5h://127.0.0.1:1080 unreachable: refused".into()),
+    });
+    let v = evaluate(&m, &r.report, &r.content, now());
+    assert_eq!(v.findings, vec![]);
+    assert_eq!(v.undetermined, Kind::ALL.to_vec());
+    assert!(v.judged_nothing());
+    let mut fresh = Tracker::new(now());
+    fresh.apply(&v.findings, &v.undetermined, 1, 1, now());
+    assert_eq!(fresh.state(), State::Unknown, "no evidence is not up");
+    let mut down = Tracker::new(now());
+    let bad = vec![super::Finding {
+        kind: ConnectFailure,
+        detail: "refused".into(),
+    }];
+    down.apply(&bad, &[], 1, 1, now());
+    for _ in 0..3 {
+        down.apply(&v.findings, &v.undetermined, 1, 1, now());
+    }
+    assert_eq!(down.state(), State::Down);
+    assert_eq!(raised(&down), vec![ConnectFailure]);
+}
+
+/// Through a proxy that resolves names, DNS and partial outages are not
+/// judged; everything the tunnel shows still is.
+#[test]
+fn a_name_resolving_proxy_hides_dns_and_partial_outage_only() {
+    let m = target(Role::Mirror);
+    let mut r = healthy(Role::Mirror);
+    r.report.dns.looked_up = false;
+    r.report.dns.resolvers.clear();
+    r.report.vantage = Some(crate::checks::VantageReport {
+        name: "tor".into(),
+        proxy: "socks5h://127.0.0.1:9050".into(),
+        dns_hidden: true,
+        fault: None,
+    });
+    let v = evaluate(&m, &r.report, &r.content, now());
+    assert_eq!(v.findings, vec![], "{:?}", v.findings);
+    assert_eq!(
+        v.undetermined,
+        vec![DnsFailure, DnsInconsistent, PartialOutage]
+    );
+    r.report.addresses[0].tcp.ok = false;
+    r.report.addresses[0].good = false;
+    r.report.http.clear();
+    let v = evaluate(&m, &r.report, &r.content, now());
+    let kinds: Vec<Kind> = v.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![ConnectFailure]);
+}

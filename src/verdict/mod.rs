@@ -89,6 +89,12 @@ impl Verdict {
         self
     }
 
+    /// The round gave no evidence at all: no finding, every kind not
+    /// judged (a vantage whose proxy failed).
+    pub fn judged_nothing(&self) -> bool {
+        nothing_judged(&self.findings, &self.undetermined)
+    }
+
     /// The verdict on a round that failed inside mirrorwatch (a caught
     /// panic): `internal_error` and no evidence about anything else.
     pub fn internal_error(message: &str) -> Self {
@@ -104,6 +110,11 @@ impl Verdict {
         v.unknown(&Kind::ALL);
         v.finish()
     }
+}
+
+/// No finding and every kind not judged: a round without evidence.
+pub(crate) fn nothing_judged(findings: &[Finding], undetermined: &[Kind]) -> bool {
+    findings.is_empty() && Kind::ALL.iter().all(|k| undetermined.contains(k))
 }
 
 /// Decides the problems one round shows, and which kinds it cannot judge.

@@ -133,7 +133,7 @@ impl Tracker {
         }
         // A round that judged nothing (a vantage whose proxy failed) is no
         // evidence of any state: an address not yet seen stays unknown.
-        if findings.is_empty() && Kind::ALL.iter().all(|k| undetermined.contains(k)) {
+        if super::nothing_judged(findings, undetermined) {
             return changes;
         }
         let state = self.derived_state();
