@@ -68,6 +68,19 @@ fn dashboard_and_rules_query_only_exported_metrics() {
         assert!(wanted_by_dashboard.contains(m), "the dashboard shows {m}");
     }
 
+    // Recording rules the dashboard reads are recorded by the shipped rules.
+    for e in &exprs {
+        for name in e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| w.starts_with("mirrorwatch:"))
+        {
+            assert!(
+                rules.contains(&format!("record: {name}")),
+                "the dashboard reads {name}, which no shipped rule records"
+            );
+        }
+    }
+
     // A daemon on the world with a receiver configured, so every family has series.
     let env = start_world();
     let listen = format!("127.0.0.1:{}", free_port());
