@@ -36,6 +36,16 @@ fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) 
         .spawn()
         .expect("chromium starts");
     let mut guard = Guard(child);
+    // Read while it runs: a DOM larger than the pipe's buffer would
+    // otherwise block chromium's write, and it would never exit.
+    let reader = guard.0.stdout.take().map(|mut stdout| {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut out = String::new();
+            let _ = stdout.read_to_string(&mut out);
+            out
+        })
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
     while guard.0.try_wait().ok().flatten().is_none() {
         assert!(
@@ -44,12 +54,7 @@ fn run_chromium(bin: &str, profile: &std::path::Path, args: &[&str], url: &str) 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut out = String::new();
-    if let Some(mut stdout) = guard.0.stdout.take() {
-        use std::io::Read;
-        let _ = stdout.read_to_string(&mut out);
-    }
-    out
+    reader.and_then(|r| r.join().ok()).unwrap_or_default()
 }
 
 #[test]
