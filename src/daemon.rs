@@ -212,6 +212,19 @@ pub async fn run_until(
         let _ = sd_notify::notify(&states);
         last_status = line;
     };
+    // The registry stage: stored answers first (rounds read them), then
+    // its own cadence.
+    let registry = shared.pipeline().registry();
+    crate::scheduler::registry::restore(&registry, &store, &metrics).await;
+    let (registry_tx, registry_rx) =
+        tokio::sync::watch::channel(crate::scheduler::registry::Setup::of(&config));
+    let registry_task = tokio::spawn(crate::scheduler::registry::run(
+        registry,
+        registry_rx,
+        store.clone(),
+        metrics.clone(),
+        token.child_token(),
+    ));
     let mut scheduler = Scheduler::start(shared.clone(), targets, token.child_token(), on_beat);
     tracing::info!(config = %config.source, sites = config.sites.len(), addresses = board.snapshot().len(), "mirrorwatch started");
     on_listen(local);
@@ -233,6 +246,7 @@ pub async fn run_until(
                 let result = reload(prepared, &mut current, &shared, &mut scheduler);
                 if result.is_ok() {
                     probe.configure(&current);
+                    registry_tx.send_replace(crate::scheduler::registry::Setup::of(&current));
                 }
                 if let Some(reply) = req.reply {
                     let _ = reply.send(result);
@@ -248,6 +262,7 @@ pub async fn run_until(
         let _ = server.await;
         let _ = delivery.await;
         let _ = uptime.await;
+        let _ = registry_task.await;
     };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
         tracing::warn!("shutdown grace period over; abandoning remaining tasks");

@@ -16,8 +16,11 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
 use futures_util::FutureExt;
 
+use crate::checks::registry::Registry;
 use crate::checks::{Probes, RoundReport, run_round};
 use crate::config::{Config, Target};
 use crate::parity::freshness::ClockDelta;
@@ -28,6 +31,8 @@ use crate::verdict::{self, Verdict};
 pub struct Pipeline {
     probes: Probes,
     content: Content,
+    /// The registry stage's facts, kept across reloads.
+    registry: Arc<Registry>,
 }
 
 impl Pipeline {
@@ -37,7 +42,18 @@ impl Pipeline {
     pub fn new(config: &Config, previous: Option<&Pipeline>) -> anyhow::Result<Self> {
         let content = Content::new(config, previous.map(|p| &p.content));
         let probes = Probes::new(config, content.blocked_ips())?;
-        Ok(Self { probes, content })
+        let registry = previous.map(|p| p.registry.clone()).unwrap_or_default();
+        registry.set_enabled(config.registry.is_some());
+        Ok(Self {
+            probes,
+            content,
+            registry,
+        })
+    }
+
+    /// The registry stage's facts (the watcher writes them).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
     }
 
     /// Puts back a site's first-seen clock saved before a restart.
@@ -76,6 +92,9 @@ impl Pipeline {
     /// Parity and verdict on a finished round's report.
     pub fn judge(&self, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
         let now = SystemTime::now();
+        report.registry = self
+            .registry
+            .evidence(target.url.host_str().unwrap_or_default());
         let analysed = std::panic::catch_unwind(AssertUnwindSafe(|| {
             if panic_host().is_some_and(|h| target.url.host_str() == Some(h)) {
                 panic!("{PANIC_ENV}: test panic for {}", target.url);

@@ -29,6 +29,7 @@ use crate::pipeline::{Offload, Pipeline};
 use crate::store::Store;
 
 mod publish;
+pub mod registry;
 pub use publish::PendingHours;
 use publish::{Persist, events, publish};
 

@@ -15,7 +15,10 @@ pub mod dns_udp;
 pub mod http;
 pub mod net;
 pub mod proxy;
+pub mod rdap;
+pub mod registry;
 pub mod tls;
+pub mod whois;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -55,6 +58,10 @@ pub struct RoundReport {
     /// Set when the round went through a vantage's proxy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vantage: Option<VantageReport>,
+    /// The registry's last answer for the address's registered domain;
+    /// `None` when the registry stage is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<registry::Evidence>,
 }
 
 /// What a round through a proxy learned about the vantage itself.
@@ -86,6 +93,7 @@ impl RoundReport {
             deadline_hit: false,
             aborted: false,
             vantage: None,
+            registry: None,
         }
     }
 

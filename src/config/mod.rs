@@ -8,6 +8,7 @@
 pub mod fingerprint;
 mod locate;
 mod raw;
+pub mod registry;
 mod sections;
 mod shard;
 pub mod validate;
@@ -36,6 +37,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub alerting: AlertingConfig,
     pub sites: Vec<Site>,
+    /// `[registry]`: the registry stage, off when absent.
+    pub registry: Option<registry::RegistryConfig>,
     /// `[defaults]` as validated: what `/probe` rounds use.
     pub defaults: Settings,
     /// Where addresses are probed from: `local` first (unless turned off),
@@ -165,6 +168,8 @@ pub struct Settings {
     pub bogon_exempt: Vec<ipnet::IpNet>,
     /// Vantages (config names) the site is probed from; `None`: all.
     pub vantages: Option<Vec<String>>,
+    /// `domain_expiring` when the registered domain expires sooner.
+    pub domain_warning: Duration,
 }
 
 impl Default for Settings {
@@ -187,6 +192,7 @@ impl Default for Settings {
             public_suffixes: Vec::new(),
             bogon_exempt: Vec::new(),
             vantages: None,
+            domain_warning: Duration::from_secs(30 * 86400),
         }
     }
 }
@@ -335,6 +341,7 @@ impl Config {
                 basic_auth: Default::default(),
                 probe_endpoint: false,
             },
+            registry: None,
             defaults: site.settings.clone(),
             sites: vec![site],
             vantages: vec![vantage],

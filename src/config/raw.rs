@@ -29,6 +29,7 @@ macro_rules! with_settings {
             pub public_suffixes: Option<Vec<String>>,
             pub bogon_exempt: Option<Vec<String>>,
             pub vantages: Option<Vec<String>>,
+            pub domain_warning: Option<String>,
         }
     };
 }
@@ -132,6 +133,18 @@ pub struct RawAlerting {
     pub webhook: Vec<RawReceiver>,
 }
 
+/// `[registry]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistry {
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub bootstrap_url: Option<String>,
+    pub rdap_servers: Option<std::collections::BTreeMap<String, String>>,
+    pub whois_servers: Option<std::collections::BTreeMap<String, String>>,
+    pub concurrency: Option<i64>,
+}
+
 /// One `[[vantages]]` entry.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +163,7 @@ pub struct RawConfig {
     pub local: Option<bool>,
     #[serde(default)]
     pub vantages: Vec<RawVantage>,
+    pub registry: Option<RawRegistry>,
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
@@ -181,6 +195,7 @@ impl RawSite {
             public_suffixes: self.public_suffixes.clone(),
             bogon_exempt: self.bogon_exempt.clone(),
             vantages: self.vantages.clone(),
+            domain_warning: self.domain_warning.clone(),
         }
     }
 }

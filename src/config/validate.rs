@@ -191,6 +191,7 @@ impl Validator<'_> {
                 basic_auth,
                 probe_endpoint: raw.server.probe_endpoint.unwrap_or(false),
             },
+            registry: self.registry(raw.registry.as_ref()),
             defaults,
             sites,
             vantages,
@@ -430,6 +431,11 @@ impl Validator<'_> {
             None => base.bogon_exempt.clone(),
             Some((list, path)) => self.each(list, &path, values::parse_range),
         };
+        let domain_warning = self.duration(
+            at(l.domain_warning.as_ref(), prefix, "domain_warning"),
+            base.domain_warning,
+            limits::CERT_WARNING,
+        );
         let vantages = match at(l.vantages.as_ref(), prefix, "vantages") {
             None => base.vantages.clone(),
             Some((list, path)) => {
@@ -469,6 +475,7 @@ impl Validator<'_> {
             public_suffixes,
             bogon_exempt,
             vantages,
+            domain_warning,
         }
     }
 

@@ -21,6 +21,30 @@ pub fn unix_rfc3339(secs: i64) -> String {
     rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
+/// Unix seconds of an RFC 3339 timestamp with any offset
+/// (`2027-03-04T05:06:07.5+01:00`); `None` when it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some(t.unix_timestamp())
+}
+
+/// Unix seconds of midnight UTC of a `YYYY-MM-DD` date (a WHOIS
+/// `expire-date`), or of a full RFC 3339 timestamp; `None` otherwise.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    let day = s.get(..10)?;
+    if s.len() > 10 && !s[10..].starts_with([' ', 'T']) {
+        return None;
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(day, &format).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
 /// Unix seconds of a time (0 before the epoch).
 pub fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
@@ -62,5 +86,28 @@ pub mod rfc3339 {
 
     pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::rfc3339(*t))
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn registry_dates() {
+        assert_eq!(parse_rfc3339("1970-01-02T00:00:00Z"), Some(86400));
+        assert_eq!(parse_rfc3339("1970-01-02T01:00:00.250+01:00"), Some(86400));
+        assert_eq!(parse_date("1970-01-03"), Some(2 * 86400));
+        assert_eq!(parse_date("1970-01-03 12:00:00"), Some(2 * 86400));
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-01-01x",
+            "é",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 }

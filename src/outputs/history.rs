@@ -74,7 +74,8 @@ pub struct EventView {
     pub site: String,
     pub target: String,
     pub vantage: String,
-    /// `state`, `raised` or `cleared`.
+    /// `state`, `raised`, `cleared`, or `domain` (a registry fact of the
+    /// address's domain changed; `kind` says which).
     pub event: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,

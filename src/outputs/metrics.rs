@@ -27,6 +27,8 @@ pub struct Metrics {
     analyses: IntCounterVec,
     vantage_up: IntGaugeVec,
     site_problem: IntGaugeVec,
+    /// The registry stage's series, per registered domain.
+    pub domains: super::registry::RegistryMetrics,
     /// The vantage labels exported, for a reload to compare with.
     vantages: std::sync::Mutex<Vec<String>>,
 }
@@ -115,7 +117,9 @@ impl Metrics {
             &["site", "kind"],
         )?;
         registry.register(Box::new(site_problem.clone()))?;
+        let domains = super::registry::RegistryMetrics::new(&registry)?;
         Ok(Self {
+            domains,
             registry,
             site_problem,
             vantage_up,

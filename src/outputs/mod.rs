@@ -8,5 +8,6 @@ pub mod board;
 pub mod history;
 pub mod metrics;
 pub mod page;
+pub mod registry;
 pub mod series;
 pub mod status;

@@ -14,6 +14,7 @@
 //! store degraded (`/readyz` detail, `mirrorwatch_storage_healthy`).
 
 pub mod history;
+pub mod registry;
 pub mod schema;
 
 use std::os::unix::fs::MetadataExt;

@@ -73,6 +73,10 @@ const MIGRATIONS: &[&str] = &[
          at INTEGER NOT NULL, event TEXT NOT NULL, kind TEXT NOT NULL,
          from_state TEXT NOT NULL, to_state TEXT NOT NULL, detail TEXT NOT NULL);
      CREATE INDEX events_at ON events (at);",
+    // v6: the registry stage's last answer per registered domain (JSON),
+    // and the RDAP bootstrap file (`store::registry`).
+    "CREATE TABLE registry (domain TEXT PRIMARY KEY, record TEXT NOT NULL);
+     CREATE TABLE registry_bootstrap (url TEXT PRIMARY KEY, body BLOB NOT NULL, fetched_at INTEGER NOT NULL);",
 ];
 
 /// Milliseconds per uptime bucket.

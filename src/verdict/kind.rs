@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    DomainHold,
+    DomainExpiring,
     DnsFailure,
     DnsInconsistent,
     ConnectFailure,
@@ -39,7 +41,9 @@ impl Severity {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
+        Kind::DomainHold,
+        Kind::DomainExpiring,
         Kind::DnsFailure,
         Kind::DnsInconsistent,
         Kind::ConnectFailure,
@@ -57,6 +61,8 @@ impl Kind {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::DomainHold => "domain_hold",
+            Kind::DomainExpiring => "domain_expiring",
             Kind::DnsFailure => "dns_failure",
             Kind::DnsInconsistent => "dns_inconsistent",
             Kind::ConnectFailure => "connect_failure",
@@ -96,6 +102,7 @@ impl Kind {
     pub fn severity(self) -> Severity {
         match self {
             Kind::DnsInconsistent
+            | Kind::DomainExpiring
             | Kind::PartialOutage
             | Kind::TlsExpiring
             | Kind::ContentStale => Severity::Warning,

@@ -7,6 +7,7 @@
 
 mod dns;
 mod kind;
+mod registry;
 pub mod site;
 pub mod state;
 
@@ -156,6 +157,13 @@ fn judge(
     if report.vantage.as_ref().is_some_and(|x| x.dns_hidden) {
         v.unknown(DNS);
         v.unknown(&[Kind::PartialOutage]);
+    }
+    // The registry first: a held domain explains whatever the later stages
+    // show (its name is out of the zone, or about to be). As with a
+    // fingerprint, every later kind then counts as judged absent: one root
+    // cause.
+    if !registry::judge(target, report, v, now) {
+        return;
     }
     if report.aborted {
         let took = crate::ground::text::fmt_secs(Duration::from_secs_f64(report.duration_seconds));

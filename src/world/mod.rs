@@ -16,6 +16,7 @@ pub mod https;
 pub mod pages;
 pub mod pki;
 pub mod proxies;
+pub mod registry;
 pub mod resolvers;
 
 use std::collections::HashMap;

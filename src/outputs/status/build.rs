@@ -65,6 +65,7 @@ fn target(e: &Entry) -> TargetView {
         target: e.target.label(),
         role: name(&e.target.role),
         vantage: e.target.vantage.clone(),
+        registry: last.and_then(|r| r.registry.as_ref()).map(registry),
         proxy: last.and_then(|r| r.vantage.as_ref()).map(|v| ProxyView {
             proxy: v.proxy.clone(),
             dns_hidden: v.dns_hidden,
@@ -284,5 +285,32 @@ fn parity(p: &crate::parity::ParityReport) -> ParityView {
                 reference_age_seconds: x.reference_age_seconds,
             })
             .collect(),
+    }
+}
+
+fn registry(e: &crate::checks::registry::Evidence) -> RegistryView {
+    use crate::checks::registry::Source;
+    let f = e.facts.as_ref();
+    RegistryView {
+        domain: e.domain.clone(),
+        protocol: e.source.as_ref().map(|s| {
+            match s {
+                Source::Rdap(_) => "rdap",
+                Source::Whois(_) => "whois",
+            }
+            .to_string()
+        }),
+        server: e.source.as_ref().map(|s| s.server().to_string()),
+        fetched_at: e.fetched_at.map(unix_rfc3339),
+        expiry: f.and_then(|f| f.expiry).map(unix_rfc3339),
+        statuses: f.and_then(|f| f.statuses.clone()),
+        registrar: f.and_then(|f| f.registrar.clone()),
+        nameservers: f.and_then(|f| f.nameservers.clone()),
+        changed: e
+            .changed
+            .iter()
+            .map(|(k, v)| (k.clone(), unix_rfc3339(*v)))
+            .collect(),
+        error: e.error.clone(),
     }
 }

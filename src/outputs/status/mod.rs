@@ -44,6 +44,32 @@ pub struct SiteProblemView {
     pub detail: String,
 }
 
+/// The registry's last answer for a registered domain. A field the
+/// registry did not give (or no answer yet) is `null`: unknown, never
+/// assumed.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryView {
+    pub domain: String,
+    /// `rdap` or `whois`, and the server; null before the first answer.
+    pub protocol: Option<String>,
+    pub server: Option<String>,
+    /// RFC 3339: when the last good answer came.
+    pub fetched_at: Option<String>,
+    /// RFC 3339.
+    pub expiry: Option<String>,
+    /// EPP statuses in RDAP's words (`client hold`).
+    pub statuses: Option<Vec<String>>,
+    pub registrar: Option<String>,
+    pub nameservers: Option<Vec<String>>,
+    /// What last changed (`registrar`, `nameservers`, `statuses`,
+    /// `expiry`) and when (RFC 3339).
+    pub changed: std::collections::BTreeMap<String, String>,
+    /// Why the last query gave no answer (the last good answer stays).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// How the last round went through its vantage's proxy.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +97,10 @@ pub struct TargetView {
     /// Set for a vantage that probes through a proxy, after its first round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyView>,
+    /// What the registry last said about the address's registered domain
+    /// (with `[registry]`, after the first round).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryView>,
     /// `unknown`, `up`, `degraded` or `down`.
     pub state: String,
     /// RFC 3339: when the current state began.

@@ -1,0 +1,338 @@
+//! The registry stage on loopback: the world's RDAP server (with its
+//! bootstrap file) and WHOIS server answer per registered domain from
+//! fixtures. Single queries show what each answer becomes (facts, or
+//! "no answer" for 404, 429, malformed, 5 MB and slow answers); the daemon
+//! test shows the kinds, metrics, status and history, and that a restart
+//! asks nothing until a domain is due.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mirrorwatch::checks::rdap::Bootstrap;
+use mirrorwatch::checks::registry::{self, QueryError, Servers, Source};
+use mirrorwatch::world::registry::{Fixture, RegistryWorld};
+
+mod common;
+use common::*;
+
+struct Reg {
+    env: Env,
+    registry: RegistryWorld,
+}
+
+fn reg() -> &'static Reg {
+    static REG: OnceLock<Reg> = OnceLock::new();
+    REG.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let env = start_world();
+        let registry = env
+            .rt
+            .block_on(RegistryWorld::start(&[
+                ("active.test", Fixture::Active),
+                ("client.test", Fixture::ClientHold),
+                ("server.test", Fixture::ServerHold),
+                ("soon.test", Fixture::Expiring(10)),
+                ("missing.test", Fixture::NotFound),
+                ("busyreg.test", Fixture::RateLimited(120)),
+                ("broken.test", Fixture::Malformed),
+                ("huge.test", Fixture::Huge),
+                ("slow.test", Fixture::Slow),
+                // The daemon test's domains.
+                ("main.test", Fixture::Active),
+                ("healthy.test", Fixture::ClientHold),
+                ("noisy.test", Fixture::Expiring(10)),
+                ("hostile.test", Fixture::NotFound),
+            ]))
+            .expect("registry world");
+        Reg { env, registry }
+    })
+}
+
+/// One query for `domain` with the world's bootstrap (or the one without
+/// `.test`, so WHOIS answers).
+fn ask(domain: &str, whois: bool) -> Result<(registry::DomainFacts, Source), QueryError> {
+    let r = reg();
+    r.env.rt.block_on(async {
+        let client = reqwest::Client::new();
+        let url = if whois {
+            r.registry.bootstrap_without_test_url()
+        } else {
+            r.registry.bootstrap_url()
+        };
+        let url = url::Url::parse(&url).expect("url");
+        let body = registry::fetch(
+            &client,
+            &url,
+            registry::MAX_BOOTSTRAP,
+            Duration::from_secs(2),
+            "boot",
+        )
+        .await
+        .expect("bootstrap");
+        let servers = Servers {
+            bootstrap: Bootstrap::parse(&body).expect("bootstrap parses"),
+            rdap: Default::default(),
+            whois: [("test".to_string(), r.registry.whois.to_string())].into(),
+        };
+        registry::query(&client, &servers, domain, Duration::from_secs(1)).await
+    })
+}
+
+fn days_left(expiry: Option<i64>) -> i64 {
+    let now = mirrorwatch::ground::time::unix(std::time::SystemTime::now()) as i64;
+    (expiry.expect("expiry") - now) / 86400
+}
+
+#[test]
+fn rdap_answers_become_facts() {
+    let (f, source) = ask("active.test", false).expect("answer");
+    assert_eq!(source, Source::Rdap("127.0.0.1".into()));
+    assert_eq!(
+        f.statuses,
+        Some(vec![
+            "active".to_string(),
+            "client transfer prohibited".to_string()
+        ])
+    );
+    assert_eq!(f.registrar.as_deref(), Some("World Registrar"));
+    assert_eq!(
+        f.nameservers,
+        Some(vec![
+            "ns1.active.test".to_string(),
+            "ns2.active.test".to_string()
+        ])
+    );
+    assert!((364..=365).contains(&days_left(f.expiry)));
+    assert_eq!(f.holds(), Some(vec![]));
+
+    let (f, _) = ask("client.test", false).expect("answer");
+    assert_eq!(f.holds(), Some(vec!["client hold"]));
+    let (f, _) = ask("server.test", false).expect("answer");
+    assert_eq!(f.holds(), Some(vec!["server hold"]));
+    let (f, _) = ask("soon.test", false).expect("answer");
+    assert!((9..=10).contains(&days_left(f.expiry)));
+}
+
+#[test]
+fn what_is_not_an_answer_is_no_answer() {
+    let failed = |domain: &str| match ask(domain, false) {
+        Err(QueryError::Failed { message, .. }) => message,
+        other => panic!("{domain}: {other:?}"),
+    };
+    assert!(failed("missing.test").contains("HTTP 404"));
+    assert!(failed("broken.test").contains("not JSON"));
+    assert!(failed("huge.test").contains("larger than"));
+    assert!(failed("slow.test").contains("no answer within 1s"));
+    assert_eq!(
+        ask("busyreg.test", false),
+        Err(QueryError::RateLimited {
+            server: "127.0.0.1".into(),
+            retry_after: Some(Duration::from_secs(120)),
+        })
+    );
+}
+
+#[test]
+fn whois_answers_where_rdap_has_no_server() {
+    let (f, source) = ask("soon.test", true).expect("answer");
+    assert_eq!(source, Source::Whois(reg().registry.whois.to_string()));
+    assert!((9..=10).contains(&days_left(f.expiry)));
+    assert_eq!(f.statuses, None, "the .ir style lists no status: unknown");
+    assert_eq!(
+        f.nameservers,
+        Some(vec![
+            "ns1.soon.test".to_string(),
+            "ns2.soon.test".to_string()
+        ])
+    );
+    assert!(
+        matches!(ask("missing.test", true), Err(QueryError::Failed { message, .. }) if message.contains("no record"))
+    );
+}
+
+fn target_of<'a>(status: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
+    status["sites"][0]["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["target"].as_str().is_some_and(|x| x.starts_with(host)))
+        .unwrap_or_else(|| panic!("{host} in status"))
+}
+
+#[test]
+fn the_daemon_judges_registry_facts_keeps_them_across_a_restart_and_records_changes() {
+    let r = reg();
+    let env = &r.env;
+    let db = env.dir.path().join("registry.db");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[server]\nlisten = \"{listen}\"\n\n[storage]\npath = \"{}\"\n\n{}\n\
+         [defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"{}\"]\nca_file = \"{}\"\n\
+         failure_threshold = 1\nsuccess_threshold = 1\n\n\
+         [[sites]]\nname = \"news\"\nmain = \"{}\"\nmirrors = [\"{}\", \"{}\", \"{}\"]\n",
+        db.display(),
+        r.registry.config_section(),
+        env.world.dns,
+        env.ca_file,
+        env.world.url("www.main.test"),
+        env.world.url("www.healthy.test"),
+        env.world.url("www.noisy.test"),
+        env.world.url("www.hostile.test"),
+    );
+    let path = env.dir.path().join("registry.toml");
+    std::fs::write(&path, &config).expect("config");
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let kinds_of = |d: &Daemon, host: &str| problem_kinds(target_of(&status_json(d), host));
+    wait_for("registry kinds", Duration::from_secs(20), || {
+        let s = status_json(&d);
+        let k = |h| problem_kinds(target_of(&s, h));
+        (k("www.healthy.test") == ["domain_hold"] && k("www.noisy.test") == ["domain_expiring"])
+            .then_some(())
+    });
+    let s = status_json(&d);
+    assert_eq!(
+        problem_kinds(target_of(&s, "www.main.test")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problem_kinds(target_of(&s, "www.hostile.test")),
+        Vec::<String>::new(),
+        "a 404 from the registry is no evidence"
+    );
+    let hostile = &target_of(&s, "www.hostile.test")["registry"];
+    assert_eq!(hostile["statuses"], serde_json::Value::Null);
+    assert!(
+        hostile["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 404")),
+        "{hostile}"
+    );
+    let held = target_of(&s, "www.healthy.test");
+    assert_eq!(held["state"], "down");
+    let detail = held["problems"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail
+            .starts_with("healthy.test has registry status client hold, per RDAP 127.0.0.1 as of "),
+        "{detail}"
+    );
+    assert_eq!(held["registry"]["registrar"], "World Registrar");
+    assert_eq!(target_of(&s, "www.noisy.test")["state"], "degraded");
+
+    let m = metrics_text(&d);
+    assert_eq!(
+        metric(
+            &m,
+            "mirrorwatch_domain_status",
+            &[("domain", "healthy.test"), ("status", "client hold")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        metric(
+            &m,
+            "mirrorwatch_domain_expiry_timestamp_seconds",
+            &[("domain", "noisy.test")]
+        )
+        .is_some()
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "mirrorwatch_registry_query_failures_total",
+            &[("server", "127.0.0.1")]
+        ),
+        Some(1.0),
+        "the 404, once: one query per domain, not per round"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "mirrorwatch_problem",
+            &[
+                ("target", &format!("www.healthy.test:{}", env.world.port)),
+                ("kind", "dns_failure")
+            ]
+        ),
+        Some(0.0)
+    );
+    let asked =
+        ["main.test", "healthy.test", "noisy.test", "hostile.test"].map(|dm| r.registry.asked(dm));
+    assert_eq!(asked, [1, 1, 1, 1], "one query per registered domain");
+
+    // A restart asks nothing that is not due, and keeps the problems.
+    drop(d);
+    r.registry.set("main.test", Fixture::Moved);
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    assert_eq!(kinds_of(&d, "www.healthy.test"), ["domain_hold"]);
+    assert_eq!(
+        r.registry.asked("main.test"),
+        1,
+        "not due: not asked after the restart"
+    );
+
+    // Made due (as if the interval had passed): the change is recorded.
+    drop(d);
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let text: String = conn
+        .query_row(
+            "SELECT record FROM registry WHERE domain = 'main.test'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("stored record");
+    let mut rec: serde_json::Value = serde_json::from_str(&text).expect("record JSON");
+    rec["next_due"] = 0.into();
+    conn.execute(
+        "UPDATE registry SET record = ?1 WHERE domain = 'main.test'",
+        [rec.to_string()],
+    )
+    .expect("update");
+    drop(conn);
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let events = wait_for(
+        "registrar change in the history",
+        Duration::from_secs(20),
+        || {
+            let (code, body) = get(&format!("{}/api/v1/history?site=news", d.base))?;
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let domain: Vec<serde_json::Value> = v["events"]
+                .as_array()?
+                .iter()
+                .filter(|e| e["event"] == "domain")
+                .cloned()
+                .collect();
+            (code == 200 && domain.len() >= 2).then_some(domain)
+        },
+    );
+    let details: Vec<&str> = events.iter().filter_map(|e| e["detail"].as_str()).collect();
+    assert!(
+        details.contains(&"main.test: registrar changed from World Registrar to Seizure Registrar (RDAP 127.0.0.1)"),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&"main.test: nameservers changed from ns1.main.test, ns2.main.test to ns1.seizedservers.com, ns2.seizedservers.com (RDAP 127.0.0.1)"),
+        "{details:?}"
+    );
+    let m = metrics_text(&d);
+    assert!(
+        metric(
+            &m,
+            "mirrorwatch_domain_last_change_timestamp_seconds",
+            &[("domain", "main.test"), ("what", "registrar")]
+        )
+        .is_some()
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "mirrorwatch_domain_info",
+            &[("domain", "main.test"), ("registrar", "Seizure Registrar")]
+        ),
+        Some(1.0)
+    );
+    let s = status_json(&d);
+    assert!(target_of(&s, "www.main.test")["registry"]["changed"]["nameservers"].is_string());
+}
