@@ -95,6 +95,15 @@ struct ProbeArgs {
     /// Probe through this proxy (socks5://, socks5h:// or http:// CONNECT, as in [[vantages]]).
     #[arg(long)]
     proxy: Option<String>,
+    /// Also ask the registry (RDAP, or WHOIS where there is none) about the registered domain, and judge it.
+    #[arg(long)]
+    registry: bool,
+    /// The RDAP bootstrap file (with --registry).
+    #[arg(long, default_value = config::registry::IANA_BOOTSTRAP)]
+    registry_bootstrap: url::Url,
+    /// A WHOIS server for a TLD without RDAP, TLD=HOST:PORT (repeatable; with --registry).
+    #[arg(long = "whois-server", value_name = "TLD=HOST:PORT")]
+    whois_servers: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -182,8 +191,28 @@ fn main() -> ExitCode {
                 ca_file,
                 timeout,
                 proxy,
+                registry,
+                registry_bootstrap,
+                whois_servers,
                 json,
             } = *args;
+            let mut whois = std::collections::BTreeMap::new();
+            for w in &whois_servers {
+                match w.split_once('=') {
+                    Some((tld, addr)) if !tld.is_empty() && addr.contains(':') => {
+                        whois.insert(tld.trim_matches('.').to_ascii_lowercase(), addr.to_string());
+                    }
+                    _ => {
+                        eprintln!("--whois-server: `{w}` is not TLD=HOST:PORT");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let registry = registry.then(|| mirrorwatch::probe::RegistryAsk {
+                bootstrap_url: registry_bootstrap,
+                whois,
+                timeout: timeout.into(),
+            });
             let vantage = match proxy.as_deref().map(config::vantage::parse_proxy) {
                 None => None,
                 Some(Ok(p)) => Some(config::Vantage {
@@ -235,7 +264,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(mirrorwatch::probe::probe(url, reference, settings, vantage)) {
+            match rt.block_on(mirrorwatch::probe::probe(
+                url, reference, settings, vantage, registry,
+            )) {
                 Ok(result) => {
                     if json {
                         println!(

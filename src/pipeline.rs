@@ -140,12 +140,14 @@ impl Pipeline {
 /// One round on demand (`probe`, `/probe`): `url` alone as a main site, or
 /// with `reference` as its mirror (main, mirror, main again: a mirror's
 /// freshness needs main snapshots on both sides of its fetch). From
-/// `vantage` (`None`: this machine). The target judged, and its outcome.
+/// `vantage` (`None`: this machine); with `registry`, that answer is the
+/// registry stage's. The target judged, and its outcome.
 pub async fn once(
     url: url::Url,
     reference: Option<url::Url>,
     settings: crate::config::Settings,
     vantage: Option<crate::config::Vantage>,
+    registry: Option<crate::checks::registry::Record>,
 ) -> anyhow::Result<(Target, Outcome)> {
     use crate::config::{LOCAL_VANTAGE, Site, Vantage};
     let path = if url.path().is_empty() {
@@ -173,6 +175,10 @@ pub async fn once(
         }),
     );
     let pipeline = Pipeline::new(&config, None)?;
+    if let Some(r) = registry {
+        pipeline.registry.set_enabled(true);
+        pipeline.registry.put(r);
+    }
     let targets = config.targets();
     let outcome = match &targets[..] {
         [main, mirror] => {

@@ -22,17 +22,32 @@ pub struct ProbeResult {
     pub state: State,
 }
 
+/// How `probe --registry` asks the registry.
+pub struct RegistryAsk {
+    pub bootstrap_url: url::Url,
+    /// WHOIS servers by TLD (added to the built-in ones).
+    pub whois: std::collections::BTreeMap<String, String>,
+    pub timeout: std::time::Duration,
+}
+
 /// Probes `url` once with `settings`, from `vantage` (`None`: this
 /// machine). With `reference`, the reference is probed first as the main
-/// site and `url` is judged as its mirror, parity included.
+/// site and `url` is judged as its mirror, parity included. With
+/// `registry`, the registered domain's registry is asked first and judged
+/// as the registry stage.
 pub async fn probe(
     url: url::Url,
     reference: Option<url::Url>,
     settings: Settings,
     vantage: Option<Vantage>,
+    registry: Option<RegistryAsk>,
 ) -> anyhow::Result<ProbeResult> {
+    let record = match registry {
+        Some(ask) => Some(ask_registry(&url, &settings, ask).await?),
+        None => None,
+    };
     let (target, outcome) =
-        crate::pipeline::once(url, reference.clone(), settings, vantage).await?;
+        crate::pipeline::once(url, reference.clone(), settings, vantage, record).await?;
     let (report, content, verdict, now) =
         (outcome.report, outcome.content, outcome.verdict, outcome.at);
     let mut tracker = Tracker::new(now);
@@ -45,6 +60,56 @@ pub async fn probe(
         content,
         verdict,
     })
+}
+
+/// One registry query for `url`'s registered domain, as a record (its
+/// failure in `error`).
+async fn ask_registry(
+    url: &url::Url,
+    settings: &Settings,
+    ask: RegistryAsk,
+) -> anyhow::Result<crate::checks::registry::Record> {
+    use crate::checks::registry::{self, Record, Servers};
+    let domain = crate::ground::domain::registered_domain(url.host_str().unwrap_or_default());
+    let client = registry::client(
+        &settings.user_agent,
+        settings.ca_file.as_deref(),
+        ask.timeout,
+    )
+    .map_err(|e| anyhow::anyhow!("registry client: {e}"))?;
+    let server = ask.bootstrap_url.host_str().unwrap_or_default().to_string();
+    let bootstrap = registry::fetch(
+        &client,
+        &ask.bootstrap_url,
+        registry::MAX_BOOTSTRAP,
+        ask.timeout,
+        &server,
+    )
+    .await
+    .ok()
+    .and_then(|b| crate::checks::rdap::Bootstrap::parse(&b).ok())
+    .unwrap_or_else(crate::checks::rdap::builtin);
+    let mut whois = crate::config::registry::builtin_whois();
+    whois.extend(ask.whois);
+    let servers = Servers {
+        bootstrap,
+        rdap: Default::default(),
+        whois,
+    };
+    let now = crate::ground::time::unix(std::time::SystemTime::now()) as i64;
+    let mut record = Record {
+        domain: domain.clone(),
+        ..Record::default()
+    };
+    match registry::query(&client, &servers, &domain, ask.timeout).await {
+        Ok((facts, source)) => {
+            record.facts = Some(facts);
+            record.source = Some(source);
+            record.fetched_at = Some(now);
+        }
+        Err(e) => record.error = Some(e.to_string()),
+    }
+    Ok(record)
 }
 
 impl ProbeResult {
@@ -88,6 +153,43 @@ impl ProbeResult {
                 f.kind.as_str(),
                 format!("{:?}", f.kind.severity()).to_lowercase(),
                 f.detail
+            );
+        }
+        if let Some(g) = &r.registry {
+            let _ = writeln!(o, "REGISTRY  {}", g.domain);
+            if let Some(s) = &g.source {
+                let _ = writeln!(o, "  source      {s}");
+            }
+            if let Some(e) = &g.error {
+                let _ = writeln!(o, "  error       {e}");
+            }
+            let unknown = || "unknown".to_string();
+            let f = g.facts.as_ref();
+            let _ = writeln!(
+                o,
+                "  expiry      {}",
+                f.and_then(|f| f.expiry)
+                    .map(unix_rfc3339)
+                    .unwrap_or_else(unknown)
+            );
+            let _ = writeln!(
+                o,
+                "  statuses    {}",
+                f.and_then(|f| f.statuses.as_ref())
+                    .map(|s| s.join(", "))
+                    .unwrap_or_else(unknown)
+            );
+            let _ = writeln!(
+                o,
+                "  registrar   {}",
+                f.and_then(|f| f.registrar.clone()).unwrap_or_else(unknown)
+            );
+            let _ = writeln!(
+                o,
+                "  nameservers {}",
+                f.and_then(|f| f.nameservers.as_ref())
+                    .map(|s| s.join(", "))
+                    .unwrap_or_else(unknown)
             );
         }
         let _ = writeln!(o, "DNS");

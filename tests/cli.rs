@@ -554,3 +554,31 @@ fn vantage_errors_name_key_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--vantage names the local vantage"));
 }
+
+/// `[registry]` mistakes name their key, line and column.
+#[test]
+fn registry_errors_name_key_line_and_column() {
+    let text = format!(
+        "[registry]\ninterval = \"10m\"\nbootstrap_url = \"ftp:\"\nwhois_servers = {{ ir = \"whois.nic.ir\" }}\nconcurrency = 0\n\n{SITE}domain_warning = \"soon\"\n"
+    );
+    let (code, stderr) = check_config(&text);
+    assert_eq!(code, Some(2), "{stderr}");
+    for (location, message) in [
+        ("bad.toml:2:12: registry.interval:", "out of range"),
+        ("bad.toml:3:17: registry.bootstrap_url:", ""),
+        (
+            "bad.toml:4:",
+            "registry.whois_servers.ir: `whois.nic.ir` is not HOST:PORT",
+        ),
+        ("bad.toml:5:15: registry.concurrency:", "expected 1 to 64"),
+        ("bad.toml:10:18: sites[0].domain_warning:", "not a duration"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(location) && l.contains(message)),
+            "{location} {message} missing from:\n{stderr}"
+        );
+    }
+    assert_eq!(stderr.lines().count(), 5, "{stderr}");
+}

@@ -91,10 +91,29 @@ fn dashboard_and_rules_query_only_exported_metrics() {
         "\n[alerting]\n[[alerting.webhook]]\nurl = \"http://127.0.0.1:{}/hook\"\n",
         free_port()
     ));
+    // A registry too, with one domain it does not know, so the registry
+    // families (failures included) have series.
+    let registry = env
+        .rt
+        .block_on(mirrorwatch::world::registry::RegistryWorld::start(&[(
+            "gone.test",
+            mirrorwatch::world::registry::Fixture::NotFound,
+        )]))
+        .expect("registry world");
+    config.push_str(&format!("\n{}", registry.config_section()));
     let path = env.dir.path().join("deploy.toml");
     std::fs::write(&path, config).expect("write");
     let daemon = start_daemon_with(&path, &listen, &[]);
     wait_ready(&daemon);
+    wait_for(
+        "registry answers",
+        std::time::Duration::from_secs(20),
+        || {
+            metrics_text(&daemon)
+                .contains("mirrorwatch_registry_query_failures_total{")
+                .then_some(())
+        },
+    );
     let exported: BTreeSet<String> = metrics_text(&daemon)
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

@@ -44,7 +44,7 @@ fn run(host: &str, resolvers: &[String], tweak: impl FnOnce(&mut Settings)) -> P
     };
     tweak(&mut settings);
     let url = url::Url::parse(&e.world.url(host)).expect("url");
-    e.rt.block_on(probe(url, None, settings, None))
+    e.rt.block_on(probe(url, None, settings, None, None))
         .expect("probe")
 }
 

@@ -72,7 +72,7 @@ fn run(url: &str, reference: Option<&str>, s: Settings) -> (ProbeResult, Duratio
     let rounds = if reference.is_some() { 3 } else { 1 };
     let started = Instant::now();
     let result =
-        e.rt.block_on(probe(url.clone(), reference, s, None))
+        e.rt.block_on(probe(url.clone(), reference, s, None, None))
             .expect("probe runs");
     let took = started.elapsed();
     let bound = (TIMEOUT + Duration::from_secs(1)) * rounds;

@@ -336,3 +336,67 @@ fn the_daemon_judges_registry_facts_keeps_them_across_a_restart_and_records_chan
     let s = status_json(&d);
     assert!(target_of(&s, "www.main.test")["registry"]["changed"]["nameservers"].is_string());
 }
+
+#[test]
+fn probe_shows_the_registry_section_with_registry() {
+    let r = reg();
+    let env = &r.env;
+    let run = |host: &str, extra: &[String]| {
+        let mut args = vec![
+            "probe".to_string(),
+            env.world.url(host),
+            "--resolver".into(),
+            env.world.dns.to_string(),
+            "--ca-file".into(),
+            env.ca_file.clone(),
+            "--timeout".into(),
+            "2s".into(),
+            "--registry".into(),
+        ];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mirrorwatch"))
+            .args(&args)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("probe runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = run(
+        "www.healthy.test",
+        &["--registry-bootstrap".into(), r.registry.bootstrap_url()],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "PROBLEM domain_hold [critical]: healthy.test has registry status client hold"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("REGISTRY  healthy.test\n  source      RDAP 127.0.0.1\n"),
+        "{text}"
+    );
+    assert!(text.contains("  statuses    client hold\n"), "{text}");
+    let (code, text) = run(
+        "www.main.test",
+        &[
+            "--registry-bootstrap".into(),
+            r.registry.bootstrap_without_test_url(),
+            "--whois-server".into(),
+            format!("test={}", r.registry.whois),
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("  source      WHOIS {}\n", r.registry.whois)),
+        "{text}"
+    );
+    assert!(text.contains("  statuses    unknown\n"), "{text}");
+    assert!(
+        text.contains("not judged this round: domain_hold"),
+        "{text}"
+    );
+}

@@ -98,7 +98,7 @@ fn run(host: &str, proxy: Option<&str>) -> ProbeResult {
     let url = url::Url::parse(&v.env.world.url(host)).expect("url");
     v.env
         .rt
-        .block_on(probe(url, None, settings, vantage))
+        .block_on(probe(url, None, settings, vantage, None))
         .expect("probe")
 }
 

@@ -117,7 +117,7 @@ pub async fn handler(
         );
     };
     let start = tokio::time::Instant::now();
-    match crate::pipeline::once(url, None, setup.defaults, Some(vantage)).await {
+    match crate::pipeline::once(url, None, setup.defaults, Some(vantage), None).await {
         Ok((target, outcome)) => {
             let body = crate::outputs::metrics::probe_text(&target, outcome, start.elapsed());
             (
