@@ -10,7 +10,9 @@ use anyhow::Context;
 
 use crate::daemon::{self, Source};
 use crate::world::World;
-use crate::world::proxies::{Censor, DEMO_BLOCKED_HOST, DEMO_VANTAGE, Flavour, ProxyServer};
+use crate::world::demo::{DEMO_BLOCKED_HOST, DEMO_VANTAGE};
+use crate::world::proxies::{Censor, Flavour, ProxyServer};
+use crate::world::registry::RegistryWorld;
 
 /// How often the demo checks each address, its round timeout and parity's
 /// max lag (the world's main site publishes every 3 s).
@@ -35,11 +37,15 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let proxy = ProxyServer::start(Flavour::Socks5, world.zone.clone(), None, censor)
         .await
         .context("starting the censoring vantage's proxy")?;
+    let registry = RegistryWorld::start(&crate::world::demo::registry_fixtures())
+        .await
+        .context("starting the simulated registry")?;
     let text = world.demo_config_toml(
         &listen.to_string(),
         &ca.display().to_string(),
         (INTERVAL, TIMEOUT, MAX_LAG),
         &proxy.url(None),
+        &registry.config_section(),
     );
     let source = Source::Text {
         text,
@@ -62,6 +68,13 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
         "vantage {DEMO_VANTAGE} ({}): a censoring network that resets TLS to {DEMO_BLOCKED_HOST}; site \"abroad\" shows blocked_somewhere",
         proxy.url(None)
     );
+    println!(
+        "site \"abroad\": its main page announces an alternate address nobody watches (mirror_unwatched)"
+    );
+    println!(
+        "registry     RDAP at {}: gone.test on server hold (domain_hold), expiring.test expires in 12 days (domain_expiring)",
+        registry.rdap
+    );
     println!("status page  http://{listen}/");
     println!("status JSON  http://{listen}/api/v1/status");
     println!("metrics      http://{listen}/metrics");
@@ -69,6 +82,7 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let result = daemon::run(source, config).await;
     let _ = std::fs::remove_dir_all(&dir);
     drop(proxy);
+    drop(registry);
     drop(world);
     result
 }

@@ -164,6 +164,7 @@ pub async fn once(
             .unwrap_or_default(),
         paths: vec![path],
         article_regex: None,
+        announce: None,
         parity: crate::config::ParityConfig::default(),
         settings,
     };

@@ -400,3 +400,90 @@ fn probe_shows_the_registry_section_with_registry() {
         "{text}"
     );
 }
+
+/// The main page's announced alternate addresses against the watched
+/// mirrors: one announced and watched, one announced and not watched
+/// (`mirror_unwatched`), one watched and not announced
+/// (`mirror_withdrawn`); notices only, no address's state moves.
+#[test]
+fn announced_mirrors_are_compared_with_the_watched_ones() {
+    let r = reg();
+    let env = &r.env;
+    let hook = start_webhook(format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[server]\nlisten = \"{listen}\"\n\n[defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"{}\"]\nca_file = \"{}\"\n\
+         failure_threshold = 1\nsuccess_threshold = 1\n\n\
+         [[sites]]\nname = \"news\"\nmain = \"{}\"\nmirrors = [\"{}\", \"{}\"]\n\n\
+         [[alerting.webhook]]\nurl = \"http://{}/hook\"\n",
+        env.world.dns,
+        env.ca_file,
+        env.world.url(mirrorwatch::world::ANNOUNCER_HOST),
+        env.world.url("www.healthy.test"),
+        env.world.url("www.flappy.test"),
+        hook.addr,
+    );
+    let path = env.dir.path().join("announce.toml");
+    std::fs::write(&path, config).expect("config");
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let site = wait_for("announcement notices", Duration::from_secs(20), || {
+        let s = status_json(&d);
+        let site = s["sites"][0].clone();
+        (site["problems"].as_array()?.len() == 2).then_some(site)
+    });
+    let problems: Vec<(String, String, String)> = site["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let f = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (f("kind"), f("severity"), f("detail"))
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (
+                "mirror_unwatched".to_string(),
+                "info".to_string(),
+                "the main page announces fresh-mirror.test as alternate addresses; not watched"
+                    .to_string()
+            ),
+            (
+                "mirror_withdrawn".to_string(),
+                "info".to_string(),
+                "watched as mirrors, no longer announced by the main page: flappy.test".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        site["announced"],
+        serde_json::json!([{"host": "healthy.test", "watched": true}, {"host": "fresh-mirror.test", "watched": false}])
+    );
+    for host in ["www.announcer.test", "www.healthy.test", "www.flappy.test"] {
+        assert_eq!(
+            target_of(&status_json(&d), host)["state"],
+            "up",
+            "{host}: notices move no state"
+        );
+    }
+    let m = metrics_text(&d);
+    assert_eq!(
+        metric(
+            &m,
+            "mirrorwatch_site_problem",
+            &[("site", "news"), ("kind", "mirror_unwatched")]
+        ),
+        Some(1.0)
+    );
+    wait_for("MirrorUnwatched alert", Duration::from_secs(10), || {
+        let got = hook.got.lock().expect("lock");
+        got.iter()
+            .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
+            .any(|a| {
+                a["labels"]["alertname"] == "MirrorUnwatched" && a["labels"]["severity"] == "info"
+            })
+            .then_some(())
+    });
+}

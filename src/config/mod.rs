@@ -27,6 +27,10 @@ pub use vantage::{LOCAL_VANTAGE, Proxy, ProxyKind, Vantage};
 /// The Press TV mirror set, also shipped as `deploy/mirrorwatch.toml`.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../deploy/mirrorwatch.toml");
 
+/// The default `announce_pattern`: the text after which a main page lists
+/// its alternate addresses.
+pub const DEFAULT_ANNOUNCE_PATTERN: &str = r"(?i)alternate\s+address(es)?";
+
 /// Where `run` looks for a config when `--config` is not given.
 pub const SYSTEM_PATH: &str = "/etc/mirrorwatch/mirrorwatch.toml";
 
@@ -126,6 +130,9 @@ pub struct Site {
     /// Regex picking article links (compiled once, with a size limit, at
     /// validation); `None`: the heuristic.
     pub article_regex: Option<regex::Regex>,
+    /// Reads the alternate addresses the main page announces; `None`:
+    /// `announce = false`.
+    pub announce: Option<regex::Regex>,
     pub parity: ParityConfig,
     pub settings: Settings,
 }
@@ -254,6 +261,9 @@ pub struct Target {
     /// Parity reads this address's pages: a mirror, or a main site that
     /// has mirrors (its pages are their reference).
     pub compared: bool,
+    /// Seen from the site's first vantage: the main site's view that is
+    /// the reference and whose announcements are read.
+    pub primary: bool,
     pub parity: ParityConfig,
     pub settings: Settings,
 }
@@ -304,6 +314,7 @@ impl Config {
                         role,
                         paths: site.paths.clone(),
                         compared,
+                        primary: nth == 0,
                         parity: site.parity,
                         settings: site.settings.clone(),
                     });

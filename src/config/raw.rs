@@ -51,6 +51,8 @@ with_settings! {
         pub paths: Option<Vec<String>>,
         pub article_pattern: Option<String>,
         pub parity: Option<RawParity>,
+        pub announce: Option<bool>,
+        pub announce_pattern: Option<String>,
     }
 }
 

@@ -298,7 +298,22 @@ impl Validator<'_> {
                     }
                 }
             });
+        let announce = match (s.announce, &s.announce_pattern) {
+            (Some(false), _) => None,
+            (_, None) => regex::Regex::new(super::DEFAULT_ANNOUNCE_PATTERN).ok(),
+            (_, Some(p)) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    self.err(
+                        &format!("{prefix}announce_pattern"),
+                        format!("invalid regex: {e}"),
+                    );
+                    None
+                }
+            },
+        };
         Site {
+            announce,
             name: s.name.clone(),
             main: main
                 .unwrap_or_else(|| Url::parse("http://invalid.invalid/").expect("static URL")),

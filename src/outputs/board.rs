@@ -79,6 +79,10 @@ impl Entry {
             vantage: self.target.vantage.clone(),
             state: self.tracker.state(),
             problems: self.tracker.problems().iter().map(|p| p.kind).collect(),
+            role: self.target.role,
+            primary: self.target.primary,
+            host: self.target.url.host_str().unwrap_or_default().to_string(),
+            announced: self.content.as_ref().and_then(|c| c.announced.clone()),
         }
     }
 

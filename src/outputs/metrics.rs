@@ -112,7 +112,7 @@ impl Metrics {
         let site_problem = IntGaugeVec::new(
             Opts::new(
                 "mirrorwatch_site_problem",
-                "1 while a site-level problem is raised (blocked_somewhere: an address down from some vantages and reachable from others), 0 otherwise.",
+                "1 while a site-level problem is raised, 0 otherwise: blocked_somewhere (an address down from some vantages and reachable from others), mirror_unwatched (the main page announces an alternate address not watched), mirror_withdrawn (a watched mirror is no longer announced).",
             ),
             &["site", "kind"],
         )?;

@@ -112,7 +112,7 @@ pub fn render(entries: &[Entry], now: SystemTime) -> String {
                         }
                         @for (kind, detail) in &site_problems {
                             p.site-problem data-kind=(kind.as_str()) {
-                                span class="state degraded" { (kind.as_str()) } " " (detail)
+                                span class={ "state " (if kind.severity() == crate::verdict::Severity::Info { "unknown" } else { "degraded" }) } { (kind.as_str()) } " " (detail)
                             }
                         }
                         table {

@@ -9,6 +9,7 @@
 //! facts in the report; `verdict` decides.
 
 pub mod analysis;
+pub mod announce;
 pub mod canon;
 mod compare;
 pub mod fingerprints;
@@ -83,6 +84,9 @@ struct Memory {
     last: HashMap<(String, String), Last>,
     /// When the clock's observation time was last handed to the store.
     clock_saved: Option<SystemTime>,
+    /// The main page's announced alternate addresses, and the body digest
+    /// they were read from (an unchanged page is not read again).
+    announced: Option<(crate::ground::hash::Digest, Option<Vec<String>>)>,
 }
 
 /// How often an observation that changed no article is still written to
@@ -100,6 +104,8 @@ struct SiteContent {
     canon: Canon,
     /// The mirrors' host names (lower case).
     others: Vec<String>,
+    /// `announce_pattern`, unless `announce = false`.
+    announce: Option<regex::Regex>,
     memory: Arc<Mutex<Memory>>,
 }
 
@@ -114,6 +120,24 @@ impl SiteContent {
 
     fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The hosts a main page with body `digest` announces: read again only
+    /// when the body changed.
+    fn announcement(
+        &self,
+        digest: crate::ground::hash::Digest,
+        html: impl FnOnce() -> String,
+    ) -> Option<Vec<String>> {
+        let pattern = self.announce.as_ref()?;
+        if let Some((d, list)) = &self.memory().announced
+            && *d == digest
+        {
+            return list.clone();
+        }
+        let list = announce::extract(&html(), pattern);
+        self.memory().announced = Some((digest, list.clone()));
+        list
     }
 }
 
@@ -182,6 +206,12 @@ pub struct ContentReport {
     /// `mirrorwatch_parity_analyses_total`.
     #[serde(skip)]
     pub analyses: Vec<Analysed>,
+    /// Main site, first vantage: the alternate addresses its page
+    /// announces (comparable hosts); `None` when it announces none (no
+    /// matching text), announcements are off, or the page matched a
+    /// fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announced: Option<Vec<String>>,
 }
 
 /// The first-seen clock of one site as the store keeps it.
@@ -228,6 +258,8 @@ impl Content {
                     m.pending.retain(|(a, _), _| kept.contains(a));
                     m.judged.retain(|(a, _), _| kept.contains(a));
                     m.last.clear();
+                    // The pattern may have changed: read announcements again.
+                    m.announced = None;
                     // References were analysed with the old host names and
                     // article pattern; a mirror must not be handed one.
                     if old.others != others || !old.matcher.same_as(&matcher) {
@@ -240,6 +272,7 @@ impl Content {
                     matcher,
                     canon: Canon::new(&host(&s.main), &others),
                     others,
+                    announce: s.announce.clone(),
                     memory: old.map(|o| o.memory.clone()).unwrap_or_default(),
                 };
                 (s.name.clone(), content)
@@ -294,6 +327,11 @@ impl Content {
         let answers = report.dns.all_addresses();
         let mut matches = self.fingerprints.matches("", &answers, &ns);
         let site = self.sites.get(&target.site).filter(|_| target.compared);
+        let announcing = self
+            .sites
+            .get(&target.site)
+            .filter(|s| s.announce.is_some() && target.role == Role::Main && target.primary);
+        let mut announced = None;
         let mut pages = Vec::new();
         for h in &mut report.http {
             if h.body.is_empty() && h.status.is_none() {
@@ -307,6 +345,10 @@ impl Content {
                 && h.status
                     .is_some_and(|s| status_ok(s, &target.settings.expect_status));
             let ct = h.content_type.as_deref();
+            if let (Some(a), Some(digest), true, None) = (announcing, h.body_digest, ok, &announced)
+            {
+                announced = a.announcement(digest, || decode(&body, ct));
+            }
             let Some((site, digest)) = site.zip(h.body_digest).filter(|_| ok) else {
                 self.scan(&body, ct, &mut matches);
                 continue;
@@ -341,6 +383,7 @@ impl Content {
         Prepared {
             fingerprints: matches,
             pages,
+            announced,
         }
     }
 
@@ -403,10 +446,13 @@ impl Content {
             fingerprints: prepared.fingerprints,
             parity: None,
             analyses: Vec::new(),
+            announced: None,
         };
+        // A seized or blocked page announces nothing worth believing.
         if !out.fingerprints.is_empty() {
             return (out, None);
         }
+        out.announced = prepared.announced;
         let Some(site) = self.sites.get(&target.site) else {
             return (out, None);
         };
@@ -489,6 +535,7 @@ fn worth_saving(site: &SiteContent, delta: &ClockDelta, now: SystemTime) -> bool
 pub struct Prepared {
     fingerprints: Vec<FingerprintMatch>,
     pages: Vec<Fetched>,
+    announced: Option<Vec<String>>,
 }
 
 impl Prepared {

@@ -105,6 +105,7 @@ fn mirror_body(which: usize, k: usize, n: usize, path: &str) -> (Vec<u8>, &'stat
                 swap_blocks: k % 2 == 0,
                 cache_busters: true,
                 ad: k as u64,
+                announce: false,
             };
             let stamp = format!("2026-11-27T10:{:02}:00Z", k % 60);
             (
@@ -278,4 +279,45 @@ proptest! {
             .collect();
         agree(&ns, reload);
     }
+}
+
+/// Announcements are read from the main page (first vantage), once per
+/// distinct body; a seized page announces nothing, whatever it lists.
+#[test]
+fn announcements_come_only_from_a_main_page_that_matches_no_fingerprint() {
+    let config = config(&MIRRORS, None);
+    let content = Content::new(&config, None);
+    let targets = config.targets();
+    let main = targets.iter().find(|t| t.role == Role::Main).expect("main");
+    let footer = "<p>Busy's website can also be accessed at the following alternate addresses: \
+                  www.live.mirror.test, https://www.new.mirror.test/</p>";
+    let page = format!("{}{footer}", page_at(40, "Busy", MAIN));
+    let announced = |body: &str| {
+        let mut r = round(t(0), vec![("/", body.as_bytes().to_vec(), "text/html")]);
+        let prepared = content.prepare(main, &mut r);
+        content.analyse(main, prepared, t(1)).0.announced
+    };
+    // The busy page's own footer names its host as an alternate address
+    // (the site verdict leaves main itself out); then the added footer.
+    let want = Some(vec![
+        "busy.test".to_string(),
+        "live.mirror.test".to_string(),
+        "new.mirror.test".to_string(),
+    ]);
+    assert_eq!(announced(&page), want);
+    assert_eq!(announced(&page), want, "the same body: the same list");
+    let seized =
+        format!("<h1>This domain has been seized by the United States Government</h1>{footer}");
+    assert_eq!(announced(&seized), None, "a seized page announces nothing");
+    let mirror = targets
+        .iter()
+        .find(|t| t.role == Role::Mirror)
+        .expect("mirror");
+    let mut r = round(t(0), vec![("/", page.into_bytes(), "text/html")]);
+    let prepared = content.prepare(mirror, &mut r);
+    assert_eq!(
+        content.analyse(mirror, prepared, t(1)).0.announced,
+        None,
+        "mirrors announce nothing"
+    );
 }

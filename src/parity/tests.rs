@@ -93,6 +93,7 @@ fn noisy_copy_is_similar_and_unrelated_pages_are_not() {
             swap_blocks: true,
             cache_busters: true,
             ad: 2,
+            announce: false,
         },
     );
     let noisy = page_of(MIRROR, &noisy_html);

@@ -35,6 +35,7 @@ pub(super) fn target(role: Role) -> Target {
         role,
         paths: vec!["/".into()],
         compared: true,
+        primary: true,
         parity: ParityConfig {
             min_similarity: 0.6,
             max_lag: Duration::from_secs(12),

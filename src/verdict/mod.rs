@@ -206,6 +206,7 @@ fn judge(
 
 /// `seized`/`blockpage` from matched fingerprints; `true` when any matched.
 fn fingerprints(content: &ContentReport, v: &mut Verdict) -> bool {
+    let mut matched = false;
     for (kind, fp) in [
         (Kind::Seized, FpKind::Seized),
         (Kind::Blockpage, FpKind::Blockpage),
@@ -218,9 +219,10 @@ fn fingerprints(content: &ContentReport, v: &mut Verdict) -> bool {
             .collect();
         if !hits.is_empty() {
             v.push(kind, hits.join("; "));
+            matched = true;
         }
     }
-    !v.findings.is_empty()
+    matched
 }
 
 /// Mirror content against the main site's reference. Similarity is judged

@@ -169,6 +169,26 @@ mod tests {
         assert_eq!(v.undetermined, vec![]);
     }
 
+    /// An expiring domain explains nothing else: the later stages are
+    /// judged as always (here: an expiring certificate too).
+    #[test]
+    fn an_expiring_domain_hides_no_later_finding() {
+        let m = target(Role::Mirror);
+        let mut r = healthy(Role::Mirror);
+        r.report.addresses = vec![super::super::fixtures::address(
+            1,
+            true,
+            Some(super::super::fixtures::tls_ok(now_s() + 5 * 86400)),
+        )];
+        r.report.registry = Some(evidence(Some(DomainFacts {
+            statuses: Some(vec!["active".into()]),
+            expiry: Some(now_s() + 12 * 86400),
+            ..DomainFacts::default()
+        })));
+        let v = evaluate(&m, &r.report, &r.content, now());
+        assert_eq!(kinds(&v), vec![Kind::DomainExpiring, Kind::TlsExpiring]);
+    }
+
     #[test]
     fn never_answered_is_no_evidence_and_off_is_nothing_to_judge() {
         let m = target(Role::Mirror);

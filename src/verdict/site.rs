@@ -2,36 +2,52 @@
 //! vantage: `SiteAllAddressesDown` (no address is up from any vantage)
 //! and `blocked_somewhere` (an address is down from some vantages and
 //! reachable from others). They read states the thresholds already
-//! settled, so they add no thresholds of their own.
+//! settled, so they add no thresholds of their own. And two notices from
+//! the main page's announced alternate addresses (which change no
+//! address's state): `mirror_unwatched` (announced, not watched) and
+//! `mirror_withdrawn` (watched, no longer announced). A main page that
+//! announces nothing is no evidence of either.
 
 use super::Kind;
 use super::state::State;
+use crate::parity::announce::comparable;
 
 /// The site-level problem kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     BlockedSomewhere,
+    MirrorUnwatched,
+    MirrorWithdrawn,
 }
 
 impl SiteKind {
-    pub const ALL: [SiteKind; 1] = [SiteKind::BlockedSomewhere];
+    pub const ALL: [SiteKind; 3] = [
+        SiteKind::BlockedSomewhere,
+        SiteKind::MirrorUnwatched,
+        SiteKind::MirrorWithdrawn,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SiteKind::BlockedSomewhere => "blocked_somewhere",
+            SiteKind::MirrorUnwatched => "mirror_unwatched",
+            SiteKind::MirrorWithdrawn => "mirror_withdrawn",
         }
     }
 
     pub fn alert_name(self) -> &'static str {
         match self {
             SiteKind::BlockedSomewhere => "SiteBlockedSomewhere",
+            SiteKind::MirrorUnwatched => "MirrorUnwatched",
+            SiteKind::MirrorWithdrawn => "MirrorWithdrawn",
         }
     }
 
     pub fn severity(self) -> super::Severity {
         match self {
             SiteKind::BlockedSomewhere => super::Severity::Warning,
+            SiteKind::MirrorUnwatched | SiteKind::MirrorWithdrawn => super::Severity::Info,
         }
     }
 }
@@ -45,6 +61,14 @@ pub struct Member {
     pub state: State,
     /// The raised problem kinds, for the detail.
     pub problems: Vec<Kind>,
+    /// Whether it is the main address, seen from the site's first vantage
+    /// (the one whose announcements count), or a mirror.
+    pub role: crate::config::Role,
+    pub primary: bool,
+    /// The host (for announcements).
+    pub host: String,
+    /// Main, first vantage: the hosts its page announces (last round).
+    pub announced: Option<Vec<String>>,
 }
 
 /// An address down from some vantages and reachable from others.
@@ -68,11 +92,41 @@ pub struct SiteVerdict {
     pub any_unknown: bool,
     /// Addresses blocked somewhere, in member order.
     pub blocked: Vec<Blocked>,
+    /// The main page's announced hosts (comparable form), when it
+    /// announces any.
+    pub announced: Option<Vec<String>>,
+    /// Announced but not watched, in announcement order.
+    pub unwatched: Vec<String>,
+    /// Watched mirrors (comparable form) no longer announced.
+    pub withdrawn: Vec<String>,
 }
 
 impl SiteVerdict {
     /// The raised site problems with their one-line details.
     pub fn problems(&self) -> Vec<(SiteKind, String)> {
+        let mut out = self.blocked_problem();
+        if !self.unwatched.is_empty() {
+            out.push((
+                SiteKind::MirrorUnwatched,
+                format!(
+                    "the main page announces {} as alternate addresses; not watched",
+                    self.unwatched.join(", ")
+                ),
+            ));
+        }
+        if !self.withdrawn.is_empty() {
+            out.push((
+                SiteKind::MirrorWithdrawn,
+                format!(
+                    "watched as mirrors, no longer announced by the main page: {}",
+                    self.withdrawn.join(", ")
+                ),
+            ));
+        }
+        out
+    }
+
+    fn blocked_problem(&self) -> Vec<(SiteKind, String)> {
         if self.blocked.is_empty() {
             return Vec::new();
         }
@@ -128,7 +182,39 @@ pub fn evaluate(members: &[Member]) -> SiteVerdict {
             });
         }
     }
+    let announced = members
+        .iter()
+        .find(|m| m.role == crate::config::Role::Main && m.primary)
+        .and_then(|m| m.announced.clone());
+    let main = members
+        .iter()
+        .find(|m| m.role == crate::config::Role::Main)
+        .and_then(|m| comparable(&m.host));
+    let mut watched: Vec<String> = Vec::new();
+    for m in members
+        .iter()
+        .filter(|m| m.role == crate::config::Role::Mirror)
+    {
+        if let Some(h) = comparable(&m.host)
+            && !watched.contains(&h)
+        {
+            watched.push(h);
+        }
+    }
+    let (unwatched, withdrawn) = match &announced {
+        None => (Vec::new(), Vec::new()),
+        Some(a) => (
+            a.iter()
+                .filter(|h| !watched.contains(h) && main.as_ref() != Some(*h))
+                .cloned()
+                .collect(),
+            watched.iter().filter(|w| !a.contains(w)).cloned().collect(),
+        ),
+    };
     SiteVerdict {
+        announced,
+        unwatched,
+        withdrawn,
         members: members.len(),
         all_down: !members.is_empty()
             && members
@@ -149,7 +235,58 @@ mod tests {
             vantage: vantage.into(),
             state,
             problems: problems.to_vec(),
+            role: crate::config::Role::Mirror,
+            primary: vantage == "local",
+            host: address.into(),
+            announced: None,
         }
+    }
+
+    fn main(host: &str, announced: Option<&[&str]>) -> Member {
+        Member {
+            role: crate::config::Role::Main,
+            announced: announced.map(|a| a.iter().map(|h| h.to_string()).collect()),
+            ..m(host, "local", State::Up, &[])
+        }
+    }
+
+    #[test]
+    fn announcements_against_the_watched_mirrors() {
+        let v = evaluate(&[
+            main(
+                "www.presstv.ir",
+                Some(&["presstv.co.uk", "presstv.tv", "presstv.ir"]),
+            ),
+            m("www.presstv.co.uk", "local", State::Up, &[]),
+            m("www.presstv.com", "local", State::Down, &[Kind::Seized]),
+        ]);
+        assert_eq!(
+            v.unwatched,
+            vec!["presstv.tv".to_string()],
+            "main itself is not unwatched"
+        );
+        assert_eq!(v.withdrawn, vec!["presstv.com".to_string()]);
+        assert_eq!(
+            v.problems(),
+            vec![
+                (
+                    SiteKind::MirrorUnwatched,
+                    "the main page announces presstv.tv as alternate addresses; not watched"
+                        .to_string()
+                ),
+                (
+                    SiteKind::MirrorWithdrawn,
+                    "watched as mirrors, no longer announced by the main page: presstv.com"
+                        .to_string()
+                ),
+            ]
+        );
+        let silent = evaluate(&[
+            main("www.presstv.ir", None),
+            m("www.presstv.co.uk", "local", State::Up, &[]),
+        ]);
+        assert_eq!(silent.problems(), vec![], "no announcement is no evidence");
+        assert_eq!(SiteKind::MirrorUnwatched.severity().as_str(), "info");
     }
 
     #[test]

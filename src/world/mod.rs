@@ -10,6 +10,7 @@
 //! points at).
 
 pub mod busy;
+pub mod demo;
 pub mod dns;
 pub mod faults;
 pub mod https;
@@ -53,6 +54,10 @@ pub const PUBLIC_HOST: &str = "www.news.pub.test";
 /// What the tampering resolver answers for [`PUBLIC_HOST`]: a loopback
 /// address nothing listens on, so the injection stays on this machine.
 pub const PUBLIC_BOGON: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 10, 34, 34));
+
+/// A main site like [`MAIN_HOST`] whose pages announce alternate
+/// addresses ([`pages::ANNOUNCED`]).
+pub const ANNOUNCER_HOST: &str = "www.announcer.test";
 
 /// The busy site's main host (see `busy`).
 pub const BUSY_HOST: &str = "www.busy.test";
@@ -153,6 +158,7 @@ impl World {
                 swap_blocks: true,
                 cache_busters: true,
                 ad: 1,
+                announce: false,
             },
             true,
         );
@@ -383,13 +389,25 @@ impl World {
             });
         }
         // Hosts that are no scenario of the whole-world site.
-        for host in [PUBLIC_HOST, resolvers::DNS_HOST] {
+        let announcing = page(
+            false,
+            Noise {
+                announce: true,
+                ..Noise::default()
+            },
+            false,
+        );
+        for (host, behavior) in [
+            (PUBLIC_HOST, &live),
+            (resolvers::DNS_HOST, &live),
+            (ANNOUNCER_HOST, &announcing),
+        ] {
             zone.hosts.insert(host.to_string(), vec![LIVE]);
             vhosts.insert(
                 host.to_string(),
                 Vhost {
                     cert: ca.leaf(host, CertKind::Valid)?,
-                    behavior: live.clone(),
+                    behavior: behavior.clone(),
                 },
             );
         }

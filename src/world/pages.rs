@@ -107,7 +107,14 @@ pub struct Noise {
     pub cache_busters: bool,
     /// Which ad to show.
     pub ad: u64,
+    /// End with the site's list of alternate addresses ([`ANNOUNCED`]), as
+    /// Press TV's pages do.
+    pub announce: bool,
 }
+
+/// The alternate addresses an announcing page lists: one the world
+/// watches as a mirror, one it does not.
+pub const ANNOUNCED: [&str; 2] = ["www.healthy.test", "www.fresh-mirror.test"];
 
 /// The homepage of `host` listing `articles`, with a timestamp `stamp`.
 pub fn homepage(
@@ -157,13 +164,22 @@ pub fn homepage(
         "Learn a language in 30 days",
     ];
     let ad = ads[(noise.ad % 3) as usize];
+    let announce = if noise.announce {
+        format!(
+            "<p class=\"alternate\">{site_title}'s website can also be accessed at the following alternate addresses:<br>\
+             <a href=\"https://{}/\">{}</a>, {}</p>",
+            ANNOUNCED[0], ANNOUNCED[0], ANNOUNCED[1]
+        )
+    } else {
+        String::new()
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{site_title} | Latest news</title>\
          <script>var t = \"{stamp}\"; if (a<b) {{ document.write('<p>not text</p>'); }}</script>\
          <style>.story{{margin:1em}}</style></head>\
          <body><header><h1>{site_title}</h1><nav><a href=\"{}\">Home</a> <a href=\"{}\">World</a></nav></header>\
          <!-- build {stamp} --><div class=\"ad\">Advertisement: {ad}</div><main>\n{body}</main>\
-         <footer>Updated {stamp}. Follow us for the latest headlines and analysis.</footer></body></html>\n",
+         <footer>Updated {stamp}. Follow us for the latest headlines and analysis.{announce}</footer></body></html>\n",
         link("/"),
         link("/Section/World")
     )

@@ -27,6 +27,7 @@ pub fn build(entries: &[Entry]) -> Status {
             sites.push(SiteView {
                 name: e.target.site.clone(),
                 problems: Vec::new(),
+                announced: None,
                 targets: Vec::new(),
             });
             sites.len() - 1
@@ -42,7 +43,16 @@ pub fn build(entries: &[Entry]) -> Status {
         }
     }
     for (s, members) in sites.iter_mut().zip(&members) {
-        s.problems = crate::verdict::site::evaluate(members)
+        let verdict = crate::verdict::site::evaluate(members);
+        s.announced = verdict.announced.as_ref().map(|a| {
+            a.iter()
+                .map(|h| AnnouncedView {
+                    host: h.clone(),
+                    watched: !verdict.unwatched.contains(h),
+                })
+                .collect()
+        });
+        s.problems = verdict
             .problems()
             .into_iter()
             .map(|(kind, detail)| SiteProblemView {

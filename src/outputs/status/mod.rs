@@ -31,14 +31,27 @@ pub struct SiteView {
     /// Site-level problems over every address and vantage
     /// (`blocked_somewhere`).
     pub problems: Vec<SiteProblemView>,
+    /// The alternate addresses the main page announces (comparable form:
+    /// no `www.`), each with whether it is watched; null when the page
+    /// announces none or announcements are off.
+    pub announced: Option<Vec<AnnouncedView>>,
     pub targets: Vec<TargetView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncedView {
+    pub host: String,
+    pub watched: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteProblemView {
     pub kind: String,
-    /// `warning`.
+    /// `warning` (`blocked_somewhere`) or `info` (the announcement
+    /// notices `mirror_unwatched`, `mirror_withdrawn`: no address's state
+    /// changes).
     pub severity: String,
     /// Which address is down from which vantages, and reachable from which.
     pub detail: String,
