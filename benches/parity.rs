@@ -152,6 +152,7 @@ fn main() {
             swap_blocks: true,
             cache_busters: true,
             ad: 1,
+            announce: false,
         },
     );
     let matcher = ArticleMatcher::default();
