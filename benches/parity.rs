@@ -152,7 +152,8 @@ fn main() {
             swap_blocks: true,
             cache_busters: true,
             ad: 1,
-            announce: false,
+            announce: 0,
+            announce_port: 0,
         },
     );
     let matcher = ArticleMatcher::default();

@@ -17,6 +17,8 @@
 //! `STATUS=` with a one-line summary, `WATCHDOG=1` from the scheduler's
 //! heartbeat (so a wedged scheduler gets restarted).
 
+mod discovery;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +88,9 @@ impl Source {
     }
 }
 
+/// How often the announcements of discovering sites are looked at.
+const DISCOVERY_EVERY: Duration = Duration::from_secs(2);
+
 /// Runs until SIGTERM/SIGINT.
 pub async fn run(source: Source, config: Config) -> anyhow::Result<()> {
     let token = CancellationToken::new();
@@ -126,10 +131,14 @@ pub async fn run_until(
         .local_addr()
         .context("reading the listen address")?;
     let tls = config.server.tls.as_ref().map(|t| t.loaded.clone());
+    let store = Store::open_or_memory(config.storage.path.as_deref())?;
+    // Mirrors discovered before a restart are watched again at once.
+    let mut discovery = discovery::Discovery::load(&store).await;
+    let mut base = config.clone();
+    let config = discovery.apply(config);
     let pipeline = Pipeline::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
-    let store = Store::open_or_memory(config.storage.path.as_deref())?;
     board.restore(store.call(schema::load_problems).await?);
     for (site, saved) in store.call(schema::load_clocks).await? {
         pipeline.restore_clock(&site, saved);
@@ -230,9 +239,27 @@ pub async fn run_until(
     on_listen(local);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let mut current = config;
+    let mut looks = tokio::time::interval(DISCOVERY_EVERY);
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
+            _ = looks.tick(), if discovery::Discovery::wanted(&current) => {
+                let now = crate::ground::time::unix(std::time::SystemTime::now()) as i64;
+                let (changed, mirrors) = discovery.look(&current, &shared.board, now);
+                if changed {
+                    discovery.save(&shared.store).await;
+                }
+                if mirrors {
+                    let applied = discovery.apply(base.clone());
+                    let prepared = Pipeline::new(&applied, Some(&shared.pipeline()))
+                        .map(|p| (applied, p))
+                        .map_err(|e| format!("{e:#}"));
+                    match reload(prepared, &mut current, &shared, &mut scheduler) {
+                        Ok(summary) => tracing::info!(%summary, "discovered mirrors applied"),
+                        Err(e) => tracing::error!(error = %e, "applying discovered mirrors"),
+                    }
+                }
+            }
             req = reload_rx.recv() => {
                 let Some(req) = req else { break };
                 // Reading and validating the config (and building its
@@ -242,6 +269,21 @@ pub async fn run_until(
                 let prepared = tokio::select! {
                     _ = token.cancelled() => break,
                     p = prepare(source.clone(), shared.pipeline()) => p,
+                };
+                // What the file says, plus what discovery found.
+                let prepared = match prepared {
+                    Ok((loaded, pipeline)) => {
+                        base = loaded.clone();
+                        if discovery::Discovery::wanted(&loaded) {
+                            let applied = discovery.apply(loaded);
+                            Pipeline::new(&applied, Some(&pipeline))
+                                .map(|p| (applied, p))
+                                .map_err(|e| format!("{e:#}"))
+                        } else {
+                            Ok((loaded, pipeline))
+                        }
+                    }
+                    Err(e) => Err(e),
                 };
                 let result = reload(prepared, &mut current, &shared, &mut scheduler);
                 if result.is_ok() {

@@ -165,6 +165,8 @@ pub async fn once(
         paths: vec![path],
         article_regex: None,
         announce: None,
+        discover: None,
+        discovered: Vec::new(),
         parity: crate::config::ParityConfig::default(),
         settings,
     };

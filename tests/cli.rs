@@ -582,3 +582,32 @@ fn registry_errors_name_key_line_and_column() {
     }
     assert_eq!(stderr.lines().count(), 5, "{stderr}");
 }
+
+/// Discovery needs announcements, and a known mode.
+#[test]
+fn discover_errors_name_key_line_and_column() {
+    let text = format!(
+        "{SITE}discover = \"maybe\"\n\n[[sites]]\nname = \"b\"\nmain = \"https://www.b.test/\"\nannounce = false\ndiscover = \"watch\"\ndiscover_grace = \"0s\"\n"
+    );
+    let (code, stderr) = check_config(&text);
+    assert_eq!(code, Some(2), "{stderr}");
+    for (location, message) in [
+        (
+            "bad.toml:4:12: sites[0].discover:",
+            "`maybe` is not a discovery mode",
+        ),
+        (
+            "bad.toml:10:12: sites[1].discover:",
+            "it needs announce = true",
+        ),
+        ("bad.toml:11:18: sites[1].discover_grace:", "out of range"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(location) && l.contains(message)),
+            "{location} {message} missing from:\n{stderr}"
+        );
+    }
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
+}

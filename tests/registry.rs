@@ -42,6 +42,8 @@ fn reg() -> &'static Reg {
                 ("healthy.test", Fixture::ClientHold),
                 ("noisy.test", Fixture::Expiring(10)),
                 ("hostile.test", Fixture::NotFound),
+                // The probe test's.
+                ("stale.test", Fixture::ClientHold),
             ]))
             .expect("registry world");
         Reg { env, registry }
@@ -365,23 +367,21 @@ fn probe_shows_the_registry_section_with_registry() {
         )
     };
     let (code, text) = run(
-        "www.healthy.test",
+        "www.stale.test",
         &["--registry-bootstrap".into(), r.registry.bootstrap_url()],
     );
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains(
-            "PROBLEM domain_hold [critical]: healthy.test has registry status client hold"
-        ),
+        text.contains("PROBLEM domain_hold [critical]: stale.test has registry status client hold"),
         "{text}"
     );
     assert!(
-        text.contains("REGISTRY  healthy.test\n  source      RDAP 127.0.0.1\n"),
+        text.contains("REGISTRY  stale.test\n  source      RDAP 127.0.0.1\n"),
         "{text}"
     );
     assert!(text.contains("  statuses    client hold\n"), "{text}");
     let (code, text) = run(
-        "www.main.test",
+        "www.flappy.test",
         &[
             "--registry-bootstrap".into(),
             r.registry.bootstrap_without_test_url(),
@@ -405,8 +405,15 @@ fn probe_shows_the_registry_section_with_registry() {
 /// mirrors: one announced and watched, one announced and not watched
 /// (`mirror_unwatched`), one watched and not announced
 /// (`mirror_withdrawn`); notices only, no address's state moves.
+/// The tests that use the announcing page (one changes what it lists).
+fn announcer() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn announced_mirrors_are_compared_with_the_watched_ones() {
+    let _page = announcer();
     let r = reg();
     let env = &r.env;
     let hook = start_webhook(format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
@@ -447,19 +454,25 @@ fn announced_mirrors_are_compared_with_the_watched_ones() {
             (
                 "mirror_unwatched".to_string(),
                 "info".to_string(),
-                "the main page announces fresh-mirror.test as alternate addresses; not watched"
-                    .to_string()
+                format!(
+                    "the main page announces www.fresh-mirror.test:{} as alternate addresses; not watched",
+                    env.world.port
+                )
             ),
             (
                 "mirror_withdrawn".to_string(),
                 "info".to_string(),
-                "watched as mirrors, no longer announced by the main page: flappy.test".to_string()
+                "watched as mirrors, no longer announced by the main page: www.flappy.test"
+                    .to_string()
             ),
         ]
     );
     assert_eq!(
         site["announced"],
-        serde_json::json!([{"host": "healthy.test", "watched": true}, {"host": "fresh-mirror.test", "watched": false}])
+        serde_json::json!([
+            {"host": format!("www.healthy.test:{}", env.world.port), "watched": true},
+            {"host": format!("www.fresh-mirror.test:{}", env.world.port), "watched": false},
+        ])
     );
     for host in ["www.announcer.test", "www.healthy.test", "www.flappy.test"] {
         assert_eq!(
@@ -486,4 +499,97 @@ fn announced_mirrors_are_compared_with_the_watched_ones() {
             })
             .then_some(())
     });
+}
+
+/// `discover = "watch"`: announced hosts become mirrors at run time,
+/// marked `discovered`, judged like any mirror (the one that does not
+/// resolve is `dns_failure`), kept across a restart, and dropped once
+/// withdrawn for `discover_grace`.
+#[test]
+fn discovered_mirrors_are_watched_kept_across_a_restart_and_dropped_when_withdrawn() {
+    let _page = announcer();
+    let r = reg();
+    let env = &r.env;
+    let db = env.dir.path().join("discover.db");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[server]\nlisten = \"{listen}\"\n\n[storage]\npath = \"{}\"\n\n\
+         [defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"{}\"]\nca_file = \"{}\"\n\
+         failure_threshold = 1\nsuccess_threshold = 1\n\n\
+         [[sites]]\nname = \"news\"\nmain = \"{}\"\ndiscover = \"watch\"\ndiscover_grace = \"2s\"\n",
+        db.display(),
+        env.world.dns,
+        env.ca_file,
+        env.world.url(mirrorwatch::world::ANNOUNCER_HOST),
+    );
+    let path = env.dir.path().join("discover.toml");
+    std::fs::write(&path, config).expect("config");
+    let healthy = format!("www.healthy.test:{}", env.world.port);
+    let fresh = format!("www.fresh-mirror.test:{}", env.world.port);
+    let mirrors = |d: &Daemon| -> Vec<(String, bool, String, Vec<String>)> {
+        let s = status_json(d);
+        s["sites"][0]["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["role"] == "mirror")
+            .map(|t| {
+                (
+                    t["target"].as_str().unwrap_or_default().to_string(),
+                    t["discovered"] == true,
+                    t["state"].as_str().unwrap_or_default().to_string(),
+                    problem_kinds(t),
+                )
+            })
+            .collect()
+    };
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_ready(&d);
+    let want = vec![
+        (
+            healthy.clone(),
+            true,
+            "up".to_string(),
+            Vec::<String>::new(),
+        ),
+        (
+            fresh.clone(),
+            true,
+            "down".to_string(),
+            vec!["dns_failure".to_string()],
+        ),
+    ];
+    wait_for("discovered mirrors judged", Duration::from_secs(30), || {
+        (mirrors(&d) == want).then_some(())
+    });
+    assert_eq!(
+        status_json(&d)["sites"][0]["problems"],
+        serde_json::json!([]),
+        "every announced host is watched"
+    );
+
+    drop(d);
+    let d = start_daemon_with(&path, &listen, &[]);
+    wait_for("the API answers", Duration::from_secs(20), || {
+        get(&format!("{}/api/v1/status", d.base)).filter(|(c, _)| *c == 200)
+    });
+    // Before any round: the discovered mirrors are there from the store.
+    let listed: Vec<String> = mirrors(&d).into_iter().map(|m| m.0).collect();
+    assert_eq!(
+        listed,
+        [healthy.clone(), fresh.clone()],
+        "kept across the restart"
+    );
+
+    env.world.set_announced(1);
+    let left = wait_for(
+        "the withdrawn mirror dropped after the grace",
+        Duration::from_secs(30),
+        || {
+            let m = mirrors(&d);
+            (m.len() == 1).then_some(m)
+        },
+    );
+    env.world.set_announced(2);
+    assert_eq!(left[0].0, healthy);
 }

@@ -509,8 +509,9 @@ async fn read_body(
         _ => Box::new(raw),
     };
     let mut buf = Vec::new();
-    // Only pages parity compares are digested.
-    let mut digest = round.target.compared.then(Digester::default);
+    // Only pages parity compares, or whose announcements are read, are
+    // digested.
+    let mut digest = (round.target.compared || round.target.announces).then(Digester::default);
     let keep = usize::try_from(max).unwrap_or(usize::MAX);
     let start = Instant::now();
     let mut limited = (&mut decoded).take(max.saturating_add(1));

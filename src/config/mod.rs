@@ -11,6 +11,7 @@ mod raw;
 pub mod registry;
 mod sections;
 mod shard;
+mod targets;
 pub mod validate;
 pub mod values;
 pub mod vantage;
@@ -133,8 +134,21 @@ pub struct Site {
     /// Reads the alternate addresses the main page announces; `None`:
     /// `announce = false`.
     pub announce: Option<regex::Regex>,
+    /// `discover = "watch"`: announced hosts become mirrors at run time,
+    /// dropped after being withdrawn this long (`discover_grace`).
+    pub discover: Option<Duration>,
+    /// Mirrors added at run time from the site's announcements (after the
+    /// configured ones in `mirrors`).
+    pub discovered: Vec<Url>,
     pub parity: ParityConfig,
     pub settings: Settings,
+}
+
+impl Site {
+    /// The configured mirrors, then the discovered ones.
+    pub fn all_mirrors(&self) -> impl Iterator<Item = &Url> {
+        self.mirrors.iter().chain(self.discovered.iter())
+    }
 }
 
 /// `[sites.parity]`.
@@ -264,6 +278,11 @@ pub struct Target {
     /// Seen from the site's first vantage: the main site's view that is
     /// the reference and whose announcements are read.
     pub primary: bool,
+    /// A mirror added at run time from the site's announcements.
+    pub discovered: bool,
+    /// The main address, first vantage, of a site with `announce`: its
+    /// pages' announced alternate addresses are read.
+    pub announces: bool,
     pub parity: ParityConfig,
     pub settings: Settings,
 }
@@ -281,115 +300,6 @@ pub fn host_label(url: &Url) -> String {
     match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
-    }
-}
-
-impl Config {
-    /// Every address of every site from every vantage the site uses: per
-    /// site, per vantage (config order), main first. Only the site's first
-    /// vantage reads the main site's pages for parity: the reference is
-    /// one view of main, never a blocked one mixed in.
-    pub fn targets(&self) -> Vec<Target> {
-        let mut out = Vec::new();
-        for site in &self.sites {
-            let vantages = self.vantages.iter().filter(|v| {
-                site.settings
-                    .vantages
-                    .as_ref()
-                    .is_none_or(|names| names.contains(&v.name))
-            });
-            for (nth, v) in vantages.enumerate() {
-                let roles = std::iter::once((&site.main, Role::Main))
-                    .chain(site.mirrors.iter().map(|m| (m, Role::Mirror)));
-                for (url, role) in roles {
-                    let compared = match role {
-                        Role::Mirror => true,
-                        Role::Main => nth == 0 && !site.mirrors.is_empty(),
-                    };
-                    out.push(Target {
-                        site: site.name.clone(),
-                        url: url.clone(),
-                        vantage: self.label_of(v).to_string(),
-                        proxy: v.proxy.clone(),
-                        role,
-                        paths: site.paths.clone(),
-                        compared,
-                        primary: nth == 0,
-                        parity: site.parity,
-                        settings: site.settings.clone(),
-                    });
-                }
-            }
-        }
-        out
-    }
-
-    /// A vantage's label: its name, or [`Config::local_label`] for `local`.
-    pub fn label_of<'a>(&'a self, v: &'a Vantage) -> &'a str {
-        if v.proxy.is_none() {
-            &self.local_label
-        } else {
-            &v.name
-        }
-    }
-
-    /// A config of one site seen from one vantage, nothing else (a probe
-    /// on demand).
-    pub fn single(site: Site, vantage: Vantage) -> Self {
-        Config {
-            storage: StorageConfig {
-                path: None,
-                retention: Duration::from_secs(3600),
-            },
-            alerting: AlertingConfig {
-                external_url: None,
-                resend_interval: Duration::from_secs(60),
-                receivers: Vec::new(),
-            },
-            server: ServerConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                tls: None,
-                basic_auth: Default::default(),
-                probe_endpoint: false,
-            },
-            registry: None,
-            defaults: site.settings.clone(),
-            sites: vec![site],
-            vantages: vec![vantage],
-            local_label: LOCAL_VANTAGE.into(),
-            fingerprints: Vec::new(),
-            source: "probe".into(),
-        }
-    }
-
-    /// Every vantage's label, in config order.
-    pub fn vantage_labels(&self) -> Vec<String> {
-        self.vantages
-            .iter()
-            .map(|v| self.label_of(v).to_string())
-            .collect()
-    }
-
-    /// Names this instance's `local` vantage (`run --vantage NAME`).
-    pub fn set_local_label(&mut self, name: &str) -> Result<(), String> {
-        if !self.vantages.iter().any(|v| v.proxy.is_none()) {
-            return Err(
-                "--vantage names the local vantage, which this config turns off (`local = false`)"
-                    .into(),
-            );
-        }
-        if self
-            .vantages
-            .iter()
-            .any(|v| v.proxy.is_some() && v.name == name)
-        {
-            return Err(format!(
-                "--vantage {name}: a [[vantages]] entry already has that name"
-            ));
-        }
-        vantage::check_name(name)?;
-        self.local_label = name.to_string();
-        Ok(())
     }
 }
 

@@ -53,6 +53,8 @@ with_settings! {
         pub parity: Option<RawParity>,
         pub announce: Option<bool>,
         pub announce_pattern: Option<String>,
+        pub discover: Option<String>,
+        pub discover_grace: Option<String>,
     }
 }
 

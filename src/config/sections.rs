@@ -167,3 +167,54 @@ impl Validator<'_> {
         })
     }
 }
+
+impl Validator<'_> {
+    /// A site's `announce`/`announce_pattern` (the regex, unless off) and
+    /// `discover`/`discover_grace` (the grace, when discovering).
+    pub(super) fn announcements(
+        &mut self,
+        s: &super::raw::RawSite,
+        prefix: &str,
+    ) -> (Option<regex::Regex>, Option<Duration>) {
+        let announce = match (s.announce, &s.announce_pattern) {
+            (Some(false), _) => None,
+            (_, None) => regex::Regex::new(super::DEFAULT_ANNOUNCE_PATTERN).ok(),
+            (_, Some(p)) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    self.err(
+                        &format!("{prefix}announce_pattern"),
+                        format!("invalid regex: {e}"),
+                    );
+                    None
+                }
+            },
+        };
+        let discover = match s.discover.as_deref() {
+            None | Some("off") => None,
+            Some("watch") => Some(
+                self.duration(
+                    s.discover_grace
+                        .as_ref()
+                        .map(|g| (g, format!("{prefix}discover_grace"))),
+                    Duration::from_secs(86400),
+                    (Duration::from_secs(1), Duration::from_secs(30 * 86400)),
+                ),
+            ),
+            Some(other) => {
+                self.err(
+                    &format!("{prefix}discover"),
+                    format!("`{other}` is not a discovery mode; expected \"off\" or \"watch\""),
+                );
+                None
+            }
+        };
+        if discover.is_some() && announce.is_none() {
+            self.err(
+                &format!("{prefix}discover"),
+                "discovery reads the site's announcements; it needs announce = true",
+            );
+        }
+        (announce, discover)
+    }
+}

@@ -298,22 +298,11 @@ impl Validator<'_> {
                     }
                 }
             });
-        let announce = match (s.announce, &s.announce_pattern) {
-            (Some(false), _) => None,
-            (_, None) => regex::Regex::new(super::DEFAULT_ANNOUNCE_PATTERN).ok(),
-            (_, Some(p)) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    self.err(
-                        &format!("{prefix}announce_pattern"),
-                        format!("invalid regex: {e}"),
-                    );
-                    None
-                }
-            },
-        };
+        let (announce, discover) = self.announcements(s, prefix);
         Site {
             announce,
+            discover,
+            discovered: Vec::new(),
             name: s.name.clone(),
             main: main
                 .unwrap_or_else(|| Url::parse("http://invalid.invalid/").expect("static URL")),

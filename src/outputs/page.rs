@@ -216,6 +216,9 @@ fn row(e: &Entry, now: SystemTime, multi: bool) -> Markup {
                 a href=(e.target.url.as_str()) rel="noreferrer nofollow" { (e.target.url.as_str()) }
                 br;
                 span.muted { (if e.target.role == Role::Main { "main" } else { "mirror" }) }
+                @if e.target.discovered {
+                    span.muted.discovered { " · discovered" }
+                }
                 @if multi || e.target.proxy.is_some() {
                     span.muted.vantage { " · from " (e.target.vantage) }
                 }

@@ -27,34 +27,55 @@ const AFTER: usize = 8192;
 /// The default `announce_pattern`.
 pub use crate::config::DEFAULT_ANNOUNCE_PATTERN as DEFAULT_PATTERN;
 
-/// A host as announcements are compared: lower case, IDNA (punycode), no
-/// scheme, port, path or leading `www.`.
-pub fn comparable(host: &str) -> Option<String> {
-    let h = host.trim().trim_end_matches('.');
-    let h = h
-        .split_once("://")
-        .map_or(h, |(_, rest)| rest)
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
-    let h = h.rsplit_once('@').map_or(h, |(_, rest)| rest);
-    let h = match h.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => h,
+/// A host as announced: lower case, IDNA (punycode), without scheme,
+/// user or path; with `:port` only when one is given that is not the
+/// scheme's default. `None` when the text is no host name.
+pub fn host_of(text: &str) -> Option<String> {
+    let t = text.trim().trim_end_matches('.');
+    let (scheme, rest) = match t.split_once("://") {
+        Some((s, rest)) => (Some(s.to_ascii_lowercase()), rest),
+        None => (None, t),
     };
-    let parsed = url::Host::parse(h).ok()?;
-    let url::Host::Domain(d) = parsed else {
+    let rest = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let (name, port) = match rest.rsplit_once(':') {
+        Some((n, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+            (n, p.parse::<u16>().ok())
+        }
+        _ => (rest, None),
+    };
+    let url::Host::Domain(d) = url::Host::parse(name.trim_end_matches('.')).ok()? else {
         return None;
     };
     let d = d.to_ascii_lowercase();
-    let d = d.strip_prefix("www.").unwrap_or(&d).to_string();
-    // A host name has a dot and a TLD of letters (or punycode).
     let tld = d.rsplit('.').next().unwrap_or_default();
     let tld_ok = match tld.strip_prefix("xn--") {
         Some(p) => !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()),
         None => tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()),
     };
-    (d.contains('.') && tld_ok).then_some(d)
+    if !d.contains('.') || !tld_ok {
+        return None;
+    }
+    let default = if scheme.as_deref() == Some("http") {
+        80
+    } else {
+        443
+    };
+    match port {
+        Some(p) if p != default => Some(format!("{d}:{p}")),
+        _ => Some(d),
+    }
+}
+
+/// A host as announcements are compared: [`host_of`] without port and
+/// without a leading `www.`.
+pub fn comparable(text: &str) -> Option<String> {
+    let h = host_of(text)?;
+    let h = match h.rsplit_once(':') {
+        Some((name, _)) => name.to_string(),
+        None => h,
+    };
+    Some(h.strip_prefix("www.").unwrap_or(&h).to_string())
 }
 
 /// Element names that end a block of text.
@@ -168,19 +189,30 @@ pub fn extract(html: &str, pattern: &Regex) -> Option<Vec<String>> {
             };
             let list = found.get_or_insert_with(Vec::new);
             let after = b.text.get(hit.end()..).unwrap_or_default();
-            let words = after
-                .split(|c: char| c.is_whitespace() || ",;|،、()[]<>\"'".contains(c))
-                .map(|w| w.trim_end_matches(['.', ':']));
-            let linked = b
+            // A link names its host more precisely (its port) than the
+            // text showing it does.
+            let linked: Vec<String> = b
                 .links
                 .iter()
                 .filter(|(at, _)| *at >= hit.start())
-                .map(|(_, href)| href.as_str());
-            for host in words.chain(linked).filter_map(comparable) {
+                .filter_map(|(_, href)| host_of(href))
+                .collect();
+            let words = after
+                .split(|c: char| c.is_whitespace() || ",;|،、()[]<>\"'".contains(c))
+                .map(|w| w.trim_end_matches(['.', ':']))
+                .filter_map(host_of)
+                .map(|w| {
+                    linked
+                        .iter()
+                        .find(|l| comparable(l) == comparable(&w))
+                        .cloned()
+                        .unwrap_or(w)
+                });
+            for host in words.chain(linked.iter().cloned()) {
                 if list.len() >= MAX_HOSTS {
                     return found;
                 }
-                if !list.contains(&host) {
+                if !list.iter().any(|h| comparable(h) == comparable(&host)) {
                     list.push(host);
                 }
             }
@@ -228,8 +260,8 @@ mod tests {
         assert_eq!(
             extract(html, &re()),
             Some(vec![
-                "presstv.co.uk".to_string(),
-                "presstv.tv".to_string(),
+                "www.presstv.co.uk".to_string(),
+                "www.presstv.tv".to_string(),
                 "presstv.xn--mgbug7c06b".to_string()
             ]),
             "every block holding the text is read (here, one names none); links count too; IDNA applied"
@@ -242,7 +274,13 @@ mod tests {
                     <a href=\"https://www.presstv.co.uk\">www.presstv.co.uk</a></div><div>www.other.test</div>";
         assert_eq!(
             extract(html, &re()),
-            Some(vec!["presstv.co.uk".to_string()])
+            Some(vec!["www.presstv.co.uk".to_string()])
+        );
+        let ported = "<p>alternate addresses: www.a.test, <a href=\"https://www.a.test:8443/\">www.a.test</a></p>";
+        assert_eq!(
+            extract(ported, &re()),
+            Some(vec!["www.a.test:8443".to_string()]),
+            "the link's port wins"
         );
     }
 
@@ -273,6 +311,11 @@ mod tests {
         let got = extract(&html, &re()).expect("announcement");
         assert_eq!(got.len(), MAX_HOSTS);
         assert_eq!(got[0], "m0.hostile.test");
+        assert_eq!(
+            host_of("https://WWW.Example.co.uk:443/x"),
+            Some("www.example.co.uk".into())
+        );
+        assert_eq!(host_of("http://a.test:8080/"), Some("a.test:8080".into()));
     }
 
     #[test]

@@ -239,7 +239,7 @@ impl Content {
             .iter()
             .map(|s| {
                 let host = |u: &Url| u.host_str().unwrap_or_default().to_ascii_lowercase();
-                let others: Vec<String> = s.mirrors.iter().map(host).collect();
+                let others: Vec<String> = s.all_mirrors().map(host).collect();
                 let matcher = ArticleMatcher::new(s.article_regex.clone());
                 let old = previous
                     .and_then(|p| p.sites.get(&s.name))
@@ -250,8 +250,7 @@ impl Content {
                     // names (what canonical bytes are) may have changed.
                     let vantages = config.vantage_labels();
                     let kept: Vec<String> = s
-                        .mirrors
-                        .iter()
+                        .all_mirrors()
                         .flat_map(|m| vantages.iter().map(move |v| address_key(v, m)))
                         .collect();
                     let mut m = old.memory();
@@ -268,7 +267,7 @@ impl Content {
                 }
                 let content = SiteContent {
                     main: s.main.clone(),
-                    has_mirrors: !s.mirrors.is_empty(),
+                    has_mirrors: s.all_mirrors().next().is_some(),
                     matcher,
                     canon: Canon::new(&host(&s.main), &others),
                     others,
@@ -330,7 +329,7 @@ impl Content {
         let announcing = self
             .sites
             .get(&target.site)
-            .filter(|s| s.announce.is_some() && target.role == Role::Main && target.primary);
+            .filter(|s| s.announce.is_some() && target.announces);
         let mut announced = None;
         let mut pages = Vec::new();
         for h in &mut report.http {

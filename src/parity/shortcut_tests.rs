@@ -105,7 +105,8 @@ fn mirror_body(which: usize, k: usize, n: usize, path: &str) -> (Vec<u8>, &'stat
                 swap_blocks: k % 2 == 0,
                 cache_busters: true,
                 ad: k as u64,
-                announce: false,
+                announce: 0,
+                announce_port: 0,
             };
             let stamp = format!("2026-11-27T10:{:02}:00Z", k % 60);
             (
@@ -300,9 +301,9 @@ fn announcements_come_only_from_a_main_page_that_matches_no_fingerprint() {
     // The busy page's own footer names its host as an alternate address
     // (the site verdict leaves main itself out); then the added footer.
     let want = Some(vec![
-        "busy.test".to_string(),
-        "live.mirror.test".to_string(),
-        "new.mirror.test".to_string(),
+        "www.busy.test".to_string(),
+        "www.live.mirror.test".to_string(),
+        "www.new.mirror.test".to_string(),
     ]);
     assert_eq!(announced(&page), want);
     assert_eq!(announced(&page), want, "the same body: the same list");

@@ -93,7 +93,8 @@ fn noisy_copy_is_similar_and_unrelated_pages_are_not() {
             swap_blocks: true,
             cache_busters: true,
             ad: 2,
-            announce: false,
+            announce: 0,
+            announce_port: 0,
         },
     );
     let noisy = page_of(MIRROR, &noisy_html);

@@ -1,7 +1,8 @@
-//! The registry stage's memory: each registered domain's record (the last
+//! The domain layer's memory: each registered domain's record (the last
 //! good answer, what changed when, when to ask again), so a restart asks
-//! nothing until a domain is due; and the RDAP bootstrap file, so a
-//! bootstrap that cannot be fetched falls back to the last one.
+//! nothing until a domain is due; the RDAP bootstrap file, so a bootstrap
+//! that cannot be fetched falls back to the last one; and the mirrors
+//! discovered from announcements, so they survive a restart.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -56,6 +57,45 @@ pub fn save_bootstrap(
         params![url, body, at],
     )?;
     Ok(())
+}
+
+/// A mirror discovered from a site's announcements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredRow {
+    pub site: String,
+    /// As announced (comparable form: no `www.`).
+    pub host: String,
+    /// Unix seconds.
+    pub added_at: i64,
+    /// Since when the main page no longer announces it (Unix seconds).
+    pub withdrawn_since: Option<i64>,
+}
+
+pub fn load_discovered(conn: &mut Connection) -> rusqlite::Result<Vec<DiscoveredRow>> {
+    let mut stmt = conn
+        .prepare("SELECT site, host, added_at, withdrawn_since FROM discovered ORDER BY rowid")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DiscoveredRow {
+            site: r.get(0)?,
+            host: r.get(1)?,
+            added_at: r.get(2)?,
+            withdrawn_since: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Replaces every discovered mirror with `rows`, in one transaction.
+pub fn save_discovered(conn: &mut Connection, rows: &[DiscoveredRow]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM discovered", [])?;
+    for r in rows {
+        tx.execute(
+            "INSERT INTO discovered (site, host, added_at, withdrawn_since) VALUES (?1, ?2, ?3, ?4)",
+            params![r.site, r.host, r.added_at, r.withdrawn_since],
+        )?;
+    }
+    tx.commit()
 }
 
 #[cfg(test)]

@@ -77,6 +77,9 @@ const MIGRATIONS: &[&str] = &[
     // and the RDAP bootstrap file (`store::registry`).
     "CREATE TABLE registry (domain TEXT PRIMARY KEY, record TEXT NOT NULL);
      CREATE TABLE registry_bootstrap (url TEXT PRIMARY KEY, body BLOB NOT NULL, fetched_at INTEGER NOT NULL);",
+    // v7: mirrors discovered from a site's announcements (`store::registry`).
+    "CREATE TABLE discovered (site TEXT NOT NULL, host TEXT NOT NULL, added_at INTEGER NOT NULL,
+         withdrawn_since INTEGER, PRIMARY KEY (site, host));",
 ];
 
 /// Milliseconds per uptime bucket.

@@ -36,6 +36,8 @@ pub(super) fn target(role: Role) -> Target {
         paths: vec!["/".into()],
         compared: true,
         primary: true,
+        discovered: false,
+        announces: false,
         parity: ParityConfig {
             min_similarity: 0.6,
             max_lag: Duration::from_secs(12),

@@ -5,6 +5,7 @@
 //! it). [`state`] applies the failure/success thresholds across rounds and
 //! derives the address's state. Neither touches metrics or formats output.
 
+pub mod discover;
 mod dns;
 mod kind;
 mod registry;

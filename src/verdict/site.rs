@@ -190,26 +190,39 @@ pub fn evaluate(members: &[Member]) -> SiteVerdict {
         .iter()
         .find(|m| m.role == crate::config::Role::Main)
         .and_then(|m| comparable(&m.host));
-    let mut watched: Vec<String> = Vec::new();
+    // (comparable form, the host as watched)
+    let mut watched: Vec<(String, String)> = Vec::new();
     for m in members
         .iter()
         .filter(|m| m.role == crate::config::Role::Mirror)
     {
-        if let Some(h) = comparable(&m.host)
-            && !watched.contains(&h)
+        if let Some(c) = comparable(&m.host)
+            && !watched.iter().any(|(w, _)| *w == c)
         {
-            watched.push(h);
+            watched.push((c, m.host.clone()));
         }
     }
     let (unwatched, withdrawn) = match &announced {
         None => (Vec::new(), Vec::new()),
-        Some(a) => (
-            a.iter()
-                .filter(|h| !watched.contains(h) && main.as_ref() != Some(*h))
-                .cloned()
-                .collect(),
-            watched.iter().filter(|w| !a.contains(w)).cloned().collect(),
-        ),
+        Some(a) => {
+            let said: Vec<Option<String>> = a.iter().map(|h| comparable(h)).collect();
+            (
+                a.iter()
+                    .zip(&said)
+                    .filter(|(_, c)| {
+                        c.as_ref().is_some_and(|c| {
+                            !watched.iter().any(|(w, _)| w == c) && main.as_ref() != Some(c)
+                        })
+                    })
+                    .map(|(h, _)| h.clone())
+                    .collect(),
+                watched
+                    .iter()
+                    .filter(|(w, _)| !said.iter().any(|c| c.as_ref() == Some(w)))
+                    .map(|(_, host)| host.clone())
+                    .collect(),
+            )
+        }
     };
     SiteVerdict {
         announced,
@@ -265,7 +278,7 @@ mod tests {
             vec!["presstv.tv".to_string()],
             "main itself is not unwatched"
         );
-        assert_eq!(v.withdrawn, vec!["presstv.com".to_string()]);
+        assert_eq!(v.withdrawn, vec!["www.presstv.com".to_string()]);
         assert_eq!(
             v.problems(),
             vec![
@@ -276,7 +289,7 @@ mod tests {
                 ),
                 (
                     SiteKind::MirrorWithdrawn,
-                    "watched as mirrors, no longer announced by the main page: presstv.com"
+                    "watched as mirrors, no longer announced by the main page: www.presstv.com"
                         .to_string()
                 ),
             ]

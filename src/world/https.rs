@@ -49,6 +49,14 @@ pub enum Behavior {
         down: Arc<std::sync::atomic::AtomicBool>,
         up: Box<Behavior>,
     },
+    /// A `Page` whose alternate-address list has as many entries as
+    /// `listed` says (tests change it).
+    Announcing {
+        listed: Arc<std::sync::atomic::AtomicUsize>,
+        /// The port its links name.
+        port: u16,
+        page: Box<Behavior>,
+    },
 }
 
 /// A host the TLS listener serves.
@@ -137,6 +145,29 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
         r
     };
     let mut behavior = vhosts.get(&host).map(|v| &v.behavior);
+    let announcing;
+    if let Some(Behavior::Announcing { listed, port, page }) = behavior
+        && let Behavior::Page {
+            title,
+            feed,
+            frozen,
+            noise,
+            gzip,
+        } = page.as_ref()
+    {
+        announcing = Behavior::Page {
+            title: title.clone(),
+            feed: feed.clone(),
+            frozen: *frozen,
+            noise: Noise {
+                announce: listed.load(std::sync::atomic::Ordering::Relaxed),
+                announce_port: *port,
+                ..*noise
+            },
+            gzip: *gzip,
+        };
+        behavior = Some(&announcing);
+    }
     if let Some(Behavior::Switch { down, up }) = behavior {
         if down.load(std::sync::atomic::Ordering::Relaxed) {
             return reply(503, b"<h1>503</h1><p>Down for maintenance.</p>".to_vec());
@@ -153,7 +184,9 @@ fn respond(vhosts: &HashMap<String, Vhost>, req: &Request<Incoming>) -> Response
             }
             r
         }
-        Some(Behavior::Switch { .. }) => reply(500, b"nested switch".to_vec()),
+        Some(Behavior::Switch { .. } | Behavior::Announcing { .. }) => {
+            reply(500, b"nested switch".to_vec())
+        }
         Some(Behavior::Busy {
             title,
             feed,
@@ -204,4 +237,24 @@ pub async fn serve_blackhole(listener: TcpListener) {
             held.push(tcp);
         }
     }
+}
+
+/// Binds 127.0.0.1, .3 and .4 on one port.
+pub async fn bind_trio(
+    live: std::net::IpAddr,
+    blackhole: std::net::IpAddr,
+    hijack: std::net::IpAddr,
+) -> anyhow::Result<(TcpListener, TcpListener, TcpListener, u16)> {
+    for _ in 0..20 {
+        let live = TcpListener::bind((live, 0)).await?;
+        let port = live.local_addr()?.port();
+        let (Ok(b), Ok(h)) = (
+            TcpListener::bind((blackhole, port)).await,
+            TcpListener::bind((hijack, port)).await,
+        ) else {
+            continue;
+        };
+        return Ok((live, b, h, port));
+    }
+    anyhow::bail!("no port free on 127.0.0.1, .3 and .4 at once")
 }

@@ -100,6 +100,8 @@ pub struct World {
     /// (`busy_healthy`, `busy_tampered`, `busy_halfdead`, `busy_stale`).
     pub busy: Vec<Scenario>,
     flappy: Arc<std::sync::atomic::AtomicBool>,
+    /// How many alternate addresses [`ANNOUNCER_HOST`] lists.
+    announced: Arc<std::sync::atomic::AtomicUsize>,
     _dns: Vec<dns::DnsServer>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -126,7 +128,8 @@ impl World {
     /// Starts the world on loopback.
     pub async fn start() -> anyhow::Result<Self> {
         let ca = Ca::new()?;
-        let (tls_listener, blackhole, hijack, port) = bind_trio().await?;
+        let (tls_listener, blackhole, hijack, port) =
+            https::bind_trio(LIVE, BLACKHOLE, HIJACK).await?;
         let plain = TcpListener::bind((LIVE, 0)).await?;
         let http_port = plain.local_addr()?.port();
         let main_url = format!("https://{MAIN_HOST}:{port}/");
@@ -158,7 +161,8 @@ impl World {
                 swap_blocks: true,
                 cache_busters: true,
                 ad: 1,
-                announce: false,
+                announce: 0,
+                announce_port: 0,
             },
             true,
         );
@@ -389,14 +393,12 @@ impl World {
             });
         }
         // Hosts that are no scenario of the whole-world site.
-        let announcing = page(
-            false,
-            Noise {
-                announce: true,
-                ..Noise::default()
-            },
-            false,
-        );
+        let announced = Arc::new(std::sync::atomic::AtomicUsize::new(pages::ANNOUNCED.len()));
+        let announcing = Behavior::Announcing {
+            listed: announced.clone(),
+            port,
+            page: Box::new(live.clone()),
+        };
         for (host, behavior) in [
             (PUBLIC_HOST, &live),
             (resolvers::DNS_HOST, &live),
@@ -447,6 +449,7 @@ impl World {
             port,
             http_port,
             flappy,
+            announced,
             ca_pem: ca.pem.clone(),
             ca,
             scenarios,
@@ -459,6 +462,13 @@ impl World {
     /// A certificate for `name` signed by the world's CA: (cert PEM, key PEM).
     pub fn issue(&self, name: &str) -> anyhow::Result<(String, String)> {
         Ok(self.ca.issue_pem(name)?)
+    }
+
+    /// Makes [`ANNOUNCER_HOST`] list only the first `n` of
+    /// [`pages::ANNOUNCED`] (0: no list at all).
+    pub fn set_announced(&self, n: usize) {
+        self.announced
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes the `flappy` scenario answer 503 (`true`) or its page.
@@ -577,20 +587,4 @@ pub(crate) struct Watch<'a> {
     max_lag: &'a str,
     thresholds: (u32, u32),
     extra: &'a str,
-}
-
-/// Binds 127.0.0.1, .3 and .4 on one port.
-async fn bind_trio() -> anyhow::Result<(TcpListener, TcpListener, TcpListener, u16)> {
-    for _ in 0..20 {
-        let live = TcpListener::bind((LIVE, 0)).await?;
-        let port = live.local_addr()?.port();
-        let (Ok(b), Ok(h)) = (
-            TcpListener::bind((BLACKHOLE, port)).await,
-            TcpListener::bind((HIJACK, port)).await,
-        ) else {
-            continue;
-        };
-        return Ok((live, b, h, port));
-    }
-    anyhow::bail!("no port free on 127.0.0.1, .3 and .4 at once")
 }

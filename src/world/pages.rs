@@ -107,9 +107,11 @@ pub struct Noise {
     pub cache_busters: bool,
     /// Which ad to show.
     pub ad: u64,
-    /// End with the site's list of alternate addresses ([`ANNOUNCED`]), as
-    /// Press TV's pages do.
-    pub announce: bool,
+    /// End with the site's list of alternate addresses, as Press TV's
+    /// pages do: the first this many of [`ANNOUNCED`] (0: no list).
+    pub announce: usize,
+    /// The port the list's links name (0: the scheme's default).
+    pub announce_port: u16,
 }
 
 /// The alternate addresses an announcing page lists: one the world
@@ -164,11 +166,18 @@ pub fn homepage(
         "Learn a language in 30 days",
     ];
     let ad = ads[(noise.ad % 3) as usize];
-    let announce = if noise.announce {
+    let announce = if noise.announce > 0 {
+        let list: Vec<String> = ANNOUNCED
+            .iter()
+            .take(noise.announce)
+            .map(|h| match noise.announce_port {
+                0 => format!("<a href=\"https://{h}/\">{h}</a>"),
+                p => format!("<a href=\"https://{h}:{p}/\">{h}</a>"),
+            })
+            .collect();
         format!(
-            "<p class=\"alternate\">{site_title}'s website can also be accessed at the following alternate addresses:<br>\
-             <a href=\"https://{}/\">{}</a>, {}</p>",
-            ANNOUNCED[0], ANNOUNCED[0], ANNOUNCED[1]
+            "<p class=\"alternate\">{site_title}'s website can also be accessed at the following alternate addresses:<br>{}</p>",
+            list.join(", ")
         )
     } else {
         String::new()

@@ -75,6 +75,7 @@ fn target(e: &Entry) -> TargetView {
         target: e.target.label(),
         role: name(&e.target.role),
         vantage: e.target.vantage.clone(),
+        discovered: e.target.discovered,
         registry: last.and_then(|r| r.registry.as_ref()).map(registry),
         proxy: last.and_then(|r| r.vantage.as_ref()).map(|v| ProxyView {
             proxy: v.proxy.clone(),

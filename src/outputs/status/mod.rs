@@ -107,6 +107,10 @@ pub struct TargetView {
     pub role: String,
     /// Where it is probed from (`local`: this machine, directly).
     pub vantage: String,
+    /// A mirror added at run time from the site's announcements
+    /// (`discover = "watch"`); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub discovered: bool,
     /// Set for a vantage that probes through a proxy, after its first round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyView>,
