@@ -95,16 +95,9 @@ pub struct Record {
     pub failures: u32,
 }
 
-/// What a round sees of its domain's registry record.
-#[derive(Debug, Clone, Serialize)]
-pub struct Evidence {
-    pub domain: String,
-    pub facts: Option<DomainFacts>,
-    pub source: Option<Source>,
-    pub fetched_at: Option<i64>,
-    pub error: Option<String>,
-    pub changed: BTreeMap<String, i64>,
-}
+/// What a round sees of its domain's registry record: the record itself
+/// (a domain never asked yet has one with no facts).
+pub type Evidence = Record;
 
 /// Every domain's record, shared by the watcher (writes) and rounds (read).
 #[derive(Default)]
@@ -136,15 +129,10 @@ impl Registry {
         }
         let domain = registered_domain(host);
         let records = self.records.read().unwrap_or_else(|p| p.into_inner());
-        let r = records.get(&domain);
-        Some(Evidence {
-            domain: domain.clone(),
-            facts: r.and_then(|r| r.facts.clone()),
-            source: r.and_then(|r| r.source.clone()),
-            fetched_at: r.and_then(|r| r.fetched_at),
-            error: r.and_then(|r| r.error.clone()),
-            changed: r.map(|r| r.changed.clone()).unwrap_or_default(),
-        })
+        Some(records.get(&domain).cloned().unwrap_or(Record {
+            domain,
+            ..Record::default()
+        }))
     }
 
     pub fn get(&self, domain: &str) -> Option<Record> {

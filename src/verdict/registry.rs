@@ -97,8 +97,7 @@ mod tests {
             facts,
             source: Some(Source::Rdap("rdap.test".into())),
             fetched_at: Some(now_s() - 60),
-            error: None,
-            changed: Default::default(),
+            ..Evidence::default()
         }
     }
 

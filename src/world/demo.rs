@@ -6,7 +6,7 @@
 //! `domain_expiring` besides every scenario's verdict.
 
 use super::registry::Fixture;
-use super::{ANNOUNCER_HOST, Watch, World};
+use super::{ANNOUNCER_HOST, World};
 
 /// The demo's censoring vantage.
 pub const DEMO_VANTAGE: &str = "censored-net";
@@ -34,16 +34,12 @@ impl World {
         censor_proxy: &str,
         registry: &str,
     ) -> String {
-        let watch = Watch {
+        let mut text = self.whole_world(
             listen,
             ca_file,
-            interval,
-            timeout,
-            max_lag,
-            thresholds: (1, 1),
-            extra: "vantages = [\"local\"]",
-        };
-        let mut text = self.one_site(&watch, "world", super::MAIN_HOST, &self.scenarios);
+            (interval, timeout, max_lag),
+            "vantages = [\"local\"]",
+        );
         text.push_str(&format!(
             "\n[[sites]]\nname = \"abroad\"\nmain = \"{}\"\nmirrors = [\"{}\"]\nvantages = [\"local\", \"{DEMO_VANTAGE}\"]\n\n\
              [[vantages]]\nname = \"{DEMO_VANTAGE}\"\nproxy = \"{censor_proxy}\"\n\n{registry}",

@@ -565,6 +565,18 @@ impl World {
         timeout: &str,
         max_lag: &str,
     ) -> String {
+        self.whole_world(listen, ca_file, (interval, timeout, max_lag), "")
+    }
+
+    /// Every scenario as a mirror of [`MAIN_HOST`] (site `world`), with
+    /// thresholds of 1 and `extra` in `[defaults]`.
+    pub(crate) fn whole_world(
+        &self,
+        listen: &str,
+        ca_file: &str,
+        (interval, timeout, max_lag): (&str, &str, &str),
+        extra: &str,
+    ) -> String {
         let watch = Watch {
             listen,
             ca_file,
@@ -572,7 +584,7 @@ impl World {
             timeout,
             max_lag,
             thresholds: (1, 1),
-            extra: "",
+            extra,
         };
         self.one_site(&watch, "world", MAIN_HOST, &self.scenarios)
     }
