@@ -44,6 +44,8 @@ fn reg() -> &'static Reg {
                 ("hostile.test", Fixture::NotFound),
                 // The probe test's.
                 ("stale.test", Fixture::ClientHold),
+                // The shutdown test's: answers after 30 s.
+                ("redirect.test", Fixture::Slow),
             ]))
             .expect("registry world");
         Reg { env, registry }
@@ -592,4 +594,39 @@ fn discovered_mirrors_are_watched_kept_across_a_restart_and_dropped_when_withdra
     );
     env.world.set_announced(2);
     assert_eq!(left[0].0, healthy);
+}
+
+/// SIGTERM stops the daemon within 5 s while a registry query hangs.
+#[test]
+fn a_hanging_registry_query_does_not_hold_shutdown() {
+    let r = reg();
+    let env = &r.env;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[server]\nlisten = \"{listen}\"\n\n[registry]\nbootstrap_url = \"{}\"\ntimeout = \"60s\"\n\n\
+         [defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"{}\"]\nca_file = \"{}\"\n\n\
+         [[sites]]\nname = \"news\"\nmain = \"{}\"\n",
+        r.registry.bootstrap_url(),
+        env.world.dns,
+        env.ca_file,
+        env.world.url("www.redirect.test"),
+    );
+    let path = env.dir.path().join("hang.toml");
+    std::fs::write(&path, config).expect("config");
+    let mut d = start_daemon_with(&path, &listen, &[]);
+    wait_for("the slow query under way", Duration::from_secs(20), || {
+        (r.registry.asked("redirect.test") > 0).then_some(())
+    });
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+    let started = std::time::Instant::now();
+    let status = wait_for("the daemon to exit", Duration::from_secs(30), || {
+        d.child.try_wait().ok().flatten()
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(status.success(), "{status:?}");
 }

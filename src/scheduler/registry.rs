@@ -102,7 +102,10 @@ pub async fn run(
                 let Some(client) = client(&s) else {
                     break 'pass Duration::from_secs(3600);
                 };
-                ensure_bootstrap(&mut bootstrap, &s, &client, &store, &metrics).await;
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    () = ensure_bootstrap(&mut bootstrap, &s, &client, &store, &metrics) => {}
+                }
                 let servers = Servers {
                     bootstrap: bootstrap
                         .as_ref()
@@ -121,7 +124,9 @@ pub async fn run(
                     .cloned()
                     .collect();
                 let timeout = s.config.timeout;
-                let answers: Vec<_> = futures_util::stream::iter(due)
+                // Each answer is applied as it comes; shutdown does not wait
+                // for queries in flight (they are asked again when due).
+                let mut answers = futures_util::stream::iter(due)
                     .map(|d| {
                         let (client, servers) = (&client, &servers);
                         async move {
@@ -129,10 +134,13 @@ pub async fn run(
                             (d, got)
                         }
                     })
-                    .buffer_unordered(s.config.concurrency)
-                    .collect()
-                    .await;
-                for (domain, got) in answers {
+                    .buffer_unordered(s.config.concurrency);
+                loop {
+                    let next = tokio::select! {
+                        _ = token.cancelled() => return,
+                        next = answers.next() => next,
+                    };
+                    let Some((domain, got)) = next else { break };
                     apply(&registry, &s, &store, &metrics, &domain, got).await;
                 }
                 let next = s
