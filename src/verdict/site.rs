@@ -86,9 +86,11 @@ pub struct Blocked {
 pub struct SiteVerdict {
     /// How many (address, vantage) members the site has.
     pub members: usize,
-    /// Every member is down or degraded: no address is up from any vantage.
+    /// No address is up from any vantage: every member with a state is
+    /// down or degraded (a member still `unknown`, such as one behind a
+    /// vantage whose proxy is down, counts on neither side).
     pub all_down: bool,
-    /// Some member has not finished a round yet.
+    /// Some address has no state from any vantage yet (just added).
     pub any_unknown: bool,
     /// Addresses blocked somewhere, in member order.
     pub blocked: Vec<Blocked>,
@@ -229,11 +231,15 @@ pub fn evaluate(members: &[Member]) -> SiteVerdict {
         unwatched,
         withdrawn,
         members: members.len(),
-        all_down: !members.is_empty()
+        all_down: members.iter().any(|m| m.state != State::Unknown)
             && members
                 .iter()
-                .all(|m| matches!(m.state, State::Down | State::Degraded)),
-        any_unknown: members.iter().any(|m| m.state == State::Unknown),
+                .all(|m| matches!(m.state, State::Down | State::Degraded | State::Unknown)),
+        any_unknown: members.iter().any(|m| {
+            !members
+                .iter()
+                .any(|o| o.address == m.address && o.state != State::Unknown)
+        }),
         blocked,
     }
 }
@@ -343,8 +349,20 @@ mod tests {
             m("www.mirror.test", "uk", State::Unknown, &[]),
         ]);
         assert_eq!(unknown.blocked, vec![]);
-        assert!(unknown.any_unknown);
-        assert!(!unknown.all_down);
+        assert!(
+            unknown.all_down && !unknown.any_unknown,
+            "a vantage that knows nothing (its proxy is down) does not hold back the site alert"
+        );
+        let added = evaluate(&[
+            m("www.mirror.test", "local", State::Down, &[Kind::HttpError]),
+            m("www.new.test", "local", State::Unknown, &[]),
+        ]);
+        assert!(
+            added.all_down && added.any_unknown,
+            "an address without any round yet holds it back"
+        );
+        let none = evaluate(&[m("www.new.test", "local", State::Unknown, &[])]);
+        assert!(!none.all_down);
     }
 
     #[test]
