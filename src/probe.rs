@@ -77,18 +77,9 @@ async fn ask_registry(
         ask.timeout,
     )
     .map_err(|e| anyhow::anyhow!("registry client: {e}"))?;
-    let server = ask.bootstrap_url.host_str().unwrap_or_default().to_string();
-    let bootstrap = registry::fetch(
-        &client,
-        &ask.bootstrap_url,
-        registry::MAX_BOOTSTRAP,
-        ask.timeout,
-        &server,
-    )
-    .await
-    .ok()
-    .and_then(|b| crate::checks::rdap::Bootstrap::parse(&b).ok())
-    .unwrap_or_else(crate::checks::rdap::builtin);
+    let bootstrap = registry::fetch_bootstrap(&client, &ask.bootstrap_url, ask.timeout)
+        .await
+        .map_or_else(|_| crate::checks::rdap::builtin(), |(b, _)| b);
     let mut whois = crate::config::registry::builtin_whois();
     whois.extend(ask.whois);
     let servers = Servers {

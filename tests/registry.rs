@@ -8,7 +8,6 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use mirrorwatch::checks::rdap::Bootstrap;
 use mirrorwatch::checks::registry::{self, QueryError, Servers, Source};
 use mirrorwatch::world::registry::{Fixture, RegistryWorld};
 
@@ -64,17 +63,11 @@ fn ask(domain: &str, whois: bool) -> Result<(registry::DomainFacts, Source), Que
             r.registry.bootstrap_url()
         };
         let url = url::Url::parse(&url).expect("url");
-        let body = registry::fetch(
-            &client,
-            &url,
-            registry::MAX_BOOTSTRAP,
-            Duration::from_secs(2),
-            "boot",
-        )
-        .await
-        .expect("bootstrap");
+        let (bootstrap, _) = registry::fetch_bootstrap(&client, &url, Duration::from_secs(2))
+            .await
+            .expect("bootstrap fetched and parsed");
         let servers = Servers {
-            bootstrap: Bootstrap::parse(&body).expect("bootstrap parses"),
+            bootstrap,
             rdap: Default::default(),
             whois: [("test".to_string(), r.registry.whois.to_string())].into(),
         };

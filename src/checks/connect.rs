@@ -10,6 +10,7 @@ use super::net::{self, Stream, TcpReport};
 use super::proxy::Dest;
 use super::tls::TlsReport;
 use super::{Flow, Round, RoundReport};
+use crate::ground::domain::ip_literal;
 
 /// At most this many addresses per family are probed.
 pub const MAX_PER_FAMILY: usize = 8;
@@ -41,20 +42,13 @@ pub struct Pool {
 /// names, the host name.
 fn addresses(round: &Round<'_>, report: &RoundReport) -> Vec<Dest> {
     let host = round.target.url.host_str().unwrap_or_default();
-    let literal = host
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse::<IpAddr>();
-    if round.proxy_resolves() && literal.is_err() {
-        return vec![Dest::Name(host.to_string())];
+    if let Some(name) = round.proxied_name(host) {
+        return vec![name];
     }
     let all = if report.dns.looked_up {
         report.dns.all_addresses()
     } else {
-        let host = round.target.url.host_str().unwrap_or_default();
-        host.trim_matches(|c| c == '[' || c == ']')
-            .parse()
-            .into_iter()
-            .collect()
+        ip_literal(host).into_iter().collect()
     };
     let probe = |a: &&IpAddr| !round.skip.contains(a);
     let v4 = all

@@ -26,7 +26,7 @@ use super::tls::TlsSetup;
 use super::{Flow, Round, RoundReport};
 use crate::config::{ResolverSpec, Settings};
 use crate::ground::bogon;
-use crate::ground::domain::registered_domain;
+use crate::ground::domain::{ip_literal, registered_domain};
 
 /// Per-query timeout: a share of the round's budget, so one silent resolver
 /// leaves time for the connect, TLS and HTTP stages.
@@ -489,10 +489,9 @@ async fn ns(resolver: &Resolver, host: &str, at: &Asking<'_>) -> NsAnswer {
 /// The DNS stage. Continues when at least one resolver returned an address.
 pub async fn run(round: &Round<'_>, report: &mut RoundReport) -> Flow {
     let host = round.target.url.host_str().unwrap_or_default();
-    let bare = host.trim_matches(|c| c == '[' || c == ']');
     // A literal address needs no lookup; through a proxy that resolves
     // names, the lookup is the proxy's and not observable from here.
-    if bare.parse::<IpAddr>().is_ok() || round.proxy_resolves() {
+    if ip_literal(host).is_some() || round.proxy_resolves() {
         report.dns.looked_up = false;
         return Flow::Continue;
     }
@@ -535,8 +534,7 @@ pub async fn run(round: &Round<'_>, report: &mut RoundReport) -> Flow {
 /// Resolves `host` for a redirect hop: the first resolver that returns an
 /// address wins.
 pub async fn resolve_any(round: &Round<'_>, host: &str) -> Option<IpAddr> {
-    let bare = host.trim_matches(|c| c == '[' || c == ']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
+    if let Some(ip) = ip_literal(host) {
         return Some(ip);
     }
     let at = Asking {

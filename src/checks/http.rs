@@ -366,11 +366,8 @@ async fn other_sender(
     drivers: &mut Drivers,
 ) -> Result<SendRequest<Empty<Bytes>>, Failure> {
     let host = url.host_str().unwrap_or_default();
-    let literal = host
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse::<IpAddr>();
-    let dest = if round.proxy_resolves() && literal.is_err() {
-        Dest::Name(host.to_string())
+    let dest = if let Some(name) = round.proxied_name(host) {
+        name
     } else {
         let ip = dns::resolve_any(round, host).await.ok_or_else(|| Failure {
             stage: FailStage::Redirect,

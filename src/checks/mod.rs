@@ -216,6 +216,13 @@ impl Round<'_> {
         self.proxy.is_some_and(|p| p.kind.resolves_names())
     }
 
+    /// Where a connection to `host` goes when the proxy resolves names
+    /// and `host` is one (not an address literal); `None` otherwise.
+    pub fn proxied_name(&self, host: &str) -> Option<proxy::Dest> {
+        (self.proxy_resolves() && crate::ground::domain::ip_literal(host).is_none())
+            .then(|| proxy::Dest::Name(host.to_string()))
+    }
+
     /// Time left before the round's deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())

@@ -119,12 +119,7 @@ impl Registry {
     /// The evidence for a round of `host`: `None` when the registry stage
     /// is off or the host is an address (nothing to judge).
     pub fn evidence(&self, host: &str) -> Option<Evidence> {
-        if !self.enabled()
-            || host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok()
-        {
+        if !self.enabled() || crate::ground::domain::ip_literal(host).is_some() {
             return None;
         }
         let domain = registered_domain(host);
@@ -321,14 +316,20 @@ pub async fn fetch(
         }
         Ok(body)
     };
-    tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(failed(format!(
-                "no answer within {}",
-                humantime::format_duration(timeout)
-            )))
-        })
+    within(server, timeout, work).await
+}
+
+/// The RDAP bootstrap file at `url`, parsed, with its bytes (to store).
+pub async fn fetch_bootstrap(
+    client: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+) -> Result<(Bootstrap, Vec<u8>), QueryError> {
+    let server = url.host_str().unwrap_or_default().to_string();
+    let body = fetch(client, url, MAX_BOOTSTRAP, timeout, &server).await?;
+    Bootstrap::parse(&body)
+        .map(|b| (b, body))
+        .map_err(|message| QueryError::Failed { server, message })
 }
 
 /// `Retry-After`: seconds, or an HTTP date (capped at a day).
@@ -370,13 +371,22 @@ async fn whois(addr: &str, domain: &str, timeout: Duration) -> Result<String, Qu
         }
         Ok(String::from_utf8_lossy(&buf).into_owned())
     };
+    within(addr, timeout, work).await
+}
+
+/// `work`, or "no answer within …" from `server` once `timeout` passes.
+async fn within<T>(
+    server: &str,
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, QueryError>>,
+) -> Result<T, QueryError> {
     tokio::time::timeout(timeout, work)
         .await
         .unwrap_or_else(|_| {
-            Err(failed(format!(
-                "no answer within {}",
-                humantime::format_duration(timeout)
-            )))
+            Err(QueryError::Failed {
+                server: server.to_string(),
+                message: format!("no answer within {}", humantime::format_duration(timeout)),
+            })
         })
 }
 

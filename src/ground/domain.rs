@@ -15,9 +15,25 @@ pub fn registered_domain(host: &str) -> String {
     }
 }
 
+/// The address a URL host names literally (`127.0.0.1`, `[::1]`), if it
+/// is one rather than a name.
+pub fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_matches(['[', ']']).parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::registered_domain;
+    use super::{ip_literal, registered_domain};
+
+    #[test]
+    fn ip_literals() {
+        assert_eq!(ip_literal("[::1]"), Some("::1".parse().expect("ip")));
+        assert_eq!(
+            ip_literal("127.0.0.1"),
+            Some("127.0.0.1".parse().expect("ip"))
+        );
+        assert_eq!(ip_literal("www.a.test"), None);
+    }
 
     #[test]
     fn registered_domains() {

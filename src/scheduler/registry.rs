@@ -43,12 +43,7 @@ impl Setup {
         let mut domains: BTreeMap<String, Vec<Key>> = BTreeMap::new();
         for t in config.targets() {
             let host = t.url.host_str().unwrap_or_default();
-            if host.is_empty()
-                || host
-                    .trim_matches(['[', ']'])
-                    .parse::<std::net::IpAddr>()
-                    .is_ok()
-            {
+            if host.is_empty() || crate::ground::domain::ip_literal(host).is_some() {
                 continue;
             }
             domains
@@ -94,14 +89,20 @@ pub async fn run(
     token: CancellationToken,
 ) {
     let mut bootstrap: Option<(String, Bootstrap, i64)> = None;
+    // The HTTP client, built again only when the setup changes.
+    let mut built: Option<(Setup, reqwest::Client)> = None;
     loop {
         let current = setup.borrow_and_update().clone();
         let wait = match current {
             None => Duration::from_secs(3600),
             Some(s) => 'pass: {
-                let Some(client) = client(&s) else {
+                if built.as_ref().is_none_or(|(b, _)| *b != s) {
+                    built = client(&s).map(|c| (s.clone(), c));
+                }
+                let Some((_, client)) = &built else {
                     break 'pass Duration::from_secs(3600);
                 };
+                let client = client.clone();
                 tokio::select! {
                     _ = token.cancelled() => return,
                     () = ensure_bootstrap(&mut bootstrap, &s, &client, &store, &metrics) => {}
@@ -151,7 +152,7 @@ pub async fn run(
                     .unwrap_or(now + 60);
                 let bootstrap_due = bootstrap
                     .as_ref()
-                    .map_or(now + 60, |b| b.2 + BOOTSTRAP_EVERY);
+                    .map_or(now + 60, |b| b.2.saturating_add(BOOTSTRAP_EVERY));
                 let at = next.min(bootstrap_due);
                 Duration::from_secs(
                     u64::try_from(at.saturating_sub(now_s()))
@@ -187,7 +188,7 @@ async fn ensure_bootstrap(
     let now = now_s();
     if current
         .as_ref()
-        .is_some_and(|(u, _, at)| *u == url && now - at < BOOTSTRAP_EVERY)
+        .is_some_and(|(u, _, at)| *u == url && now.saturating_sub(*at) < BOOTSTRAP_EVERY)
     {
         return;
     }
@@ -199,33 +200,13 @@ async fn ensure_bootstrap(
             && let Ok(b) = Bootstrap::parse(&body)
         {
             *current = Some((url.clone(), b, at));
-            if now - at < BOOTSTRAP_EVERY {
+            if now.saturating_sub(at) < BOOTSTRAP_EVERY {
                 return;
             }
         }
     }
-    let server = s
-        .config
-        .bootstrap_url
-        .host_str()
-        .unwrap_or_default()
-        .to_string();
-    let fetched = registry::fetch(
-        client,
-        &s.config.bootstrap_url,
-        registry::MAX_BOOTSTRAP,
-        s.config.timeout,
-        &server,
-    )
-    .await
-    .and_then(|body| {
-        Bootstrap::parse(&body)
-            .map(|b| (b, body))
-            .map_err(|message| QueryError::Failed {
-                server: server.clone(),
-                message,
-            })
-    });
+    let fetched =
+        registry::fetch_bootstrap(client, &s.config.bootstrap_url, s.config.timeout).await;
     match fetched {
         Ok((b, body)) => {
             let key = url.clone();
@@ -241,12 +222,11 @@ async fn ensure_bootstrap(
             metrics.domains.failed(e.server());
             tracing::warn!(error = %e, "RDAP bootstrap file not fetched; using the last one or the built-in map");
             // Try again in an hour, not at every pass.
-            let (b, _) = current
+            let b = current
                 .take()
                 .filter(|(u, _, _)| *u == url)
-                .map(|(_, b, at)| (b, at))
-                .unwrap_or_else(|| (rdap::builtin(), 0));
-            *current = Some((url, b, now - BOOTSTRAP_EVERY + 3600));
+                .map_or_else(rdap::builtin, |(_, b, _)| b);
+            *current = Some((url, b, now.saturating_sub(BOOTSTRAP_EVERY - 3600)));
         }
     }
 }
