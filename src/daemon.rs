@@ -135,7 +135,7 @@ pub async fn run_until(
     // Mirrors discovered before a restart are watched again at once.
     let mut discovery = discovery::Discovery::load(&store).await;
     let mut base = config.clone();
-    let config = discovery.apply(config);
+    let config = config.with_discovered(&discovery.hosts());
     let pipeline = Pipeline::new(&config, None).context("building probes")?;
     let targets = config.targets();
     let board = Arc::new(Board::new(&targets));
@@ -240,6 +240,10 @@ pub async fn run_until(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let mut current = config;
     let mut looks = tokio::time::interval(DISCOVERY_EVERY);
+    let hooks = Hooks {
+        probe: &probe,
+        registry: &registry_tx,
+    };
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
@@ -250,11 +254,15 @@ pub async fn run_until(
                     discovery.save(&shared.store).await;
                 }
                 if mirrors {
-                    let applied = discovery.apply(base.clone());
-                    let prepared = Pipeline::new(&applied, Some(&shared.pipeline()))
-                        .map(|p| (applied, p))
-                        .map_err(|e| format!("{e:#}"));
-                    match reload(prepared, &mut current, &shared, &mut scheduler) {
+                    // The running config's sites, with the new set of
+                    // discovered mirrors, prepared off this loop like a
+                    // reload.
+                    let start = Start::Base(Box::new(base.clone()));
+                    let prepared = tokio::select! {
+                        _ = token.cancelled() => break,
+                        p = prepare(start, discovery.hosts(), shared.pipeline()) => p,
+                    };
+                    match apply(prepared, &mut base, &mut current, &shared, &mut scheduler, &hooks) {
                         Ok(summary) => tracing::info!(%summary, "discovered mirrors applied"),
                         Err(e) => tracing::error!(error = %e, "applying discovered mirrors"),
                     }
@@ -265,31 +273,14 @@ pub async fn run_until(
                 // Reading and validating the config (and building its
                 // probes: CA files, regexes) is slow for a large or absurd
                 // config: it runs off this loop, so SIGTERM still stops
-                // the daemon within the grace period.
+                // the daemon within the grace period. What the file says,
+                // plus what discovery found.
+                let start = Start::Source(source.clone());
                 let prepared = tokio::select! {
                     _ = token.cancelled() => break,
-                    p = prepare(source.clone(), shared.pipeline()) => p,
+                    p = prepare(start, discovery.hosts(), shared.pipeline()) => p,
                 };
-                // What the file says, plus what discovery found.
-                let prepared = match prepared {
-                    Ok((loaded, pipeline)) => {
-                        base = loaded.clone();
-                        if discovery::Discovery::wanted(&loaded) {
-                            let applied = discovery.apply(loaded);
-                            Pipeline::new(&applied, Some(&pipeline))
-                                .map(|p| (applied, p))
-                                .map_err(|e| format!("{e:#}"))
-                        } else {
-                            Ok((loaded, pipeline))
-                        }
-                    }
-                    Err(e) => Err(e),
-                };
-                let result = reload(prepared, &mut current, &shared, &mut scheduler);
-                if result.is_ok() {
-                    probe.configure(&current);
-                    registry_tx.send_replace(crate::scheduler::registry::Setup::of(&current));
-                }
+                let result = apply(prepared, &mut base, &mut current, &shared, &mut scheduler, &hooks);
                 if let Some(reply) = req.reply {
                     let _ = reply.send(result);
                 }
@@ -312,17 +303,35 @@ pub async fn run_until(
     Ok(())
 }
 
-/// A config read and validated for a reload, with its pipeline.
-type Prepared = Result<(Config, Pipeline), String>;
+/// What a reload starts from.
+enum Start {
+    /// The config's source (SIGHUP, `POST /-/reload`).
+    Source(Source),
+    /// The running config as read, again (the discovered mirrors changed).
+    Base(Box<Config>),
+}
 
-/// Loads the config and builds its pipeline on a thread of its own (not a
-/// runtime blocking thread: the runtime waits for those on exit).
-async fn prepare(source: Source, previous: Arc<Pipeline>) -> Prepared {
+/// A reload's config as read, the config to run (with the discovered
+/// mirrors), and its pipeline.
+type Prepared = Result<(Config, Config, Pipeline), String>;
+
+/// Loads the config, adds the discovered mirrors (`found`, by site) and
+/// builds its pipeline, on a thread of its own (not a runtime blocking
+/// thread: the runtime waits for those on exit).
+async fn prepare(
+    start: Start,
+    found: std::collections::BTreeMap<String, Vec<String>>,
+    previous: Arc<Pipeline>,
+) -> Prepared {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("mirrorwatch-reload".into())
         .spawn(move || {
-            let result = match source.load() {
+            let loaded = match start {
+                Start::Base(config) => Ok(*config),
+                Start::Source(source) => source.load(),
+            };
+            let result = match loaded {
                 Err(errors) => {
                     for line in errors.to_string().lines() {
                         tracing::error!(
@@ -332,13 +341,16 @@ async fn prepare(source: Source, previous: Arc<Pipeline>) -> Prepared {
                     }
                     Err(errors.to_string())
                 }
-                Ok(config) => match Pipeline::new(&config, Some(&previous)) {
-                    Ok(p) => Ok((config, p)),
-                    Err(e) => {
-                        tracing::error!(error = %e, "config reload refused; keeping the running config");
-                        Err(format!("{e:#}"))
+                Ok(base) => {
+                    let config = base.clone().with_discovered(&found);
+                    match Pipeline::new(&config, Some(&previous)) {
+                        Ok(p) => Ok((base, config, p)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "config reload refused; keeping the running config");
+                            Err(format!("{e:#}"))
+                        }
                     }
-                },
+                }
             };
             let _ = tx.send(result);
         });
@@ -349,9 +361,39 @@ async fn prepare(source: Source, previous: Arc<Pipeline>) -> Prepared {
         .unwrap_or_else(|_| Err("the reload thread stopped without an answer".into()))
 }
 
+/// What else follows the config in force: `/probe` and the registry stage.
+struct Hooks<'a> {
+    probe: &'a server::probe::ProbeEndpoint,
+    registry: &'a tokio::sync::watch::Sender<Option<crate::scheduler::registry::Setup>>,
+}
+
+/// Applies a prepared config (see [`reload`]), keeps what it was read as in
+/// `base`, and brings `/probe` and the registry stage along.
+fn apply(
+    prepared: Prepared,
+    base: &mut Config,
+    current: &mut Config,
+    shared: &Arc<Shared>,
+    scheduler: &mut Scheduler,
+    hooks: &Hooks<'_>,
+) -> Result<String, String> {
+    let prepared = prepared.map(|(read, config, pipeline)| {
+        *base = read;
+        (config, pipeline)
+    });
+    let result = reload(prepared, current, shared, scheduler);
+    if result.is_ok() {
+        hooks.probe.configure(current);
+        hooks
+            .registry
+            .send_replace(crate::scheduler::registry::Setup::of(current));
+    }
+    result
+}
+
 /// Applies a prepared config; `Err` carries every problem.
 fn reload(
-    prepared: Prepared,
+    prepared: Result<(Config, Pipeline), String>,
     current: &mut Config,
     shared: &Arc<Shared>,
     scheduler: &mut Scheduler,

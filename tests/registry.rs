@@ -508,11 +508,12 @@ fn discovered_mirrors_are_watched_kept_across_a_restart_and_dropped_when_withdra
     let db = env.dir.path().join("discover.db");
     let listen = format!("127.0.0.1:{}", free_port());
     let config = format!(
-        "[server]\nlisten = \"{listen}\"\n\n[storage]\npath = \"{}\"\n\n\
+        "[server]\nlisten = \"{listen}\"\n\n[storage]\npath = \"{}\"\n\n{}\n\
          [defaults]\ninterval = \"1s\"\ntimeout = \"1s\"\nresolvers = [\"{}\"]\nca_file = \"{}\"\n\
          failure_threshold = 1\nsuccess_threshold = 1\n\n\
          [[sites]]\nname = \"news\"\nmain = \"{}\"\ndiscover = \"watch\"\ndiscover_grace = \"2s\"\n",
         db.display(),
+        r.registry.config_section(),
         env.world.dns,
         env.ca_file,
         env.world.url(mirrorwatch::world::ANNOUNCER_HOST),
@@ -540,12 +541,14 @@ fn discovered_mirrors_are_watched_kept_across_a_restart_and_dropped_when_withdra
     };
     let d = start_daemon_with(&path, &listen, &[]);
     wait_ready(&d);
+    // healthy.test is on client hold at the world's registry: a
+    // discovered mirror is asked about like any other.
     let want = vec![
         (
             healthy.clone(),
             true,
-            "up".to_string(),
-            Vec::<String>::new(),
+            "down".to_string(),
+            vec!["domain_hold".to_string()],
         ),
         (
             fresh.clone(),
@@ -557,6 +560,10 @@ fn discovered_mirrors_are_watched_kept_across_a_restart_and_dropped_when_withdra
     wait_for("discovered mirrors judged", Duration::from_secs(30), || {
         (mirrors(&d) == want).then_some(())
     });
+    assert!(
+        r.registry.asked("fresh-mirror.test") >= 1,
+        "the discovered mirror's registry is asked"
+    );
     assert_eq!(
         status_json(&d)["sites"][0]["problems"],
         serde_json::json!([]),

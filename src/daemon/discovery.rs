@@ -1,7 +1,7 @@
 //! The daemon's side of `discover = "watch"`: the mirrors discovered so far
 //! (kept in the store, so a restart keeps them), a look after rounds at
 //! each discovering site's announcements (`verdict::discover` decides), and
-//! the config with them added, which the daemon applies like a reload.
+//! their hosts, which the daemon adds to the config it applies (a reload).
 
 use std::collections::BTreeMap;
 
@@ -43,14 +43,12 @@ impl Discovery {
         config.sites.iter().any(|s| s.discover.is_some())
     }
 
-    /// `base` with the discovered mirrors of its discovering sites.
-    pub fn apply(&self, base: Config) -> Config {
-        let hosts = self
-            .found
+    /// The discovered mirrors' hosts by site (`Config::with_discovered`).
+    pub fn hosts(&self) -> BTreeMap<String, Vec<String>> {
+        self.found
             .iter()
             .map(|(site, list)| (site.clone(), list.iter().map(|f| f.host.clone()).collect()))
-            .collect();
-        base.with_discovered(&hosts)
+            .collect()
     }
 
     /// Looks at every discovering site's announcements on `board`:

@@ -45,7 +45,7 @@ pub struct AppState {
     /// The state store, for `/history`.
     pub store: crate::store::Store,
     /// `/probe`, on only when the config says so.
-    pub probe: probe::Shared,
+    pub probe: Arc<probe::ProbeEndpoint>,
 }
 
 pub fn router(state: AppState, users: BTreeMap<String, String>) -> Router {

@@ -8,7 +8,7 @@
 //! at most [`MAX_IN_FLIGHT`] run at once; more get 503.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -135,6 +135,3 @@ pub async fn handler(
         ),
     }
 }
-
-// Shared so the daemon can hand the same endpoint to every router it builds.
-pub type Shared = Arc<ProbeEndpoint>;

@@ -94,12 +94,12 @@ pub struct SiteVerdict {
     pub any_unknown: bool,
     /// Addresses blocked somewhere, in member order.
     pub blocked: Vec<Blocked>,
-    /// The main page's announced hosts (comparable form), when it
-    /// announces any.
+    /// The main page's announced hosts (as announced), when it announces
+    /// any.
     pub announced: Option<Vec<String>>,
-    /// Announced but not watched, in announcement order.
+    /// Announced but not watched (as announced), in announcement order.
     pub unwatched: Vec<String>,
-    /// Watched mirrors (comparable form) no longer announced.
+    /// Watched mirrors (their hosts) no longer announced.
     pub withdrawn: Vec<String>,
 }
 
@@ -159,20 +159,27 @@ impl SiteVerdict {
 /// Judges a site from its members (any order; the output follows the
 /// order in which each address first appears).
 pub fn evaluate(members: &[Member]) -> SiteVerdict {
-    let mut addresses: Vec<&str> = Vec::new();
+    // Members by address, in first-seen order: one pass.
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut by_address: Vec<(&str, Vec<&Member>)> = Vec::new();
     for m in members {
-        if !addresses.contains(&m.address.as_str()) {
-            addresses.push(&m.address);
+        let i = *index.entry(m.address.as_str()).or_insert_with(|| {
+            by_address.push((m.address.as_str(), Vec::new()));
+            by_address.len() - 1
+        });
+        if let Some((_, list)) = by_address.get_mut(i) {
+            list.push(m);
         }
     }
     let mut blocked = Vec::new();
-    for a in addresses {
-        let of = || members.iter().filter(move |m| m.address == a);
-        let down_from: Vec<(String, Vec<Kind>)> = of()
+    for (a, of) in &by_address {
+        let down_from: Vec<(String, Vec<Kind>)> = of
+            .iter()
             .filter(|m| m.state == State::Down)
             .map(|m| (m.vantage.clone(), m.problems.clone()))
             .collect();
-        let up_from: Vec<String> = of()
+        let up_from: Vec<String> = of
+            .iter()
             .filter(|m| matches!(m.state, State::Up | State::Degraded))
             .map(|m| m.vantage.clone())
             .collect();
@@ -235,11 +242,9 @@ pub fn evaluate(members: &[Member]) -> SiteVerdict {
             && members
                 .iter()
                 .all(|m| matches!(m.state, State::Down | State::Degraded | State::Unknown)),
-        any_unknown: members.iter().any(|m| {
-            !members
-                .iter()
-                .any(|o| o.address == m.address && o.state != State::Unknown)
-        }),
+        any_unknown: by_address
+            .iter()
+            .any(|(_, of)| of.iter().all(|m| m.state == State::Unknown)),
         blocked,
     }
 }
