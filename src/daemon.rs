@@ -248,7 +248,7 @@ pub async fn run_until(
         tokio::select! {
             _ = token.cancelled() => break,
             _ = looks.tick(), if discovery::Discovery::wanted(&current) => {
-                let now = crate::ground::time::unix(std::time::SystemTime::now()) as i64;
+                let now = crate::ground::time::unix_secs(std::time::SystemTime::now());
                 let (changed, mirrors) = discovery.look(&current, &shared.board, now);
                 if changed {
                     discovery.save(&shared.store).await;
@@ -497,8 +497,8 @@ async fn refresh_uptime(
         }
         last = Some(std::time::Instant::now());
         let now = std::time::SystemTime::now();
-        let since: [i64; 3] = windows.map(|w| (crate::ground::time::unix(now - w) * 1000.0) as i64);
-        let now_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
+        let since: [i64; 3] = windows.map(|w| crate::ground::time::to_ms(now - w));
+        let now_ms = crate::ground::time::to_ms(now);
         // One read of the week's hours; the ratios and the bars are both
         // computed from it.
         let ratios = store

@@ -87,7 +87,7 @@ async fn ask_registry(
         rdap: Default::default(),
         whois,
     };
-    let now = crate::ground::time::unix(std::time::SystemTime::now()) as i64;
+    let now = crate::ground::time::unix_secs(std::time::SystemTime::now());
     let mut record = Record {
         domain: domain.clone(),
         ..Record::default()

@@ -62,9 +62,20 @@ impl Bootstrap {
 
     /// The base for `domain`: its longest suffix the file lists.
     pub fn server_for(&self, domain: &str) -> Option<&Url> {
-        let labels: Vec<&str> = domain.split('.').collect();
-        (0..labels.len()).find_map(|i| self.servers.get(&labels[i..].join(".")))
+        suffixes(domain).iter().find_map(|s| self.servers.get(s))
     }
+}
+
+/// `domain` and each of its suffixes, longest first (`a.co.uk`, `co.uk`,
+/// `uk`): the keys a per-TLD table is looked up by.
+pub fn suffixes(domain: &str) -> Vec<String> {
+    let mut out = vec![domain.to_string()];
+    let mut rest = domain;
+    while let Some((_, tail)) = rest.split_once('.') {
+        out.push(tail.to_string());
+        rest = tail;
+    }
+    out
 }
 
 /// Built in, in case the bootstrap cannot be fetched: the TLDs of the
@@ -196,6 +207,12 @@ mod tests {
         assert_eq!(b.server_for("x.bad"), None);
         assert!(Bootstrap::parse(b"{}").is_err());
         assert!(Bootstrap::parse(b"[").is_err());
+    }
+
+    #[test]
+    fn suffixes_longest_first() {
+        assert_eq!(suffixes("a.co.uk"), ["a.co.uk", "co.uk", "uk"]);
+        assert_eq!(suffixes("ir"), ["ir"]);
     }
 
     #[test]

@@ -225,11 +225,6 @@ pub const MAX_WHOIS: usize = 256 * 1024;
 /// The largest bootstrap file read.
 pub const MAX_BOOTSTRAP: usize = 4 << 20;
 
-fn tld_keys(domain: &str) -> Vec<String> {
-    let labels: Vec<&str> = domain.split('.').collect();
-    (0..labels.len()).map(|i| labels[i..].join(".")).collect()
-}
-
 /// Asks the registry of `domain` once: RDAP where a server is known, else
 /// WHOIS where one is configured.
 pub async fn query(
@@ -238,7 +233,7 @@ pub async fn query(
     domain: &str,
     timeout: Duration,
 ) -> Result<(DomainFacts, Source), QueryError> {
-    let keys = tld_keys(domain);
+    let keys = rdap::suffixes(domain);
     let rdap_base = keys
         .iter()
         .find_map(|k| servers.rdap.get(k))

@@ -88,7 +88,7 @@ impl Validator<'_> {
         }
         let concurrency = match raw.concurrency {
             None => 4,
-            Some(n) if (1..=64).contains(&n) => n as usize,
+            Some(n) if (1..=64).contains(&n) => usize::try_from(n).unwrap_or(4),
             Some(n) => {
                 self.err(
                     "registry.concurrency",

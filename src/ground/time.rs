@@ -52,6 +52,13 @@ pub fn unix(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Unix seconds of a time (0 before the epoch, saturating far in the
+/// future).
+pub fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Unix milliseconds of a time, as the store keeps times (0 before the
 /// epoch, saturating far in the future).
 pub fn to_ms(t: SystemTime) -> i64 {

@@ -207,7 +207,7 @@ fn row(e: &Entry, now: SystemTime, multi: bool) -> Markup {
                 .filter_map(|a| a.tls.as_ref()?.not_after)
                 .min()
         })
-        .map(|na| na.saturating_sub(crate::ground::time::unix(now) as i64) / 86400);
+        .map(|na| na.saturating_sub(crate::ground::time::unix_secs(now)) / 86400);
     let parity = e.content.as_deref().and_then(|c| c.parity.as_ref());
     html! {
         tr.target data-url=(e.target.url.as_str()) data-vantage=(e.target.vantage) data-state=(state.as_str()) {

@@ -32,7 +32,7 @@ pub(super) fn events(
     changes: &crate::verdict::state::Changes,
     now: SystemTime,
 ) -> Vec<EventRow> {
-    let at_ms = (crate::ground::time::unix(now) * 1000.0) as i64;
+    let at_ms = crate::ground::time::to_ms(now);
     let row = |event: &str, kind: &str, (from, to): (&str, &str), detail: String| EventRow {
         id: 0,
         site: key.site.clone(),
@@ -81,7 +81,7 @@ pub(super) async fn publish(
     now: SystemTime,
 ) {
     let (site, url, vantage) = (key.site.clone(), key.url.clone(), key.vantage.clone());
-    let at = (crate::ground::time::unix(now) * 1000.0) as i64;
+    let at = crate::ground::time::to_ms(now);
     let state = entry.tracker.state().as_str();
     let rows: Option<Vec<ProblemRow>> = persist.problems_changed.then(|| {
         entry

@@ -64,7 +64,7 @@ impl Setup {
 const BOOTSTRAP_EVERY: i64 = 86400;
 
 fn now_s() -> i64 {
-    crate::ground::time::unix(SystemTime::now()) as i64
+    crate::ground::time::unix_secs(SystemTime::now())
 }
 
 /// Loads stored records into `registry` and the metrics (before rounds start).

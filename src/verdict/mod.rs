@@ -15,7 +15,7 @@ pub mod state;
 pub use kind::{Kind, Severity};
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -409,8 +409,7 @@ fn connect(target: &Target, report: &RoundReport, v: &mut Verdict, now: SystemTi
         })
         .min();
     if let Some((not_after, ip)) = earliest {
-        let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let left = not_after.saturating_sub(i64::try_from(now_s).unwrap_or(i64::MAX));
+        let left = not_after.saturating_sub(timefmt::unix_secs(now));
         let warn = i64::try_from(target.settings.cert_warning.as_secs()).unwrap_or(i64::MAX);
         if left < warn {
             let days = u64::try_from(left).unwrap_or(0) / 86400;

@@ -4,7 +4,7 @@
 //! whatever else the round shows. Only what the registry said counts: a
 //! domain it never answered for, or a field it left out, is not judged.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::{Kind, Verdict};
 use crate::checks::RoundReport;
@@ -37,10 +37,7 @@ pub(super) fn judge(
     match f.expiry {
         None => v.unknown(&[Kind::DomainExpiring]),
         Some(expiry) => {
-            let now_s = now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            let left = expiry.saturating_sub(now_s);
+            let left = expiry.saturating_sub(crate::ground::time::unix_secs(now));
             let warn = i64::try_from(target.settings.domain_warning.as_secs()).unwrap_or(i64::MAX);
             if left < warn {
                 let when = if left < 0 {
