@@ -304,7 +304,7 @@ pub async fn fetch(
             .await
             .map_err(|e| failed(crate::ground::text::error_chain(&e)))?
         {
-            if body.len() + chunk.len() > cap {
+            if body.len().saturating_add(chunk.len()) > cap {
                 return Err(failed(format!("answer larger than {cap} bytes")));
             }
             body.extend_from_slice(&chunk);

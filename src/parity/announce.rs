@@ -133,7 +133,7 @@ impl TokenSink for Sink {
                 let skipped = matches!(tag.name, local_name!("script") | local_name!("style"));
                 if skipped {
                     b.skip = if tag.kind == TagKind::StartTag {
-                        b.skip + 1
+                        b.skip.saturating_add(1)
                     } else {
                         b.skip.saturating_sub(1)
                     };
