@@ -130,10 +130,10 @@ pub struct Site {
     pub paths: Vec<String>,
     /// Regex picking article links (compiled once, with a size limit, at
     /// validation); `None`: the heuristic.
-    pub article_regex: Option<regex::Regex>,
+    pub article_regex: Option<std::sync::Arc<regex::Regex>>,
     /// Reads the alternate addresses the main page announces; `None`:
     /// `announce = false`.
-    pub announce: Option<regex::Regex>,
+    pub announce: Option<std::sync::Arc<regex::Regex>>,
     /// `discover = "watch"`: announced hosts become mirrors at run time,
     /// dropped after being withdrawn this long (`discover_grace`).
     pub discover: Option<Duration>,

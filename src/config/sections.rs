@@ -2,6 +2,7 @@
 //! `[server.tls]` and `[[fingerprints]]` (the rest is in `validate.rs`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::fingerprint::{Fingerprint, FpKind, Matcher, body_regex};
@@ -169,26 +170,42 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
+    /// `pattern` compiled with a size limit, once per distinct pattern in
+    /// the config; an invalid one is an error at `key`.
+    pub(super) fn regex(&mut self, pattern: &str, key: &str) -> Option<Arc<regex::Regex>> {
+        if let Some(re) = self.regexes.get(pattern) {
+            return Some(re.clone());
+        }
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(re) => {
+                let re = Arc::new(re);
+                self.regexes.insert(pattern.to_string(), re.clone());
+                Some(re)
+            }
+            Err(e) => {
+                self.err(key, format!("invalid regex: {e}"));
+                None
+            }
+        }
+    }
+
     /// A site's `announce`/`announce_pattern` (the regex, unless off) and
     /// `discover`/`discover_grace` (the grace, when discovering).
     pub(super) fn announcements(
         &mut self,
         s: &super::raw::RawSite,
         prefix: &str,
-    ) -> (Option<regex::Regex>, Option<Duration>) {
+    ) -> (Option<Arc<regex::Regex>>, Option<Duration>) {
         let announce = match (s.announce, &s.announce_pattern) {
             (Some(false), _) => None,
-            (_, None) => regex::Regex::new(super::DEFAULT_ANNOUNCE_PATTERN).ok(),
-            (_, Some(p)) => match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    self.err(
-                        &format!("{prefix}announce_pattern"),
-                        format!("invalid regex: {e}"),
-                    );
-                    None
-                }
-            },
+            (_, None) => self.regex(
+                super::DEFAULT_ANNOUNCE_PATTERN,
+                &format!("{prefix}announce_pattern"),
+            ),
+            (_, Some(p)) => self.regex(p, &format!("{prefix}announce_pattern")),
         };
         let discover = match s.discover.as_deref() {
             None | Some("off") => None,

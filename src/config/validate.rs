@@ -61,6 +61,7 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors
         base,
         errors: Vec::new(),
         vantage_names: Vec::new(),
+        regexes: Default::default(),
     };
     let config = v.config(&raw, file);
     if v.errors.is_empty() {
@@ -76,6 +77,9 @@ pub(super) struct Validator<'a> {
     errors: Vec<ConfigError>,
     /// Names of the configured vantages, for sites' `vantages` lists.
     vantage_names: Vec<String>,
+    /// Patterns compiled so far: sites that share a pattern share one
+    /// compiled regex (and its match caches), not a copy each.
+    pub(super) regexes: std::collections::HashMap<String, std::sync::Arc<regex::Regex>>,
 }
 
 /// A layer's value together with the key path it was written at.
@@ -285,19 +289,10 @@ impl Validator<'_> {
         };
         let settings = self.settings(&s.overrides(), prefix, defaults);
         let parity = self.parity(s.parity.as_ref(), &format!("{prefix}parity."));
-        let article_regex =
-            s.article_pattern.as_ref().and_then(|p| {
-                match regex::RegexBuilder::new(p).size_limit(1 << 20).build() {
-                    Ok(re) => Some(re),
-                    Err(e) => {
-                        self.err(
-                            &format!("{prefix}article_pattern"),
-                            format!("invalid regex: {e}"),
-                        );
-                        None
-                    }
-                }
-            });
+        let article_regex = s
+            .article_pattern
+            .as_ref()
+            .and_then(|p| self.regex(p, &format!("{prefix}article_pattern")));
         let (announce, discover) = self.announcements(s, prefix);
         Site {
             announce,

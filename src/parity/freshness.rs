@@ -37,18 +37,18 @@ pub const PENDING: usize = 4;
 /// Picks article links out of a page's links.
 #[derive(Debug, Clone, Default)]
 pub struct ArticleMatcher {
-    pattern: Option<Regex>,
+    pattern: Option<Arc<Regex>>,
 }
 
 impl ArticleMatcher {
-    pub fn new(pattern: Option<Regex>) -> Self {
+    pub fn new(pattern: Option<Arc<Regex>>) -> Self {
         Self { pattern }
     }
 
     /// Whether `other` picks the same articles (the same pattern, or both
     /// the heuristic).
     pub fn same_as(&self, other: &ArticleMatcher) -> bool {
-        self.pattern.as_ref().map(Regex::as_str) == other.pattern.as_ref().map(Regex::as_str)
+        self.pattern.as_deref().map(Regex::as_str) == other.pattern.as_deref().map(Regex::as_str)
     }
 
     /// With a pattern: the path matches it. Without: the heuristic, a path of
@@ -150,16 +150,19 @@ fn time(m: Ms) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(m.get())
 }
 
-/// One article as the clock keeps it (48 bytes and its path).
+/// One article as the clock keeps it: 40 bytes, its path in the clock's
+/// name arena.
 #[derive(Debug)]
 struct Entry {
     id: u64,
-    name: Box<str>,
     first: Ms,
     absent_at: Option<Ms>,
     /// Set once an observation no longer showed it; gone articles are
     /// kept only while a kept snapshot may still refer to them.
     gone: Option<Ms>,
+    /// The path: `names[at..at + len]`.
+    at: u32,
+    len: u32,
 }
 
 /// What a main observation changed, for the store.
@@ -172,10 +175,15 @@ pub struct ClockDelta {
 }
 
 /// First-seen times of the main site's articles (all paths of a site),
-/// to the millisecond: a flat array sorted by article id.
+/// to the millisecond: a flat array sorted by article id, the paths packed
+/// in one string (a site holds hundreds; one allocation each cost more
+/// than the path).
 #[derive(Debug, Default)]
 pub struct Clock {
     seen: Vec<Entry>,
+    /// Every kept entry's path, back to back; paths of forgotten entries
+    /// stay until they are half of it (see [`Clock::compact`]).
+    names: String,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
@@ -187,19 +195,72 @@ impl Clock {
         entries: impl IntoIterator<Item = (String, SystemTime, Option<SystemTime>)>,
         last: Option<SystemTime>,
     ) -> Self {
+        let mut clock = Self {
+            last,
+            ..Self::default()
+        };
         let mut seen: Vec<Entry> = entries
             .into_iter()
-            .map(|(name, first, absent_at)| Entry {
-                id: article_id(&name),
-                name: name.into(),
-                first: ms(first),
-                absent_at: absent_at.map(ms),
-                gone: None,
+            .map(|(name, first, absent_at)| {
+                let (at, len) = clock.intern(&name);
+                Entry {
+                    id: article_id(&name),
+                    first: ms(first),
+                    absent_at: absent_at.map(ms),
+                    gone: None,
+                    at,
+                    len,
+                }
             })
             .collect();
         seen.sort_by_key(|e| e.id);
         seen.dedup_by_key(|e| e.id);
-        Self { seen, last }
+        clock.seen = seen;
+        clock.compact();
+        clock
+    }
+
+    /// Appends `name` to the arena. A path that would carry the arena past
+    /// 4 GiB (not reachable with pages capped at 1 GiB and the arena
+    /// compacted) is kept as empty rather than wrapping an offset.
+    fn intern(&mut self, name: &str) -> (u32, u32) {
+        let at = u32::try_from(self.names.len()).ok();
+        let end = self.names.len().checked_add(name.len());
+        match (at, end.and_then(|e| u32::try_from(e).ok())) {
+            (Some(at), Some(_)) => {
+                self.names.push_str(name);
+                (at, name.len() as u32)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    fn name(&self, e: &Entry) -> &str {
+        let start = e.at as usize;
+        self.names
+            .get(start..start.saturating_add(e.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Rewrites the arena with only the kept entries' paths, when the
+    /// forgotten ones are at least half of it, at its exact size.
+    fn compact(&mut self) {
+        let live: usize = self.seen.iter().map(|e| e.len as usize).sum();
+        if self.names.len() <= live.saturating_mul(2) && self.names.capacity() <= live * 2 {
+            return;
+        }
+        let mut names = String::with_capacity(live);
+        for e in &mut self.seen {
+            let start = e.at as usize;
+            let path = self
+                .names
+                .get(start..start.saturating_add(e.len as usize))
+                .unwrap_or_default();
+            // Fits: `names` only shrinks.
+            e.at = names.len() as u32;
+            names.push_str(path);
+        }
+        self.names = names;
     }
 
     /// Records that main showed `on_main` (every path) in a fetch over `w`.
@@ -228,48 +289,69 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
-        for e in &mut self.seen {
+        for i in 0..self.seen.len() {
+            let e = &self.seen[i];
             if e.gone.is_none() && on_main.binary_search(&e.id).is_err() {
-                e.gone = Some(ms(w.start));
-                delta.removed.push(e.name.to_string());
+                delta.removed.push(self.name(e).to_string());
+                self.seen[i].gone = Some(ms(w.start));
             }
         }
-        let added = |e: &Entry| (e.name.to_string(), time(e.first), e.absent_at.map(time));
-        let mut new = Vec::new();
+        let first = ms(w.end);
+        let absent_at = self.last.map(ms);
+        let mut new: Vec<(u64, &String)> = Vec::new();
         for name in names {
             let id = article_id(name);
             if on_main.binary_search(&id).is_err() {
                 continue;
             }
-            // New, or back after an absence: the clock starts again.
-            let fresh = || Entry {
-                id,
-                name: name.as_str().into(),
-                first: ms(w.end),
-                absent_at: self.last.map(ms),
-                gone: None,
-            };
             match self.seen.binary_search_by_key(&id, |e| e.id) {
                 Ok(i) if self.seen[i].gone.is_none() => {}
+                // Back after an absence: the clock starts again.
                 Ok(i) => {
-                    self.seen[i] = fresh();
-                    delta.added.push(added(&self.seen[i]));
+                    let (at, len) = self.intern(name);
+                    self.seen[i] = Entry {
+                        id,
+                        first,
+                        absent_at,
+                        gone: None,
+                        at,
+                        len,
+                    };
+                    delta
+                        .added
+                        .push((name.clone(), time(first), absent_at.map(time)));
                 }
-                Err(_) => new.push(fresh()),
+                Err(_) => new.push((id, name)),
             }
         }
         // Stable: of two paths with one id, the first stays.
-        new.sort_by_key(|e| e.id);
-        new.dedup_by_key(|e| e.id);
-        delta.added.extend(new.iter().map(added));
-        // Grown by what is added, not by doubling (the array is most of a
-        // site's parity memory); two sorted runs merge in linear time.
+        new.sort_by_key(|(id, _)| *id);
+        new.dedup_by_key(|(id, _)| *id);
+        // Grown by what is added, not by doubling (the array and the arena
+        // are most of a site's parity memory); two sorted runs merge in
+        // linear time.
         self.seen.reserve_exact(new.len());
-        self.seen.extend(new);
+        self.names
+            .reserve_exact(new.iter().map(|(_, n)| n.len()).sum());
+        for (id, name) in new {
+            delta
+                .added
+                .push((name.clone(), time(first), absent_at.map(time)));
+            let (at, len) = self.intern(name);
+            self.seen.push(Entry {
+                id,
+                first,
+                absent_at,
+                gone: None,
+                at,
+                len,
+            });
+        }
         self.seen.sort_by_key(|e| e.id);
         let keep = keep_gone_since.map(ms);
         self.seen
             .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
+        self.compact();
         self.last = Some(w.start);
         delta
     }
@@ -278,7 +360,7 @@ impl Clock {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
         let e = self.seen.get(i)?;
         Some(Seen {
-            name: &e.name,
+            name: self.name(e),
             first: time(e.first),
             absent_at: e.absent_at.map(time),
         })

@@ -177,6 +177,37 @@ fn clock_restarts_for_an_article_that_comes_back_and_survives_restore() {
     );
 }
 
+proptest! {
+    /// The clock keeps its paths packed in one arena: whatever comes and
+    /// goes (non-ASCII paths included), every article on the clock names
+    /// its own path, the removals name what was added, and the arena holds
+    /// at most twice the paths of the articles kept (gone ones included).
+    #[test]
+    fn clock_names_survive_any_churn(pages in proptest::collection::vec(
+        proptest::collection::vec(0usize..60, 0..25), 1..30)) {
+        let mut clock = Clock::default();
+        let mut on_clock: std::collections::BTreeSet<String> = Default::default();
+        for (round, page) in pages.iter().enumerate() {
+            let shown: Vec<String> = page.iter().map(|&i| name(i)).collect();
+            let at = round as u64 * 1000;
+            let d = clock.observe(&shown, win(at, at + 10), Some(t(at)));
+            for (added, _, _) in &d.added {
+                prop_assert!(on_clock.insert(added.clone()), "added twice: {added}");
+            }
+            for removed in &d.removed {
+                prop_assert!(on_clock.remove(removed), "removed unknown: {removed}");
+            }
+            // Gone articles stay while a snapshot may refer to them.
+            let live: usize = clock.seen.iter().map(|e| e.len as usize).sum();
+            for n in &on_clock {
+                let seen = clock.get(article_id(n));
+                prop_assert_eq!(seen.map(|s| s.name), Some(n.as_str()));
+            }
+            prop_assert!(clock.names.len() <= 2 * live.max(1) + 64, "arena {} for {live}", clock.names.len());
+        }
+    }
+}
+
 /// A simulated news site: articles published at `pub_ms`, a homepage
 /// showing the lead and a rail of the `rail` newest, then stable section
 /// articles published before the simulation began, in a shuffled order.

@@ -105,7 +105,7 @@ struct SiteContent {
     /// The mirrors' host names (lower case).
     others: Vec<String>,
     /// `announce_pattern`, unless `announce = false`.
-    announce: Option<regex::Regex>,
+    announce: Option<Arc<regex::Regex>>,
     memory: Arc<Mutex<Memory>>,
 }
 
