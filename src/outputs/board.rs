@@ -43,17 +43,6 @@ pub fn hour_of(t: SystemTime) -> i64 {
     (crate::ground::time::unix(t) / 3600.0).floor() as i64
 }
 
-/// One finished round, as the history strip shows it.
-#[derive(Debug, Clone)]
-pub struct Past {
-    pub at: SystemTime,
-    pub state: State,
-    /// Problem kinds the round itself showed (before thresholds).
-    pub findings: usize,
-    /// How long the round took, seconds.
-    pub seconds: f64,
-}
-
 /// One address as last seen.
 #[derive(Clone)]
 pub struct Entry {
@@ -64,7 +53,9 @@ pub struct Entry {
     pub content: Option<Arc<ContentReport>>,
     pub verdict: Verdict,
     pub last_check: Option<SystemTime>,
-    pub history: VecDeque<Past>,
+    /// The last [`HISTORY`] rounds' durations, seconds, oldest first
+    /// (the status page's sparkline).
+    pub durations: VecDeque<f32>,
     /// Share of rounds `up` over 1 h, 24 h, 7 d (from the store's history).
     pub uptime: [Option<f64>; 3],
     /// The last 24 hours and 7 days by worst state (from the store).
@@ -94,7 +85,7 @@ impl Entry {
             content: None,
             verdict: Verdict::default(),
             last_check: None,
-            history: VecDeque::with_capacity(HISTORY),
+            durations: VecDeque::with_capacity(HISTORY),
             uptime: [None; 3],
             bars: Arc::new(Bars::build(&[], hour_of(now))),
         }
@@ -226,15 +217,10 @@ impl Board {
             s.success_threshold,
             now,
         );
-        if entry.history.len() == HISTORY {
-            entry.history.pop_front();
+        if entry.durations.len() == HISTORY {
+            entry.durations.pop_front();
         }
-        entry.history.push_back(Past {
-            at: now,
-            state: entry.tracker.state(),
-            findings: verdict.findings.len(),
-            seconds: report.duration_seconds,
-        });
+        entry.durations.push_back(report.duration_seconds as f32);
         entry.verdict = verdict;
         entry.last = Some(Arc::new(report));
         entry.content = Some(Arc::new(content));

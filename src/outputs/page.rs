@@ -157,9 +157,9 @@ fn bar(cells: &[Cell], which: &str) -> Markup {
 /// nothing before the first round.
 fn sparkline(e: &Entry) -> Markup {
     let secs: Vec<f64> = e
-        .history
+        .durations
         .iter()
-        .map(|p| p.seconds)
+        .map(|&s| f64::from(s))
         .filter(|s| s.is_finite())
         .collect();
     let (w, h) = (120.0, 24.0);

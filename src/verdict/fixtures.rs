@@ -14,15 +14,15 @@ use crate::config::{ParityConfig, Role, Settings, Target};
 use crate::parity::fingerprints::{FingerprintMatch, FpKind};
 use crate::parity::{ContentReport, ParityReport, PathParity};
 
-pub(super) fn now() -> SystemTime {
+pub(crate) fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
-pub(super) fn now_s() -> i64 {
+pub(crate) fn now_s() -> i64 {
     1_800_000_000
 }
 
-pub(super) fn target(role: Role) -> Target {
+pub(crate) fn target(role: Role) -> Target {
     let url = match role {
         Role::Main => "https://www.main.test/",
         Role::Mirror => "https://www.mirror.test/",
@@ -46,11 +46,11 @@ pub(super) fn target(role: Role) -> Target {
     }
 }
 
-pub(super) fn ip(last: u8) -> IpAddr {
+pub(crate) fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
 
-pub(super) fn answer(resolver: &str, outcome: Outcome, addresses: &[IpAddr]) -> ResolverAnswer {
+pub(crate) fn answer(resolver: &str, outcome: Outcome, addresses: &[IpAddr]) -> ResolverAnswer {
     ResolverAnswer {
         resolver: resolver.into(),
         transport: Transport::Udp,
@@ -68,7 +68,7 @@ pub(super) fn answer(resolver: &str, outcome: Outcome, addresses: &[IpAddr]) -> 
     }
 }
 
-pub(super) fn tls_ok(not_after: i64) -> TlsReport {
+pub(crate) fn tls_ok(not_after: i64) -> TlsReport {
     TlsReport {
         handshake: Handshake::Ok,
         seconds: 0.01,
@@ -83,7 +83,7 @@ pub(super) fn tls_ok(not_after: i64) -> TlsReport {
     }
 }
 
-pub(super) fn address(last: u8, tcp: bool, tls: Option<TlsReport>) -> AddressReport {
+pub(crate) fn address(last: u8, tcp: bool, tls: Option<TlsReport>) -> AddressReport {
     let good = tcp && tls.as_ref().is_some_and(|t| t.valid);
     AddressReport {
         dest: crate::checks::proxy::Dest::Ip(ip(last)),
@@ -99,7 +99,7 @@ pub(super) fn address(last: u8, tcp: bool, tls: Option<TlsReport>) -> AddressRep
     }
 }
 
-pub(super) fn page(status: u16) -> HttpReport {
+pub(crate) fn page(status: u16) -> HttpReport {
     HttpReport {
         path: "/".into(),
         ip: Some(ip(1)),
@@ -120,7 +120,7 @@ pub(super) fn page(status: u16) -> HttpReport {
     }
 }
 
-pub(super) fn parity(similarity: f64, judged: bool, lag: f64, upper: Option<f64>) -> ParityReport {
+pub(crate) fn parity(similarity: f64, judged: bool, lag: f64, upper: Option<f64>) -> ParityReport {
     let path = PathParity {
         path: "/".into(),
         title: "World News".into(),
@@ -153,9 +153,9 @@ pub(super) fn parity(similarity: f64, judged: bool, lag: f64, upper: Option<f64>
 
 /// A round's report and its content analysis, as `evaluate` takes them;
 /// derefs to the report so rows edit both alike.
-pub(super) struct R {
-    pub(super) report: RoundReport,
-    pub(super) content: ContentReport,
+pub(crate) struct R {
+    pub(crate) report: RoundReport,
+    pub(crate) content: ContentReport,
 }
 
 impl std::ops::Deref for R {
@@ -173,7 +173,7 @@ impl std::ops::DerefMut for R {
 
 /// A round where everything worked: two agreeing resolvers, one good
 /// address, a 200, and (for a mirror) an identical, judged-fresh page.
-pub(super) fn healthy(role: Role) -> R {
+pub(crate) fn healthy(role: Role) -> R {
     let mut r = R {
         report: RoundReport::empty(now()),
         content: ContentReport::default(),
@@ -195,13 +195,13 @@ pub(super) fn healthy(role: Role) -> R {
 }
 
 /// Sets how many of the mirror's 40 articles main showed.
-pub(super) fn shared(r: &mut R, n: usize) {
+pub(crate) fn shared(r: &mut R, n: usize) {
     if let Some(p) = r.content.parity.as_mut() {
         p.paths[0].articles_shared = n;
     }
 }
 
-pub(super) fn fingerprint(kind: FpKind) -> FingerprintMatch {
+pub(crate) fn fingerprint(kind: FpKind) -> FingerprintMatch {
     FingerprintMatch {
         name: "fp".into(),
         kind,

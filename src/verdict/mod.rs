@@ -480,6 +480,6 @@ mod dns_tests;
 #[cfg(test)]
 mod evidence_tests;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
