@@ -458,56 +458,78 @@ async fn target_loop(
         if !waited_on_purpose {
             shared.metrics.observe_slip(due.elapsed());
         }
-        let pipeline = shared.pipeline();
-        let outcome = tokio::select! {
-            _ = token.cancelled() => return,
-            o = pipeline.run(&target, Offload::BlockInPlace) => o,
-        };
-        life.finished_round(budget);
-        if outcome.panic.is_some() {
-            shared.metrics.round_panicked(&target.site);
-        }
-        shared.metrics.parity_analysed(&outcome.content.analyses);
-        if let FirstRound::Main(tx) = &order {
-            tx.send_replace(true);
-            order = FirstRound::Free;
-        }
-        let now = outcome.at;
-        let (report, content, verdict) = (outcome.report, outcome.content, outcome.verdict);
-        let Some((entry, changes)) = shared.board.record(&key, report, content, verdict, now)
-        else {
-            continue;
-        };
-        shared.metrics.record(&entry);
-        let persist = Persist {
-            problems_changed: !changes.raised.is_empty() || !changes.cleared.is_empty(),
-            events: events(&key, &entry, &changes, now),
-            clock: outcome.clock,
-        };
-        Box::pin(publish(&shared, &key, &entry, persist, now)).await;
-        for kind in &changes.raised {
-            let detail = entry
-                .tracker
-                .problem(*kind)
-                .map_or("", |p| p.detail.as_str());
-            tracing::warn!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), detail, "problem raised");
-        }
-        for kind in &changes.cleared {
-            tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), "problem cleared");
-        }
-        // One line per state change (never one per round).
-        if let Some((from, to)) = changes.state {
-            let kinds: Vec<&str> = entry
-                .tracker
-                .problems()
-                .iter()
-                .map(|p| p.kind.as_str())
-                .collect();
-            tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, from = from.as_str(), to = to.as_str(), problems = kinds.join(","), "state changed");
+        // The round lives in its own allocation for its duration: the task
+        // itself, parked between rounds, stays small (10,000 of them).
+        if !Box::pin(round(
+            &shared, &target, &key, &life, budget, &mut order, &token,
+        ))
+        .await
+        {
+            return;
         }
         if stall_here {
             tracing::warn!("{STALL_ENV}: target task wedged on purpose");
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// One round of `target` and everything that follows from it (board,
+/// metrics, store, alerts, logs). False when cancelled.
+async fn round(
+    shared: &Shared,
+    target: &Target,
+    key: &Key,
+    life: &LifeGuard,
+    budget: Duration,
+    order: &mut FirstRound,
+    token: &CancellationToken,
+) -> bool {
+    let pipeline = shared.pipeline();
+    let outcome = tokio::select! {
+        _ = token.cancelled() => return false,
+        o = pipeline.run(target, Offload::BlockInPlace) => o,
+    };
+    life.finished_round(budget);
+    if outcome.panic.is_some() {
+        shared.metrics.round_panicked(&target.site);
+    }
+    shared.metrics.parity_analysed(&outcome.content.analyses);
+    if let FirstRound::Main(tx) = &*order {
+        tx.send_replace(true);
+        *order = FirstRound::Free;
+    }
+    let now = outcome.at;
+    let (report, content, verdict) = (outcome.report, outcome.content, outcome.verdict);
+    let Some((entry, changes)) = shared.board.record(key, report, content, verdict, now) else {
+        return true;
+    };
+    shared.metrics.record(&entry);
+    let persist = Persist {
+        problems_changed: !changes.raised.is_empty() || !changes.cleared.is_empty(),
+        events: events(key, &entry, &changes, now),
+        clock: outcome.clock,
+    };
+    publish(shared, key, &entry, persist, now).await;
+    for kind in &changes.raised {
+        let detail = entry
+            .tracker
+            .problem(*kind)
+            .map_or("", |p| p.detail.as_str());
+        tracing::warn!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), detail, "problem raised");
+    }
+    for kind in &changes.cleared {
+        tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, problem = kind.as_str(), "problem cleared");
+    }
+    // One line per state change (never one per round).
+    if let Some((from, to)) = changes.state {
+        let kinds: Vec<&str> = entry
+            .tracker
+            .problems()
+            .iter()
+            .map(|p| p.kind.as_str())
+            .collect();
+        tracing::info!(site = %target.site, target = %target.label(), vantage = %target.vantage, from = from.as_str(), to = to.as_str(), problems = kinds.join(","), "state changed");
+    }
+    true
 }

@@ -126,8 +126,7 @@ impl Window {
 
 /// One article on the clock, as [`Clock::get`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen<'a> {
-    pub name: &'a str,
+pub struct Seen {
     /// End of the main fetch that first showed it.
     pub first: SystemTime,
     /// Start of the main fetch before that, which did not show it; `None`
@@ -175,34 +174,94 @@ pub struct ClockDelta {
 }
 
 /// First-seen times of the main site's articles (all paths of a site),
-/// to the millisecond: a flat array sorted by article id, the paths packed
-/// in one string (a site holds hundreds; one allocation each cost more
-/// than the path).
+/// to the millisecond: a flat array sorted by article id. The paths are
+/// read only for the store and for the "oldest missing" detail, so they
+/// are kept packed: back to back in one string (no allocation per path),
+/// LZ4-compressed (article paths share most of their bytes). A site holds
+/// hundreds; unpacked they were most of its parity memory.
 #[derive(Debug, Default)]
 pub struct Clock {
     seen: Vec<Entry>,
-    /// Every kept entry's path, back to back; paths of forgotten entries
-    /// stay until they are half of it (see [`Clock::compact`]).
-    names: String,
+    /// [`Names`] compressed, its length prepended; empty when there are none.
+    packed: Box<[u8]>,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
 
+/// The clock's paths unpacked, while an observation changes them.
+struct Names(String);
+
+impl Names {
+    /// Appends `name`. A path that would carry the arena past 4 GiB (not
+    /// reachable with pages capped at 1 GiB and the arena compacted) is
+    /// kept as empty rather than wrapping an offset.
+    fn intern(&mut self, name: &str) -> (u32, u32) {
+        let at = u32::try_from(self.0.len()).ok();
+        let end = self.0.len().checked_add(name.len());
+        match (at, end.and_then(|e| u32::try_from(e).ok())) {
+            (Some(at), Some(_)) => {
+                self.0.push_str(name);
+                (at, name.len() as u32)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    fn get(&self, e: &Entry) -> &str {
+        let start = e.at as usize;
+        self.0
+            .get(start..start.saturating_add(e.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Rewrites the arena with only `seen`'s paths, when forgotten ones are
+    /// at least half of it.
+    fn compact(&mut self, seen: &mut [Entry]) {
+        let live: usize = seen.iter().map(|e| e.len as usize).sum();
+        if self.0.len() <= live.saturating_mul(2) {
+            return;
+        }
+        let mut names = String::with_capacity(live);
+        for e in seen {
+            let path = self.get(e);
+            // Fits: the arena only shrinks.
+            let at = names.len() as u32;
+            names.push_str(path);
+            e.at = at;
+        }
+        self.0 = names;
+    }
+}
+
 impl Clock {
+    fn unpack(&self) -> Names {
+        if self.packed.is_empty() {
+            return Names(String::new());
+        }
+        // Our own bytes; a failure (none is possible) only loses names.
+        let bytes = lz4_flex::decompress_size_prepended(&self.packed).unwrap_or_default();
+        Names(String::from_utf8(bytes).unwrap_or_default())
+    }
+
+    fn pack(&mut self, names: &Names) {
+        self.packed = if names.0.is_empty() {
+            Box::default()
+        } else {
+            lz4_flex::compress_prepend_size(names.0.as_bytes()).into_boxed_slice()
+        };
+    }
+
     /// A clock restored from the store: the articles main showed at
     /// `last` (the start of the last observation before the restart).
     pub fn restore(
         entries: impl IntoIterator<Item = (String, SystemTime, Option<SystemTime>)>,
         last: Option<SystemTime>,
     ) -> Self {
-        let mut clock = Self {
-            last,
-            ..Self::default()
-        };
+        let mut names = Names(String::new());
         let mut seen: Vec<Entry> = entries
             .into_iter()
             .map(|(name, first, absent_at)| {
-                let (at, len) = clock.intern(&name);
+                let (at, len) = names.intern(&name);
                 Entry {
                     id: article_id(&name),
                     first: ms(first),
@@ -215,52 +274,14 @@ impl Clock {
             .collect();
         seen.sort_by_key(|e| e.id);
         seen.dedup_by_key(|e| e.id);
-        clock.seen = seen;
-        clock.compact();
+        names.compact(&mut seen);
+        let mut clock = Self {
+            seen,
+            last,
+            ..Self::default()
+        };
+        clock.pack(&names);
         clock
-    }
-
-    /// Appends `name` to the arena. A path that would carry the arena past
-    /// 4 GiB (not reachable with pages capped at 1 GiB and the arena
-    /// compacted) is kept as empty rather than wrapping an offset.
-    fn intern(&mut self, name: &str) -> (u32, u32) {
-        let at = u32::try_from(self.names.len()).ok();
-        let end = self.names.len().checked_add(name.len());
-        match (at, end.and_then(|e| u32::try_from(e).ok())) {
-            (Some(at), Some(_)) => {
-                self.names.push_str(name);
-                (at, name.len() as u32)
-            }
-            _ => (0, 0),
-        }
-    }
-
-    fn name(&self, e: &Entry) -> &str {
-        let start = e.at as usize;
-        self.names
-            .get(start..start.saturating_add(e.len as usize))
-            .unwrap_or_default()
-    }
-
-    /// Rewrites the arena with only the kept entries' paths, when the
-    /// forgotten ones are at least half of it, at its exact size.
-    fn compact(&mut self) {
-        let live: usize = self.seen.iter().map(|e| e.len as usize).sum();
-        if self.names.len() <= live.saturating_mul(2) && self.names.capacity() <= live * 2 {
-            return;
-        }
-        let mut names = String::with_capacity(live);
-        for e in &mut self.seen {
-            let start = e.at as usize;
-            let path = self
-                .names
-                .get(start..start.saturating_add(e.len as usize))
-                .unwrap_or_default();
-            // Fits: `names` only shrinks.
-            e.at = names.len() as u32;
-            names.push_str(path);
-        }
-        self.names = names;
     }
 
     /// Records that main showed `on_main` (every path) in a fetch over `w`.
@@ -278,6 +299,8 @@ impl Clock {
     /// and the paths of those that may be new. An id with no path here
     /// must already be on the clock and not gone (a page unchanged since
     /// the last observation; parity guarantees it), else it is ignored.
+    /// The paths are unpacked only when something came, went or was
+    /// forgotten.
     pub fn observe_ids(
         &mut self,
         on_main: &[u64],
@@ -289,10 +312,11 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
+        let mut arena: Option<Names> = None;
         for i in 0..self.seen.len() {
-            let e = &self.seen[i];
-            if e.gone.is_none() && on_main.binary_search(&e.id).is_err() {
-                delta.removed.push(self.name(e).to_string());
+            if self.seen[i].gone.is_none() && on_main.binary_search(&self.seen[i].id).is_err() {
+                let plain = arena.get_or_insert_with(|| self.unpack());
+                delta.removed.push(plain.get(&self.seen[i]).to_string());
                 self.seen[i].gone = Some(ms(w.start));
             }
         }
@@ -308,7 +332,8 @@ impl Clock {
                 Ok(i) if self.seen[i].gone.is_none() => {}
                 // Back after an absence: the clock starts again.
                 Ok(i) => {
-                    let (at, len) = self.intern(name);
+                    let plain = arena.get_or_insert_with(|| self.unpack());
+                    let (at, len) = plain.intern(name);
                     self.seen[i] = Entry {
                         id,
                         first,
@@ -327,47 +352,65 @@ impl Clock {
         // Stable: of two paths with one id, the first stays.
         new.sort_by_key(|(id, _)| *id);
         new.dedup_by_key(|(id, _)| *id);
-        // Grown by what is added, not by doubling (the array and the arena
-        // are most of a site's parity memory); two sorted runs merge in
-        // linear time.
-        self.seen.reserve_exact(new.len());
-        self.names
-            .reserve_exact(new.iter().map(|(_, n)| n.len()).sum());
-        for (id, name) in new {
-            delta
-                .added
-                .push((name.clone(), time(first), absent_at.map(time)));
-            let (at, len) = self.intern(name);
-            self.seen.push(Entry {
-                id,
-                first,
-                absent_at,
-                gone: None,
-                at,
-                len,
-            });
+        if !new.is_empty() {
+            let plain = arena.get_or_insert_with(|| self.unpack());
+            // Grown by what is added, not by doubling; two sorted runs
+            // merge in linear time.
+            self.seen.reserve_exact(new.len());
+            for (id, name) in new {
+                delta
+                    .added
+                    .push((name.clone(), time(first), absent_at.map(time)));
+                let (at, len) = plain.intern(name);
+                self.seen.push(Entry {
+                    id,
+                    first,
+                    absent_at,
+                    gone: None,
+                    at,
+                    len,
+                });
+            }
+            self.seen.sort_by_key(|e| e.id);
         }
-        self.seen.sort_by_key(|e| e.id);
         let keep = keep_gone_since.map(ms);
+        let before = self.seen.len();
         self.seen
             .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
-        self.compact();
+        if self.seen.len() != before && arena.is_none() {
+            arena = Some(self.unpack());
+        }
+        if let Some(mut plain) = arena {
+            plain.compact(&mut self.seen);
+            self.pack(&plain);
+        }
         self.last = Some(w.start);
         delta
     }
 
-    pub fn get(&self, id: u64) -> Option<Seen<'_>> {
+    pub fn get(&self, id: u64) -> Option<Seen> {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
         let e = self.seen.get(i)?;
         Some(Seen {
-            name: self.name(e),
             first: time(e.first),
             absent_at: e.absent_at.map(time),
         })
     }
 
+    /// The path of article `id` (unpacks the paths: for a detail, not a
+    /// loop).
+    pub fn name(&self, id: u64) -> Option<String> {
+        let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
+        Some(self.unpack().get(&self.seen[i]).to_string())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
+    }
+
+    /// Bytes the paths take unpacked, and packed (tests, benchmarks).
+    pub fn name_bytes(&self) -> (usize, usize) {
+        (self.unpack().0.len(), self.packed.len())
     }
 }
 
@@ -506,6 +549,9 @@ pub fn judge(
         lag_upper: Some(Duration::ZERO),
         oldest: None,
     };
+    // The id of the missing article with the largest lower bound; its path
+    // is unpacked once, at the end.
+    let mut oldest: Option<u64> = None;
     for id in before
         .ids
         .iter()
@@ -517,9 +563,9 @@ pub fn judge(
             continue;
         };
         let low = w.start.duration_since(seen.first).unwrap_or_default();
-        if out.oldest.is_none() || low > out.lag {
+        if oldest.is_none() || low > out.lag {
             out.lag = low;
-            out.oldest = Some(seen.name.to_string());
+            oldest = Some(*id);
         }
         let high = seen
             .absent_at
@@ -529,6 +575,7 @@ pub fn judge(
             _ => None,
         };
     }
+    out.oldest = oldest.and_then(|id| clock.name(id));
     out
 }
 
