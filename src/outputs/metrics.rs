@@ -1,16 +1,18 @@
 //! Prometheus metrics (SPEC section 6). Per-address series live in
 //! [`super::series`] as pre-rendered text, updated once per finished round
-//! from the judged entry; process-wide series (notifications, queue, alerts,
-//! reload, build, schedule slip) use the `prometheus` crate's registry.
+//! from the judged entry, and per-site ones in [`super::site_series`];
+//! process-wide series (notifications, queue, alerts, reload, build,
+//! schedule slip, vantages) use the `prometheus` crate's registry.
 //! Series known to exist are exported as 0, and per-address series (`ip`,
 //! `resolver`) that disappear from a target's answers disappear with them,
 //! so nothing goes stale.
 
-use crate::verdict::site::{SiteKind, SiteVerdict};
+use crate::verdict::site::SiteVerdict;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::board::Entry;
-use super::series::Series;
+use super::series::{Chunks, Series};
+use super::site_series::SiteSeries;
 use crate::parity::analysis::Analysed;
 
 /// Every metric mirrorwatch exports.
@@ -22,11 +24,11 @@ pub struct Metrics {
     alerts_firing: prometheus::IntGauge,
     reload_ok: prometheus::IntGauge,
     slip: prometheus::Histogram,
-    panics: IntCounterVec,
     storage_ok: prometheus::IntGauge,
     analyses: IntCounterVec,
     vantage_up: IntGaugeVec,
-    site_problem: IntGaugeVec,
+    /// Per-site series, as text.
+    sites: SiteSeries,
     /// The registry stage's series, per registered domain.
     pub domains: super::registry::RegistryMetrics,
     /// The vantage labels exported, for a reload to compare with.
@@ -76,14 +78,6 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(slip.clone()))?;
-        let panics = IntCounterVec::new(
-            Opts::new(
-                "mirrorwatch_round_panics_total",
-                "Rounds that panicked inside mirrorwatch (each shows as internal_error on its address).",
-            ),
-            &["site"],
-        )?;
-        registry.register(Box::new(panics.clone()))?;
         let storage_ok = prometheus::IntGauge::new(
             "mirrorwatch_storage_healthy",
             "0 while the state store is degraded (a write failed in the last 2 minutes, or the database file is gone); monitoring goes on either way.",
@@ -109,19 +103,11 @@ impl Metrics {
             &["vantage"],
         )?;
         registry.register(Box::new(vantage_up.clone()))?;
-        let site_problem = IntGaugeVec::new(
-            Opts::new(
-                "mirrorwatch_site_problem",
-                "1 while a site-level problem is raised, 0 otherwise: blocked_somewhere (an address down from some vantages and reachable from others), mirror_unwatched (the main page announces an alternate address not watched), mirror_withdrawn (a watched mirror is no longer announced).",
-            ),
-            &["site", "kind"],
-        )?;
-        registry.register(Box::new(site_problem.clone()))?;
         let domains = super::registry::RegistryMetrics::new(&registry)?;
         Ok(Self {
             domains,
             registry,
-            site_problem,
+            sites: SiteSeries::default(),
             vantage_up,
             vantages: Default::default(),
             series: Series::default(),
@@ -130,7 +116,6 @@ impl Metrics {
             alerts_firing,
             reload_ok,
             slip,
-            panics,
             storage_ok,
             analyses,
         })
@@ -184,20 +169,13 @@ impl Metrics {
 
     /// Counts a round of `site` that panicked.
     pub fn round_panicked(&self, site: &str) {
-        self.panics.with_label_values(&[site]).inc();
+        self.sites.panicked(site);
     }
 
     /// Exports the zero series of a target that has not finished a round
     /// (and its site's panic counter at 0).
     pub fn register_target(&self, e: &Entry) {
-        self.panics
-            .with_label_values(&[e.target.site.as_str()])
-            .inc_by(0);
-        for k in SiteKind::ALL {
-            self.site_problem
-                .with_label_values(&[e.target.site.as_str(), k.as_str()])
-                .add(0);
-        }
+        self.sites.register(&e.target.site);
         self.series.register(e);
     }
 
@@ -219,13 +197,8 @@ impl Metrics {
 
     /// Sets a site's problem gauges from its verdict.
     pub fn set_site_problems(&self, site: &str, verdict: &SiteVerdict) {
-        let raised = verdict.problems();
-        for k in SiteKind::ALL {
-            let on = raised.iter().any(|(r, _)| *r == k);
-            self.site_problem
-                .with_label_values(&[site, k.as_str()])
-                .set(i64::from(on));
-        }
+        let raised: Vec<_> = verdict.problems().into_iter().map(|(k, _)| k).collect();
+        self.sites.set_problems(site, &raised);
     }
 
     /// Exports the configured vantages: a new one is up until a round
@@ -245,14 +218,15 @@ impl Metrics {
     /// The text exposition format, in chunks (see `Series::render_chunks`);
     /// false when `emit` gave up.
     pub fn render_chunks(&self, emit: &mut dyn FnMut(String) -> bool) -> bool {
-        if !self.series.render_chunks(emit) {
+        let mut out = Chunks::new(emit);
+        if !self.series.render_into(&mut out) || !self.sites.render_into(&mut out) {
             return false;
         }
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "encoding metrics");
         }
-        emit(String::from_utf8_lossy(&buf).into_owned())
+        out.push(&String::from_utf8_lossy(&buf)) && out.finish()
     }
 }
 

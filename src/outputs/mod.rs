@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod page;
 pub mod registry;
 pub mod series;
+pub mod site_series;
 pub mod status;

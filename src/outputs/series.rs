@@ -164,7 +164,7 @@ fn key(e: &Entry) -> TargetKey {
 }
 
 /// A label value escaped for the exposition format.
-fn escape(v: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn escape(v: &str) -> std::borrow::Cow<'_, str> {
     if !v.contains(['\\', '"', '\n']) {
         return v.into();
     }
@@ -390,6 +390,12 @@ impl Series {
     /// once. Each slot is locked once, to take its current fragments.
     /// Stops early when `emit` returns false (the client went away).
     pub fn render_chunks(&self, emit: &mut dyn FnMut(String) -> bool) -> bool {
+        let mut out = Chunks::new(emit);
+        self.render_into(&mut out) && out.finish()
+    }
+
+    /// [`Series::render_chunks`] into a scrape in progress.
+    pub fn render_into(&self, out: &mut Chunks<'_>) -> bool {
         let texts: Vec<Arc<Packed>> = self
             .slots
             .read()
@@ -397,32 +403,66 @@ impl Series {
             .values()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).text.clone())
             .collect();
-        let mut buf = String::with_capacity(CHUNK + CHUNK / 8);
-        for (i, (name, kind, help)) in FAMILIES.iter().enumerate() {
-            let mut header = false;
-            for t in &texts {
-                let fragment = t.family(i);
-                if fragment.is_empty() {
-                    continue;
-                }
-                if !header {
-                    let _ = writeln!(
-                        buf,
-                        "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
-                    );
-                    header = true;
-                }
-                buf.push_str(fragment);
-                if buf.len() >= CHUNK {
-                    let full =
-                        std::mem::replace(&mut buf, String::with_capacity(CHUNK + CHUNK / 8));
-                    if !emit(full) {
-                        return false;
-                    }
-                }
+        FAMILIES.iter().enumerate().all(|(i, (name, kind, help))| {
+            out.family(name, kind, help, texts.iter().map(|t| t.family(i)))
+        })
+    }
+}
+
+/// A scrape being written: families appended as text, handed out in
+/// chunks of about [`CHUNK`] bytes.
+pub struct Chunks<'a> {
+    buf: String,
+    emit: &'a mut dyn FnMut(String) -> bool,
+}
+
+impl<'a> Chunks<'a> {
+    pub fn new(emit: &'a mut dyn FnMut(String) -> bool) -> Self {
+        Self {
+            buf: String::with_capacity(CHUNK + CHUNK / 8),
+            emit,
+        }
+    }
+
+    /// One family (`name` without the prefix): its HELP and TYPE, then its
+    /// non-empty fragments; nothing at all when every fragment is empty.
+    /// False when the client went away.
+    pub fn family<'f>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        fragments: impl Iterator<Item = &'f str>,
+    ) -> bool {
+        let mut header = false;
+        for fragment in fragments.filter(|f| !f.is_empty()) {
+            if !header {
+                let _ = writeln!(
+                    self.buf,
+                    "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
+                );
+                header = true;
+            }
+            if !self.push(fragment) {
+                return false;
             }
         }
-        buf.is_empty() || emit(buf)
+        true
+    }
+
+    /// Appends text as is (another encoder's output).
+    pub fn push(&mut self, text: &str) -> bool {
+        self.buf.push_str(text);
+        if self.buf.len() < CHUNK {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK + CHUNK / 8));
+        (self.emit)(full)
+    }
+
+    /// Hands out what is left.
+    pub fn finish(self) -> bool {
+        self.buf.is_empty() || (self.emit)(self.buf)
     }
 }
 
