@@ -233,6 +233,30 @@ impl Names {
     }
 }
 
+/// An article (new, or back after an absence) starting its clock: its
+/// path interned and its addition recorded for the store.
+fn fresh(
+    plain: &mut Names,
+    delta: &mut ClockDelta,
+    id: u64,
+    name: &str,
+    first: Ms,
+    absent_at: Option<Ms>,
+) -> Entry {
+    delta
+        .added
+        .push((name.to_string(), time(first), absent_at.map(time)));
+    let (at, len) = plain.intern(name);
+    Entry {
+        id,
+        first,
+        absent_at,
+        gone: None,
+        at,
+        len,
+    }
+}
+
 impl Clock {
     fn unpack(&self) -> Names {
         if self.packed.is_empty() {
@@ -333,18 +357,7 @@ impl Clock {
                 // Back after an absence: the clock starts again.
                 Ok(i) => {
                     let plain = arena.get_or_insert_with(|| self.unpack());
-                    let (at, len) = plain.intern(name);
-                    self.seen[i] = Entry {
-                        id,
-                        first,
-                        absent_at,
-                        gone: None,
-                        at,
-                        len,
-                    };
-                    delta
-                        .added
-                        .push((name.clone(), time(first), absent_at.map(time)));
+                    self.seen[i] = fresh(plain, &mut delta, id, name, first, absent_at);
                 }
                 Err(_) => new.push((id, name)),
             }
@@ -358,18 +371,8 @@ impl Clock {
             // merge in linear time.
             self.seen.reserve_exact(new.len());
             for (id, name) in new {
-                delta
-                    .added
-                    .push((name.clone(), time(first), absent_at.map(time)));
-                let (at, len) = plain.intern(name);
-                self.seen.push(Entry {
-                    id,
-                    first,
-                    absent_at,
-                    gone: None,
-                    at,
-                    len,
-                });
+                let e = fresh(plain, &mut delta, id, name, first, absent_at);
+                self.seen.push(e);
             }
             self.seen.sort_by_key(|e| e.id);
         }
