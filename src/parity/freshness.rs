@@ -196,15 +196,14 @@ impl Names {
     /// reachable with pages capped at 1 GiB and the arena compacted) is
     /// kept as empty rather than wrapping an offset.
     fn intern(&mut self, name: &str) -> (u32, u32) {
-        let at = u32::try_from(self.0.len()).ok();
         let end = self.0.len().checked_add(name.len());
-        match (at, end.and_then(|e| u32::try_from(e).ok())) {
-            (Some(at), Some(_)) => {
-                self.0.push_str(name);
-                (at, name.len() as u32)
-            }
-            _ => (0, 0),
+        if end.is_none_or(|e| u32::try_from(e).is_err()) {
+            return (0, 0);
         }
+        // Both fit: their sum does.
+        let at = self.0.len() as u32;
+        self.0.push_str(name);
+        (at, name.len() as u32)
     }
 
     fn get(&self, e: &Entry) -> &str {
@@ -214,12 +213,11 @@ impl Names {
             .unwrap_or_default()
     }
 
-    /// Rewrites the arena with only `seen`'s paths, when forgotten ones are
-    /// at least half of it.
-    fn compact(&mut self, seen: &mut [Entry]) {
-        let live: usize = seen.iter().map(|e| e.len as usize).sum();
+    /// Rewrites the arena with only `seen`'s paths (`live` bytes), when
+    /// forgotten ones are at least half of it. Whether it did.
+    fn compact(&mut self, seen: &mut [Entry], live: usize) -> bool {
         if self.0.len() <= live.saturating_mul(2) {
-            return;
+            return false;
         }
         let mut names = String::with_capacity(live);
         for e in seen {
@@ -230,6 +228,7 @@ impl Names {
             e.at = at;
         }
         self.0 = names;
+        true
     }
 }
 
@@ -267,6 +266,14 @@ impl Clock {
         Names(String::from_utf8(bytes).unwrap_or_default())
     }
 
+    /// The unpacked length, from the size `compress_prepend_size` puts
+    /// first (a little-endian u32), without unpacking.
+    fn unpacked_len(&self) -> usize {
+        self.packed
+            .first_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize)
+    }
+
     fn pack(&mut self, names: &Names) {
         self.packed = if names.0.is_empty() {
             Box::default()
@@ -298,7 +305,8 @@ impl Clock {
             .collect();
         seen.sort_by_key(|e| e.id);
         seen.dedup_by_key(|e| e.id);
-        names.compact(&mut seen);
+        let live = seen.iter().map(|e| e.len as usize).sum();
+        names.compact(&mut seen, live);
         let mut clock = Self {
             seen,
             last,
@@ -336,7 +344,10 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
+        // Unpacked when a path is read or added; packed again only when
+        // one was added or the arena compacted.
         let mut arena: Option<Names> = None;
+        let mut added = false;
         for i in 0..self.seen.len() {
             if self.seen[i].gone.is_none() && on_main.binary_search(&self.seen[i].id).is_err() {
                 let plain = arena.get_or_insert_with(|| self.unpack());
@@ -358,6 +369,7 @@ impl Clock {
                 Ok(i) => {
                     let plain = arena.get_or_insert_with(|| self.unpack());
                     self.seen[i] = fresh(plain, &mut delta, id, name, first, absent_at);
+                    added = true;
                 }
                 Err(_) => new.push((id, name)),
             }
@@ -366,6 +378,7 @@ impl Clock {
         new.sort_by_key(|(id, _)| *id);
         new.dedup_by_key(|(id, _)| *id);
         if !new.is_empty() {
+            added = true;
             let plain = arena.get_or_insert_with(|| self.unpack());
             // Grown by what is added, not by doubling; two sorted runs
             // merge in linear time.
@@ -377,15 +390,16 @@ impl Clock {
             self.seen.sort_by_key(|e| e.id);
         }
         let keep = keep_gone_since.map(ms);
-        let before = self.seen.len();
         self.seen
             .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
-        if self.seen.len() != before && arena.is_none() {
+        let live: usize = self.seen.iter().map(|e| e.len as usize).sum();
+        if arena.is_none() && self.unpacked_len() > live.saturating_mul(2) {
             arena = Some(self.unpack());
         }
         if let Some(mut plain) = arena {
-            plain.compact(&mut self.seen);
-            self.pack(&plain);
+            if plain.compact(&mut self.seen, live) || added {
+                self.pack(&plain);
+            }
         }
         self.last = Some(w.start);
         delta
@@ -411,7 +425,8 @@ impl Clock {
         self.seen.is_empty()
     }
 
-    /// Bytes the paths take unpacked, and packed (tests, benchmarks).
+    /// Bytes the paths take unpacked, and packed.
+    #[cfg(test)]
     pub fn name_bytes(&self) -> (usize, usize) {
         (self.unpack().0.len(), self.packed.len())
     }

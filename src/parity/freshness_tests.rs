@@ -200,6 +200,7 @@ proptest! {
             // Gone articles stay while a snapshot may refer to them.
             let live: usize = clock.seen.iter().map(|e| e.len as usize).sum();
             let (unpacked, packed) = clock.name_bytes();
+            prop_assert_eq!(clock.unpacked_len(), unpacked, "read from the size prefix");
             prop_assert!(packed <= unpacked + unpacked / 200 + 32, "lz4 never grows much");
             for n in &on_clock {
                 prop_assert_eq!(clock.name(article_id(n)), Some(n.clone()));
