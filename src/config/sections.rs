@@ -170,28 +170,6 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    /// `pattern` compiled with a size limit, once per distinct pattern in
-    /// the config; an invalid one is an error at `key`.
-    pub(super) fn regex(&mut self, pattern: &str, key: &str) -> Option<Arc<regex::Regex>> {
-        if let Some(re) = self.regexes.get(pattern) {
-            return Some(re.clone());
-        }
-        match regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
-            .build()
-        {
-            Ok(re) => {
-                let re = Arc::new(re);
-                self.regexes.insert(pattern.to_string(), re.clone());
-                Some(re)
-            }
-            Err(e) => {
-                self.err(key, format!("invalid regex: {e}"));
-                None
-            }
-        }
-    }
-
     /// A site's `announce`/`announce_pattern` (the regex, unless off) and
     /// `discover`/`discover_grace` (the grace, when discovering).
     pub(super) fn announcements(

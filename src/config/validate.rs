@@ -79,7 +79,7 @@ pub(super) struct Validator<'a> {
     vantage_names: Vec<String>,
     /// Patterns compiled so far: sites that share a pattern share one
     /// compiled regex (and its match caches), not a copy each.
-    pub(super) regexes: std::collections::HashMap<String, std::sync::Arc<regex::Regex>>,
+    regexes: std::collections::HashMap<String, std::sync::Arc<regex::Regex>>,
 }
 
 /// A layer's value together with the key path it was written at.
@@ -107,6 +107,32 @@ impl Validator<'_> {
             }
         }
         out
+    }
+
+    /// `pattern` compiled with a size limit, once per distinct pattern in
+    /// the config; an invalid one is an error at `key`.
+    pub(super) fn regex(
+        &mut self,
+        pattern: &str,
+        key: &str,
+    ) -> Option<std::sync::Arc<regex::Regex>> {
+        if let Some(re) = self.regexes.get(pattern) {
+            return Some(re.clone());
+        }
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(re) => {
+                let re = std::sync::Arc::new(re);
+                self.regexes.insert(pattern.to_string(), re.clone());
+                Some(re)
+            }
+            Err(e) => {
+                self.err(key, format!("invalid regex: {e}"));
+                None
+            }
+        }
     }
 
     pub(super) fn err(&mut self, path: &str, message: impl Into<String>) {

@@ -197,8 +197,7 @@ impl Metrics {
 
     /// Sets a site's problem gauges from its verdict.
     pub fn set_site_problems(&self, site: &str, verdict: &SiteVerdict) {
-        let raised: Vec<_> = verdict.problems().into_iter().map(|(k, _)| k).collect();
-        self.sites.set_problems(site, &raised);
+        self.sites.set_problems(site, &verdict.kinds());
     }
 
     /// Exports the configured vantages: a new one is up until a round

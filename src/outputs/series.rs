@@ -118,7 +118,8 @@ impl Packed {
         for (end, part) in ends.iter_mut().zip(parts) {
             // A fragment is a few hundred bytes per resolver and address;
             // past 4 GiB a family is dropped rather than an offset wrapped.
-            if u32::try_from(text.len() + part.len()).is_ok() {
+            let total = text.len().checked_add(part.len());
+            if total.is_some_and(|t| u32::try_from(t).is_ok()) {
                 text.push_str(part);
             }
             *end = text.len() as u32;

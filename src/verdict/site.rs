@@ -104,34 +104,41 @@ pub struct SiteVerdict {
 }
 
 impl SiteVerdict {
-    /// The raised site problems with their one-line details.
-    pub fn problems(&self) -> Vec<(SiteKind, String)> {
-        let mut out = self.blocked_problem();
-        if !self.unwatched.is_empty() {
-            out.push((
-                SiteKind::MirrorUnwatched,
-                format!(
-                    "the main page announces {} as alternate addresses; not watched",
-                    self.unwatched.join(", ")
-                ),
-            ));
-        }
-        if !self.withdrawn.is_empty() {
-            out.push((
-                SiteKind::MirrorWithdrawn,
-                format!(
-                    "watched as mirrors, no longer announced by the main page: {}",
-                    self.withdrawn.join(", ")
-                ),
-            ));
-        }
-        out
+    /// The raised site problems, in [`SiteKind::ALL`] order.
+    pub fn kinds(&self) -> Vec<SiteKind> {
+        SiteKind::ALL
+            .into_iter()
+            .filter(|k| match k {
+                SiteKind::BlockedSomewhere => !self.blocked.is_empty(),
+                SiteKind::MirrorUnwatched => !self.unwatched.is_empty(),
+                SiteKind::MirrorWithdrawn => !self.withdrawn.is_empty(),
+            })
+            .collect()
     }
 
-    fn blocked_problem(&self) -> Vec<(SiteKind, String)> {
-        if self.blocked.is_empty() {
-            return Vec::new();
+    /// The raised site problems with their one-line details.
+    pub fn problems(&self) -> Vec<(SiteKind, String)> {
+        self.kinds()
+            .into_iter()
+            .map(|k| (k, self.detail(k)))
+            .collect()
+    }
+
+    fn detail(&self, kind: SiteKind) -> String {
+        match kind {
+            SiteKind::BlockedSomewhere => self.blocked_detail(),
+            SiteKind::MirrorUnwatched => format!(
+                "the main page announces {} as alternate addresses; not watched",
+                self.unwatched.join(", ")
+            ),
+            SiteKind::MirrorWithdrawn => format!(
+                "watched as mirrors, no longer announced by the main page: {}",
+                self.withdrawn.join(", ")
+            ),
         }
+    }
+
+    fn blocked_detail(&self) -> String {
         let parts: Vec<String> = self
             .blocked
             .iter()
@@ -152,7 +159,7 @@ impl SiteVerdict {
                 )
             })
             .collect();
-        vec![(SiteKind::BlockedSomewhere, parts.join("; "))]
+        parts.join("; ")
     }
 }
 
@@ -291,6 +298,10 @@ mod tests {
         );
         assert_eq!(v.withdrawn, vec!["www.presstv.com".to_string()]);
         assert_eq!(
+            v.kinds(),
+            vec![SiteKind::MirrorUnwatched, SiteKind::MirrorWithdrawn]
+        );
+        assert_eq!(
             v.problems(),
             vec![
                 (
@@ -327,6 +338,7 @@ mod tests {
             ),
         ]);
         assert!(!v.all_down);
+        assert_eq!(v.kinds(), vec![SiteKind::BlockedSomewhere]);
         assert_eq!(
             v.problems(),
             vec![(
