@@ -150,9 +150,62 @@ struct Slot {
 /// Bytes per chunk a scrape hands to the HTTP response.
 pub const CHUNK: usize = 256 * 1024;
 
+/// Text slots by key, each under its own lock: the map is written only
+/// when a key is added or removed, a slot only by its own updates, and a
+/// scrape takes every slot's text with one lock each.
+pub struct Slots<K, S>(RwLock<BTreeMap<K, Arc<Mutex<S>>>>);
+
+impl<K, S> Default for Slots<K, S> {
+    fn default() -> Self {
+        Self(RwLock::default())
+    }
+}
+
+impl<K: Ord, S> Slots<K, S> {
+    /// The slot of `key`, made by `make` when there is none.
+    pub fn get_or_insert<Q>(&self, key: &Q, make: impl FnOnce() -> (K, S)) -> Arc<Mutex<S>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        if let Some(s) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return s.clone();
+        }
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = map.get(key) {
+            return s.clone();
+        }
+        let (k, slot) = make();
+        let slot = Arc::new(Mutex::new(slot));
+        map.insert(k, slot.clone());
+        slot
+    }
+
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    /// `take` of every slot, in key order.
+    pub fn each<T>(&self, take: impl Fn(&S) -> T) -> Vec<T> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|s| take(&s.lock().unwrap_or_else(|p| p.into_inner())))
+            .collect()
+    }
+}
+
 #[derive(Default)]
 pub struct Series {
-    slots: RwLock<BTreeMap<TargetKey, Arc<Mutex<Slot>>>>,
+    slots: Slots<TargetKey, Slot>,
 }
 
 fn key(e: &Entry) -> TargetKey {
@@ -318,34 +371,24 @@ fn checks(labels: &str, ok: u64, failed: u64) -> String {
 impl Series {
     fn slot(&self, e: &Entry) -> Arc<Mutex<Slot>> {
         let key = key(e);
-        if let Some(s) = self
-            .slots
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return s.clone();
-        }
-        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
-        slots
-            .entry(key)
-            .or_insert_with_key(|(site, target, vantage, role)| {
-                let labels = format!(
-                    "site=\"{}\",target=\"{}\",role=\"{role}\",vantage=\"{}\"",
-                    escape(site),
-                    escape(target),
-                    escape(vantage)
-                );
-                let mut text = render(&labels, e, false);
-                text[CHECKS] = checks(&labels, 0, 0);
-                Arc::new(Mutex::new(Slot {
-                    labels: labels.into(),
-                    text: Arc::new(Packed::new(&text)),
-                    ok: 0,
-                    failed: 0,
-                }))
-            })
-            .clone()
+        self.slots.get_or_insert(&key, || {
+            let (site, target, vantage, role) = &key;
+            let labels = format!(
+                "site=\"{}\",target=\"{}\",role=\"{role}\",vantage=\"{}\"",
+                escape(site),
+                escape(target),
+                escape(vantage)
+            );
+            let mut text = render(&labels, e, false);
+            text[CHECKS] = checks(&labels, 0, 0);
+            let slot = Slot {
+                labels: labels.into(),
+                text: Arc::new(Packed::new(&text)),
+                ok: 0,
+                failed: 0,
+            };
+            (key.clone(), slot)
+        })
     }
 
     /// Exports the zero series of an address that has not finished a round.
@@ -379,10 +422,7 @@ impl Series {
 
     /// Drops every series of an address that left the config.
     pub fn forget(&self, e: &Entry) {
-        self.slots
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key(e));
+        self.slots.remove(&key(e));
     }
 
     /// Hands out every family, addresses in (site, target, role) order, in
@@ -397,13 +437,7 @@ impl Series {
 
     /// [`Series::render_chunks`] into a scrape in progress.
     pub fn render_into(&self, out: &mut Chunks<'_>) -> bool {
-        let texts: Vec<Arc<Packed>> = self
-            .slots
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).text.clone())
-            .collect();
+        let texts = self.slots.each(|s| s.text.clone());
         FAMILIES.iter().enumerate().all(|(i, (name, kind, help))| {
             out.family(name, kind, help, texts.iter().map(|t| t.family(i)))
         })

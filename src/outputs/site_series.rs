@@ -5,11 +5,10 @@
 //! instead of gathering 20,000 label sets through the prometheus crate
 //! (~30 ms of every scrape here).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use super::series::Chunks;
+use super::series::{Chunks, Slots};
 use crate::verdict::site::SiteKind;
 
 const PROBLEM: (&str, &str, &str) = (
@@ -53,29 +52,16 @@ impl Slot {
 
 #[derive(Default)]
 pub struct SiteSeries {
-    sites: RwLock<BTreeMap<String, Arc<Mutex<Slot>>>>,
+    sites: Slots<String, Slot>,
 }
 
 impl SiteSeries {
-    fn slot(&self, site: &str) -> Arc<Mutex<Slot>> {
-        if let Some(s) = self
-            .sites
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(site)
-        {
-            return s.clone();
-        }
-        self.sites
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(site.to_string())
-            .or_insert_with(|| {
-                let mut slot = Slot::default();
-                slot.render(site);
-                Arc::new(Mutex::new(slot))
-            })
-            .clone()
+    fn slot(&self, site: &str) -> Arc<std::sync::Mutex<Slot>> {
+        self.sites.get_or_insert(site, || {
+            let mut slot = Slot::default();
+            slot.render(site);
+            (site.to_string(), slot)
+        })
     }
 
     fn update(&self, site: &str, change: impl FnOnce(&mut Slot) -> bool) {
@@ -109,13 +95,7 @@ impl SiteSeries {
 
     /// Both families, sites in name order.
     pub fn render_into(&self, out: &mut Chunks<'_>) -> bool {
-        let texts: Vec<Arc<(String, String)>> = self
-            .sites
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).text.clone())
-            .collect();
+        let texts = self.sites.each(|s| s.text.clone());
         let (name, kind, help) = PROBLEM;
         if !out.family(name, kind, help, texts.iter().map(|t| t.0.as_str())) {
             return false;

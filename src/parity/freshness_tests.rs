@@ -210,36 +210,6 @@ proptest! {
     }
 }
 
-proptest! {
-    /// `SeenEver` remembers exactly the last `SEEN_EVER` distinct ids, the
-    /// oldest forgotten first (a plain queue is the model), also across
-    /// the renumbering of its insertion counts.
-    #[test]
-    fn seen_ever_keeps_the_newest_distinct_ids(
-        ids in proptest::collection::vec(0u64..900, 0..2000),
-        near_wrap in proptest::bool::ANY,
-    ) {
-        let mut seen = SeenEver::default();
-        if near_wrap {
-            seen.next = u32::MAX - 700;
-        }
-        let mut model: std::collections::VecDeque<u64> = Default::default();
-        for id in ids {
-            seen.insert(id);
-            if !model.contains(&id) {
-                model.push_back(id);
-                if model.len() > SEEN_EVER {
-                    model.pop_front();
-                }
-            }
-            prop_assert!(seen.sorted.len() <= SEEN_EVER);
-        }
-        for id in 0..900u64 {
-            prop_assert_eq!(seen.known(&[id]), usize::from(model.contains(&id)), "id {}", id);
-        }
-    }
-}
-
 /// A simulated news site: articles published at `pub_ms`, a homepage
 /// showing the lead and a rail of the `rail` newest, then stable section
 /// articles published before the simulation began, in a shuffled order.

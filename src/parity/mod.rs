@@ -15,6 +15,7 @@ mod compare;
 pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;
+pub mod seen;
 #[cfg(test)]
 mod shortcut_tests;
 pub mod similarity;
