@@ -204,9 +204,11 @@ pub async fn run_until(
         storage: storage.clone(),
         store: store.clone(),
         probe: probe.clone(),
+        rounds: tokio::runtime::Handle::current(),
     };
     let router = server::router(state, config.server.basic_auth.clone());
-    let server = tokio::spawn(server::serve(listener, router, tls, token.clone()));
+    let server =
+        server::spawn(listener, router, tls, token.clone()).context("starting the HTTP server")?;
     let status_board = board.clone();
     let mut last_status = String::new();
     let beat_metrics = metrics.clone();

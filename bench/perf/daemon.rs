@@ -109,16 +109,36 @@ impl Daemon {
         Ok(d)
     }
 
+    /// One scrape, timed from request to last byte. The client runs on a
+    /// thread and runtime of its own, as Prometheus would be a process of
+    /// its own: on the benchmark's runtime it waited behind the world's
+    /// servers, and that wait was counted as the daemon's.
     pub async fn metrics(&self) -> anyhow::Result<Scrape> {
-        let started = Instant::now();
-        let text = crate::http()
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        Ok(Scrape::parse(&text, started.elapsed()))
+        let url = format!("{}/metrics", self.base);
+        let (text, took) = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            // Its own client too: pooled connections belong to the runtime
+            // that opened them.
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?;
+            // Timed to the last byte, as Prometheus's scrape duration is;
+            // the text is checked and parsed after the clock stops.
+            let (body, took) = runtime.block_on(async {
+                let started = Instant::now();
+                let mut response = client.get(url).send().await?.error_for_status()?;
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await? {
+                    body.extend_from_slice(&chunk);
+                }
+                anyhow::Ok((body, started.elapsed()))
+            })?;
+            anyhow::Ok((String::from_utf8(body)?, took))
+        })
+        .await??;
+        Ok(Scrape::parse(&text, took))
     }
 }
 

@@ -210,6 +210,10 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         run(Pages::Hosted(Duration::from_secs(3600)), 1, "steady").await?;
         return Ok(());
     }
+    if args_has("--changed-only") {
+        run(Pages::Changing, 1, "every page changed").await?;
+        return Ok(());
+    }
     if args_has("--main-only") {
         run(Pages::Same, 0, "main rounds").await?;
         return Ok(());

@@ -116,19 +116,30 @@ pub async fn handler(
             format!("{MAX_IN_FLIGHT} probes are already running; try again\n"),
         );
     };
-    let start = tokio::time::Instant::now();
-    match crate::pipeline::once(url, None, setup.defaults, Some(vantage), None).await {
-        Ok((target, outcome)) => {
-            let body = crate::outputs::metrics::probe_text(&target, outcome, start.elapsed());
-            (
-                [(
-                    header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )],
-                body,
-            )
-                .into_response()
-        }
+    // The round runs on the rounds' runtime, not the server's thread, and
+    // is cancelled if the client goes away.
+    let round = tokio_util::task::AbortOnDropHandle::new(s.rounds.spawn(async move {
+        let start = tokio::time::Instant::now();
+        let (target, outcome) =
+            crate::pipeline::once(url, None, setup.defaults, Some(vantage), None).await?;
+        anyhow::Ok(crate::outputs::metrics::probe_text(
+            &target,
+            outcome,
+            start.elapsed(),
+        ))
+    }));
+    match round
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the probe's task ended: {e}")))
+    {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
         Err(e) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("probe failed: {e:#}\n"),
