@@ -60,7 +60,7 @@ pub fn html(data: &[u8]) {
         assert!(!link.contains(['?', '#']), "link keeps a query: {link}");
     }
     let m = ArticleMatcher::default();
-    let articles = m.articles(&page.links);
+    let articles = m.articles(page.links.clone());
     assert!(articles.len() <= page.links.len());
     let s = shingles_of(&page.words);
     let sim = jaccard(&s, &s);

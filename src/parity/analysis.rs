@@ -132,7 +132,7 @@ pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Vec<Str
             to: site.canon.main(),
         },
     );
-    let articles = site.matcher.articles(&page.links);
+    let articles = site.matcher.articles(page.links);
     let analysis = Analysis {
         title: page.title.chars().take(TITLE_CHARS).collect(),
         length: page.length,

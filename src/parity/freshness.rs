@@ -86,14 +86,20 @@ impl ArticleMatcher {
         dated || iso || numeric_id
     }
 
-    /// The distinct article paths among `links`, first-seen order.
-    pub fn articles(&self, links: &[String]) -> Vec<String> {
-        let mut seen = HashSet::new();
+    /// The distinct article paths among `links`, first-seen order. Keeps
+    /// `links`' own strings; a repeated link (a headline and its picture)
+    /// is matched once.
+    pub fn articles(&self, mut links: Vec<String>) -> Vec<String> {
+        let keep: Vec<bool> = {
+            let mut seen = HashSet::with_capacity(links.len());
+            links
+                .iter()
+                .map(|l| seen.insert(l.as_str()) && self.is_article(l))
+                .collect()
+        };
+        let mut keep = keep.into_iter();
+        links.retain(|_| keep.next().unwrap_or(false));
         links
-            .iter()
-            .filter(|l| self.is_article(l) && seen.insert(l.as_str()))
-            .cloned()
-            .collect()
     }
 }
 

@@ -207,9 +207,9 @@ mod tests {
         };
         let m = ArticleMatcher::default();
         let now =
-            m.articles(&normalize(&feed.page("T", "www.busy.test", Duration::ZERO), &rw).links);
+            m.articles(normalize(&feed.page("T", "www.busy.test", Duration::ZERO), &rw).links);
         let then = m.articles(
-            &normalize(
+            normalize(
                 &feed.page("T", "www.busy.test", Duration::from_secs(60)),
                 &rw,
             )
