@@ -24,6 +24,14 @@ pub struct WordHasher {
 }
 
 impl WordHasher {
+    /// Room for `n` words before the first reallocation.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            words: Vec::with_capacity(n),
+            open: None,
+        }
+    }
+
     /// ASCII bytes take a fast path (most of a page's text even in Persian
     /// or CJK: markup whitespace, digits, punctuation); any other character
     /// goes through [`step_char`], so the hashes are the same either way.
