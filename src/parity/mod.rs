@@ -15,6 +15,7 @@ mod compare;
 pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;
+mod recent;
 pub mod seen;
 #[cfg(test)]
 mod shortcut_tests;
@@ -83,6 +84,8 @@ struct Memory {
     judged: HashMap<(String, String), Judged>,
     /// The last analysed page per (address URL, path).
     last: HashMap<(String, String), Last>,
+    /// Per path, the newest pages mirrors parsed (`recent`).
+    recent: HashMap<String, recent::Recents>,
     /// When the clock's observation time was last handed to the store.
     clock_saved: Option<SystemTime>,
     /// The main page's announced alternate addresses, and the body digest
@@ -258,6 +261,7 @@ impl Content {
                     m.pending.retain(|(a, _), _| kept.contains(a));
                     m.judged.retain(|(a, _), _| kept.contains(a));
                     m.last.clear();
+                    m.recent.clear();
                     // The pattern may have changed: read announcements again.
                     m.announced = None;
                     // References were analysed with the old host names and
@@ -365,7 +369,7 @@ impl Content {
             let plan = match unchanged.flatten() {
                 // The same bytes as the last analysed page, which matched
                 // no fingerprint: neither decoded nor scanned again.
-                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged),
+                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Vec::new()),
                 None => {
                     let html = self.scan(&body, ct, &mut matches);
                     drop(body);
@@ -416,16 +420,29 @@ impl Content {
             Cow::Owned(c) => Some(c),
             Cow::Borrowed(_) => None,
         };
-        if self.shortcuts
-            && target.role == Role::Mirror
-            && let Some(reference) = site.memory().references.get(path)
-            && reference.key == key
-        {
-            let kept = Kept {
-                analysis: reference.analysis.clone(),
-                canonical: None,
-            };
-            return Plan::Reuse(kept, Analysed::Identical);
+        if self.shortcuts {
+            let main = target.role == Role::Main;
+            let mem = site.memory();
+            if !main
+                && let Some(reference) = mem.references.get(path)
+                && reference.key == key
+            {
+                let kept = Kept {
+                    analysis: reference.analysis.clone(),
+                    canonical: None,
+                };
+                return Plan::Reuse(kept, Analysed::Identical, Vec::new());
+            }
+            // A mirror's parse of this very page: its analysis, and for
+            // main its article paths too.
+            if let Some(r) = mem.recent.get(path).and_then(|r| r.find(&key)) {
+                let kept = Kept {
+                    analysis: r.analysis.clone(),
+                    canonical: main.then_some(key),
+                };
+                let names = if main { r.names() } else { Vec::new() };
+                return Plan::Reuse(kept, Analysed::Identical, names);
+            }
         }
         Plan::Parse {
             canonical: owned.unwrap_or(html),
@@ -459,24 +476,48 @@ impl Content {
         let mut pages = Vec::new();
         let mut lasts = Vec::new();
         for p in prepared.pages {
-            // Article paths come only from a parse, and are not kept past
-            // this round: the clock has them.
+            // Article paths come only from a parse (or a mirror's parse of
+            // the same page), and are not kept past this round: the clock
+            // has them.
+            let main = target.role == Role::Main;
             let (kept, names, how) = match p.plan {
-                Plan::Reuse(kept, how) => (kept, Vec::new(), how),
+                Plan::Reuse(kept, how, names) => (kept, names, how),
                 Plan::Parse { canonical, key } => {
                     let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
-                    let main = target.role == Role::Main;
-                    let kept = Kept {
-                        analysis: Arc::new(a),
-                        canonical: main.then_some(key),
-                    };
-                    (
-                        kept,
-                        if main { names } else { Vec::new() },
-                        Analysed::Parsed,
-                    )
+                    let analysis = Arc::new(a);
+                    if main {
+                        let canonical = Some(key);
+                        (
+                            Kept {
+                                analysis,
+                                canonical,
+                            },
+                            names,
+                            Analysed::Parsed,
+                        )
+                    } else {
+                        if self.shortcuts {
+                            let r = recent::Recent::new(key, analysis.clone(), &names);
+                            let mut mem = site.memory();
+                            mem.recent.entry(p.path.clone()).or_default().push(r);
+                        }
+                        let canonical = None;
+                        (
+                            Kept {
+                                analysis,
+                                canonical,
+                            },
+                            Vec::new(),
+                            Analysed::Parsed,
+                        )
+                    }
                 }
             };
+            if main {
+                // Taken or not, a mirror's parse is of no use past main's
+                // round: main's page is the reference now.
+                site.memory().recent.remove(&p.path);
+            }
             out.analyses.push(how);
             lasts.push(Last {
                 raw: p.raw,
@@ -552,12 +593,11 @@ impl Prepared {
 
 /// How a page will be analysed.
 enum Plan {
-    Reuse(Kept, Analysed),
+    /// Another analysis is this page's; with the article paths when a
+    /// main page takes a mirror's parse (`recent`).
+    Reuse(Kept, Analysed, Vec<String>),
     /// The page's canonical text, and its key.
-    Parse {
-        canonical: String,
-        key: PageKey,
-    },
+    Parse { canonical: String, key: PageKey },
 }
 
 /// One fetched page that parity reads.
