@@ -59,31 +59,25 @@ impl ArticleMatcher {
         if let Some(re) = &self.pattern {
             return re.is_match(path);
         }
-        let segments: Vec<&[u8]> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::as_bytes)
-            .collect();
-        if segments.len() < 2 {
-            return false;
-        }
+        // One pass over the segments, the two before kept for the date
+        // test: no allocation per link (a page has hundreds).
         let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
         let is_year = |s: &[u8]| s.len() == 4 && s.starts_with(b"20") && digits(s);
         let two = |s: &[u8]| s.len() <= 2 && digits(s);
-        let dated = segments
-            .windows(3)
-            .any(|w| is_year(w[0]) && two(w[1]) && two(w[2]));
-        let iso = segments.iter().any(|s| {
-            s.len() >= 10 && is_year(&s[..4]) && s.get(4) == Some(&b'-') && s.get(7) == Some(&b'-')
-        });
-        let numeric_id = segments.iter().any(|s| {
-            s.split(|b| !b.is_ascii_digit())
-                .map(<[u8]>::len)
-                .max()
-                .unwrap_or(0)
-                >= 5
-        });
-        dated || iso || numeric_id
+        let (mut count, mut found) = (0usize, false);
+        let (mut before, mut last): (&[u8], &[u8]) = (&[], &[]);
+        for s in path.split('/').filter(|s| !s.is_empty()).map(str::as_bytes) {
+            count += 1;
+            let dated = count >= 3 && is_year(before) && two(last) && two(s);
+            let iso = s.len() >= 10
+                && is_year(&s[..4])
+                && s.get(4) == Some(&b'-')
+                && s.get(7) == Some(&b'-');
+            let numeric_id = s.split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 5);
+            found |= dated || iso || numeric_id;
+            (before, last) = (last, s);
+        }
+        count >= 2 && found
     }
 
     /// The distinct article paths among `links`, first-seen order. Keeps

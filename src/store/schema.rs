@@ -157,22 +157,24 @@ pub fn save_clock(
     main: &str,
     delta: &ClockDelta,
 ) -> rusqlite::Result<()> {
+    // Every statement cached (the store's connection keeps rusqlite's
+    // default 16; the store uses fewer): where main publishes between
+    // rounds this runs every main round, and preparing statements anew
+    // was 1.7% of the daemon's CPU in the every-page-changed benchmark.
     let tx = conn.transaction()?;
     let known: Option<String> = tx
-        .query_row(
-            "SELECT main FROM clock_sites WHERE site = ?1",
-            params![site],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT main FROM clock_sites WHERE site = ?1")?
+        .query_row(params![site], |r| r.get(0))
         .optional()?;
     if known.as_deref() != Some(main) {
-        tx.execute("DELETE FROM clock_articles WHERE site = ?1", params![site])?;
+        tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1")?
+            .execute(params![site])?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO clock_sites (site, main, last) VALUES (?1, ?2, ?3)
          ON CONFLICT (site) DO UPDATE SET main = ?2, last = COALESCE(?3, last)",
-        params![site, main, delta.observed.map(to_ms)],
-    )?;
+    )?
+    .execute(params![site, main, delta.observed.map(to_ms)])?;
     {
         let mut del =
             tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1 AND article = ?2")?;
