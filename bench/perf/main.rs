@@ -210,6 +210,14 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         run(Pages::Hosted(Duration::from_secs(3600)), 1, "steady").await?;
         return Ok(());
     }
+    if args_has("--published-only") {
+        // Quick windows are 10 s long: a publication every 10 s (every
+        // other round) so that each window holds some.
+        let every = Duration::from_secs(if plan.quick { 10 } else { 60 });
+        let what = format!("a publication every {} s", every.as_secs());
+        run(Pages::Hosted(every), 1, &what).await?;
+        return Ok(());
+    }
     if args_has("--changed-only") {
         run(Pages::Changing, 1, "every page changed").await?;
         return Ok(());
