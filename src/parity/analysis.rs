@@ -14,7 +14,10 @@
 //!   streamed in) is that of this address's last analysed page of the same
 //!   path: that analysis is reused, with no decode and no scan;
 //! - **identical**: a mirror page's key equals the key of main's current
-//!   reference for the path: main's analysis is the mirror's;
+//!   reference for the path: main's analysis is the mirror's; or any
+//!   page's key equals that of a page a mirror of the site parsed since
+//!   main's last round of the path (`recent`): that parse is the page's,
+//!   with its article paths when the page is main's;
 //! - otherwise the page is **parsed**.
 //!
 //! Digests are BLAKE3, so a hostile page cannot be made to collide.
