@@ -273,6 +273,8 @@ fn dns_faults_are_facts_about_the_resolver_or_exact_site_problems() {
         ("www.dns-oversized.fault.test", &fault, &[], &[], "answered"),
         ("www.dns-wrongid.fault.test", &fault, &[], &[], "timeout"),
         ("www.dns-wrongport.fault.test", &fault, &[], &[], "timeout"),
+        // The first datagram lost: the query sent again is answered.
+        ("www.dns-lossy.fault.test", &fault, &[], &[], "answered"),
     ];
     let mut failures = Vec::new();
     for (host, liar, want, words, outcome) in rows {
@@ -310,6 +312,15 @@ fn dns_faults_are_facts_about_the_resolver_or_exact_site_problems() {
     if kinds(&r) != ["dns_failure"] {
         failures.push(format!("silent alone: {:?}: {}", kinds(&r), detail(&r)));
     }
+    // A resolver that loses datagrams, alone: nothing to report.
+    let (r, _) = run(
+        &e.world.url("www.dns-lossy.fault.test"),
+        None,
+        settings(e, vec![fault.clone()]),
+    );
+    if !kinds(&r).is_empty() {
+        failures.push(format!("lossy alone: {:?}: {}", kinds(&r), detail(&r)));
+    }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
@@ -317,5 +328,5 @@ fn dns_faults_are_facts_about_the_resolver_or_exact_site_problems() {
 fn every_fault_host_is_listed_in_a_test_row() {
     // Keeps the world and this suite in step: a new fault needs a row.
     assert_eq!(faults::http_hosts().len(), 15);
-    assert_eq!(faults::dns_hosts().len(), 9);
+    assert_eq!(faults::dns_hosts().len(), 10);
 }

@@ -6,6 +6,10 @@
 //!
 //! Replies are accepted only from the server (the socket is connected), with
 //! the query's ID and question; anything else is ignored until the deadline.
+//! A datagram can be lost on the way there or back (a busy server's full
+//! socket buffer does it): without a usable reply the same query is sent
+//! again after each third of the time allowed, as stub resolvers do, so one
+//! lost datagram is not taken for a resolver that does not answer.
 //! Only records owned by the asked name, or by a name its CNAME chain
 //! reaches (at most [`MAX_CNAMES`] hops, loops cut), count as answers: a
 //! record for another name is never taken as the site's address.
@@ -29,6 +33,8 @@ const MAX_REPLY: u16 = 1232;
 pub const RECV_BUFFER: usize = 4096;
 /// CNAME hops followed from the asked name.
 pub const MAX_CNAMES: usize = 8;
+/// Datagrams sent per question, spread evenly over its time.
+const SENDS: u32 = 3;
 
 /// What the server said.
 pub enum Reply {
@@ -49,7 +55,8 @@ pub enum Reply {
 
 /// Asks `server` for `name`/`rtype`, waiting at most until `deadline`.
 pub async fn ask(server: SocketAddr, name: &str, rtype: RecordType, deadline: Instant) -> Reply {
-    match timeout_at(deadline, exchange(server, name, rtype)).await {
+    let resend = deadline.saturating_duration_since(Instant::now()) / SENDS;
+    match timeout_at(deadline, exchange(server, name, rtype, resend)).await {
         Err(_) => Reply::Timeout,
         Ok(Err(e)) => Reply::Failed(e),
         Ok(Ok(reply)) => reply,
@@ -76,7 +83,15 @@ fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> 
     Ok((id, qname, wire))
 }
 
-async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<Reply, String> {
+/// Sends the query (again after each `resend` without a usable reply, at
+/// most [`SENDS`] times, always with the same ID: a late reply to an
+/// earlier copy is as good) and waits for the reply.
+async fn exchange(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    resend: std::time::Duration,
+) -> Result<Reply, String> {
     let (id, qname, wire) = query(name, rtype)?;
     let local: IpAddr = match server {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
@@ -86,18 +101,30 @@ async fn exchange(server: SocketAddr, name: &str, rtype: RecordType) -> Result<R
         .await
         .map_err(|e| e.to_string())?;
     sock.connect(server).await.map_err(|e| e.to_string())?;
-    sock.send(&wire).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; RECV_BUFFER];
-    loop {
-        let n = sock.recv(&mut buf).await.map_err(|e| e.to_string())?;
-        if n >= buf.len() {
-            // Cut by the buffer: whatever it says, it is not whole.
-            return Ok(Reply::Truncated);
-        }
-        if let Some(reply) = parse(buf.get(..n).unwrap_or_default(), id, &qname, rtype) {
-            return Ok(reply);
+    for sent in 1..=SENDS {
+        sock.send(&wire).await.map_err(|e| e.to_string())?;
+        // The last copy waits for as long as the caller allows.
+        let until = (sent < SENDS).then(|| Instant::now() + resend);
+        loop {
+            let received = match until {
+                Some(t) => match timeout_at(t, sock.recv(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+                None => sock.recv(&mut buf).await,
+            };
+            let n = received.map_err(|e| e.to_string())?;
+            if n >= buf.len() {
+                // Cut by the buffer: whatever it says, it is not whole.
+                return Ok(Reply::Truncated);
+            }
+            if let Some(reply) = parse(buf.get(..n).unwrap_or_default(), id, &qname, rtype) {
+                return Ok(reply);
+            }
         }
     }
+    Ok(Reply::Timeout)
 }
 
 /// A reply to the question `(id, qname, rtype)`; `None` for anything else

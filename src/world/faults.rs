@@ -10,7 +10,8 @@
 //! - A DNS server whose answer depends on the name asked: silent,
 //!   SERVFAIL, REFUSED, truncated (with or without TCP), CNAME loops,
 //!   answers for another name, oversized replies, wrong IDs, replies from
-//!   the wrong port. An honest authoritative server answers every name.
+//!   the wrong port, the first datagram of each query lost (`fault_dns`).
+//!   An honest authoritative server answers every name.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -18,9 +19,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -30,9 +28,11 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::dns::{self, DnsServer, Zone};
+pub use super::fault_dns::{DnsFault, dns_hosts};
+use super::fault_dns::{serve_dns_tcp, serve_dns_udp};
 use super::pki::{Ca, CertKind};
 
-const LIVE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+pub(super) const LIVE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 /// Where the garbage-instead-of-TLS host lives (same port as LIVE).
 const GARBAGE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
 
@@ -59,27 +59,6 @@ pub enum HttpFault {
     HugeHeaders,
     /// Promises 100,000 bytes, sends 1,000, then resets the connection.
     ResetMidBody,
-}
-
-/// What the fault resolver does for a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DnsFault {
-    Silent,
-    ServFail,
-    Refused,
-    /// The TC bit, no answer over UDP; TCP answers (on the resolver that
-    /// has TCP) or is refused (on the UDP-only one).
-    Truncated,
-    /// `name → loop.name → name`, no address.
-    CnameLoop,
-    /// An A record owned by another name.
-    WrongName,
-    /// The right answer padded past 4 KiB, without the TC bit.
-    Oversized,
-    /// The right answer with another query ID.
-    WrongId,
-    /// The right answer from another source port.
-    WrongPort,
 }
 
 /// A running fault world; stops when dropped.
@@ -172,22 +151,6 @@ pub const SELF_CA_HOST: &str = "www.selfca.fault.test";
 
 /// The host whose port speaks garbage instead of TLS.
 pub const GARBAGE_HOST: &str = "www.garbage.fault.test";
-
-/// The names the fault resolver lies about (each also served, honestly,
-/// over HTTPS and by the authoritative resolver).
-pub fn dns_hosts() -> Vec<(&'static str, DnsFault)> {
-    vec![
-        ("www.dns-silent.fault.test", DnsFault::Silent),
-        ("www.dns-servfail.fault.test", DnsFault::ServFail),
-        ("www.dns-refused.fault.test", DnsFault::Refused),
-        ("www.dns-truncated.fault.test", DnsFault::Truncated),
-        ("www.dns-cnameloop.fault.test", DnsFault::CnameLoop),
-        ("www.dns-wrongname.fault.test", DnsFault::WrongName),
-        ("www.dns-oversized.fault.test", DnsFault::Oversized),
-        ("www.dns-wrongid.fault.test", DnsFault::WrongId),
-        ("www.dns-wrongport.fault.test", DnsFault::WrongPort),
-    ]
-}
 
 #[derive(Debug)]
 struct BySni(HashMap<String, Arc<CertifiedKey>>);
@@ -445,153 +408,6 @@ async fn serve_garbage(listener: TcpListener) {
                 .await;
             // SO_LINGER 0: closing sends RST, not FIN.
             let _ = tcp.set_zero_linger();
-        });
-    }
-}
-
-/// The honest answer to `q`: 127.0.0.1 for A, nothing else.
-fn honest(q: &Message, name: &Name, rtype: RecordType) -> Message {
-    let mut r = reply_to(q, ResponseCode::NoError);
-    if rtype == RecordType::A {
-        r.add_answer(Record::from_rdata(name.clone(), 60, RData::A(A(LIVE))));
-    }
-    r
-}
-
-fn reply_to(q: &Message, rcode: ResponseCode) -> Message {
-    let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
-    r.metadata.recursion_desired = q.metadata.recursion_desired;
-    r.metadata.recursion_available = true;
-    r.metadata.response_code = rcode;
-    for query in &q.queries {
-        r.add_query(query.clone());
-    }
-    r
-}
-
-/// What the fault resolver sends (over UDP) for query `q`; `None`: nothing.
-fn lie(q: &Message, lies: &HashMap<String, DnsFault>) -> Option<(Message, bool)> {
-    let query = q.queries.first()?;
-    let name = query.name().clone();
-    let rtype = query.query_type();
-    let key = name.to_ascii().to_ascii_lowercase();
-    let Some(fault) = lies.get(&key) else {
-        return Some((reply_to(q, ResponseCode::NXDomain), false));
-    };
-    let other_port = *fault == DnsFault::WrongPort;
-    let msg = match fault {
-        DnsFault::Silent => return None,
-        DnsFault::ServFail => reply_to(q, ResponseCode::ServFail),
-        DnsFault::Refused => reply_to(q, ResponseCode::Refused),
-        DnsFault::Truncated => {
-            let mut r = reply_to(q, ResponseCode::NoError);
-            r.metadata.truncation = true;
-            r
-        }
-        DnsFault::CnameLoop => {
-            let mut r = reply_to(q, ResponseCode::NoError);
-            let looped = Name::from_ascii(format!("loop.{key}")).ok()?;
-            r.add_answer(Record::from_rdata(
-                name.clone(),
-                60,
-                RData::CNAME(CNAME(looped.clone())),
-            ));
-            r.add_answer(Record::from_rdata(
-                looped,
-                60,
-                RData::CNAME(CNAME(name.clone())),
-            ));
-            r
-        }
-        DnsFault::WrongName => {
-            let mut r = reply_to(q, ResponseCode::NoError);
-            if rtype == RecordType::A {
-                let other = Name::from_ascii("www.other.fault.test.").ok()?;
-                r.add_answer(Record::from_rdata(
-                    other,
-                    60,
-                    RData::A(A(Ipv4Addr::new(127, 0, 0, 9))),
-                ));
-            }
-            r
-        }
-        DnsFault::Oversized => {
-            let mut r = honest(q, &name, rtype);
-            for i in 0..40 {
-                let txt = TXT::new(vec![format!("{i:03}{}", "p".repeat(200))]);
-                r.add_additional(Record::from_rdata(name.clone(), 60, RData::TXT(txt)));
-            }
-            r
-        }
-        DnsFault::WrongId => {
-            let mut r = honest(q, &name, rtype);
-            r.metadata.id = q.metadata.id.wrapping_add(1);
-            r
-        }
-        DnsFault::WrongPort => honest(q, &name, rtype),
-    };
-    Some((msg, other_port))
-}
-
-async fn serve_dns_udp(sock: UdpSocket, lies: Arc<HashMap<String, DnsFault>>) {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-            continue;
-        };
-        let Ok(q) = Message::from_vec(buf.get(..n).unwrap_or_default()) else {
-            continue;
-        };
-        let Some((reply, other_port)) = lie(&q, &lies) else {
-            continue;
-        };
-        let Ok(wire) = reply.to_vec() else { continue };
-        if other_port {
-            if let Ok(other) = UdpSocket::bind((LIVE, 0)).await {
-                let _ = other.send_to(&wire, from).await;
-            }
-        } else {
-            let _ = sock.send_to(&wire, from).await;
-        }
-    }
-}
-
-/// Over TCP the fault resolver tells the truth (the fallback a truncated
-/// or oversized reply leads to), except for names it keeps silent on.
-async fn serve_dns_tcp(listener: TcpListener, lies: Arc<HashMap<String, DnsFault>>) {
-    loop {
-        let Ok((mut tcp, _)) = listener.accept().await else {
-            continue;
-        };
-        let lies = lies.clone();
-        tokio::spawn(async move {
-            let mut len = [0u8; 2];
-            while tcp.read_exact(&mut len).await.is_ok() {
-                let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if tcp.read_exact(&mut buf).await.is_err() {
-                    return;
-                }
-                let Ok(q) = Message::from_vec(&buf) else {
-                    return;
-                };
-                let Some(query) = q.queries.first() else {
-                    return;
-                };
-                let key = query.name().to_ascii().to_ascii_lowercase();
-                if lies.get(&key) == Some(&DnsFault::Silent) {
-                    return;
-                }
-                let reply = honest(&q, &query.name().clone(), query.query_type());
-                let Ok(wire) = reply.to_vec() else { return };
-                let Ok(n) = u16::try_from(wire.len()) else {
-                    return;
-                };
-                if tcp.write_all(&n.to_be_bytes()).await.is_err()
-                    || tcp.write_all(&wire).await.is_err()
-                {
-                    return;
-                }
-            }
         });
     }
 }

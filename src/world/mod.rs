@@ -12,6 +12,7 @@
 pub mod busy;
 pub mod demo;
 pub mod dns;
+mod fault_dns;
 pub mod faults;
 pub mod https;
 pub mod pages;
