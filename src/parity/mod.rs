@@ -485,32 +485,21 @@ impl Content {
                 Plan::Parse { canonical, key } => {
                     let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
                     let analysis = Arc::new(a);
-                    if main {
-                        let canonical = Some(key);
-                        (
-                            Kept {
-                                analysis,
-                                canonical,
-                            },
-                            names,
-                            Analysed::Parsed,
-                        )
-                    } else {
-                        if self.shortcuts {
-                            let r = recent::Recent::new(key, analysis.clone(), &names);
-                            let mut mem = site.memory();
-                            mem.recent.entry(p.path.clone()).or_default().push(r);
-                        }
-                        let canonical = None;
-                        (
-                            Kept {
-                                analysis,
-                                canonical,
-                            },
-                            Vec::new(),
-                            Analysed::Parsed,
-                        )
+                    if !main && self.shortcuts {
+                        let r = recent::Recent::new(key.clone(), analysis.clone(), &names);
+                        let mut mem = site.memory();
+                        mem.recent.entry(p.path.clone()).or_default().push(r);
                     }
+                    let canonical = main.then_some(key);
+                    let names = if main { names } else { Vec::new() };
+                    (
+                        Kept {
+                            analysis,
+                            canonical,
+                        },
+                        names,
+                        Analysed::Parsed,
+                    )
                 }
             };
             if main {
