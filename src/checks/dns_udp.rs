@@ -124,6 +124,7 @@ async fn exchange(
             }
         }
     }
+    // Not reached: the last copy waits until the caller's deadline.
     Ok(Reply::Timeout)
 }
 

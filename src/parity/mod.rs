@@ -475,11 +475,11 @@ impl Content {
         };
         let mut pages = Vec::new();
         let mut lasts = Vec::new();
+        let main = target.role == Role::Main;
         for p in prepared.pages {
             // Article paths come only from a parse (or a mirror's parse of
             // the same page), and are not kept past this round: the clock
             // has them.
-            let main = target.role == Role::Main;
             let (kept, names, how) = match p.plan {
                 Plan::Reuse(kept, how, names) => (kept, names, how),
                 Plan::Parse { canonical, key } => {

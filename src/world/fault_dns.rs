@@ -76,16 +76,26 @@ fn reply_to(q: &Message, rcode: ResponseCode) -> Message {
     r
 }
 
+/// The name `q` asks about, as the fault list spells it (lower case).
+fn key_of(q: &Message) -> Option<String> {
+    Some(q.queries.first()?.name().to_ascii().to_ascii_lowercase())
+}
+
+/// What the fault resolver does for the name `q` asks about.
+fn fault_of(q: &Message, lies: &HashMap<String, DnsFault>) -> Option<DnsFault> {
+    lies.get(&key_of(q)?).copied()
+}
+
 /// What the fault resolver sends (over UDP) for query `q`; `None`: nothing.
 fn lie(q: &Message, lies: &HashMap<String, DnsFault>) -> Option<(Message, bool)> {
     let query = q.queries.first()?;
     let name = query.name().clone();
     let rtype = query.query_type();
-    let key = name.to_ascii().to_ascii_lowercase();
-    let Some(fault) = lies.get(&key) else {
+    let key = key_of(q)?;
+    let Some(&fault) = lies.get(&key) else {
         return Some((reply_to(q, ResponseCode::NXDomain), false));
     };
-    let other_port = *fault == DnsFault::WrongPort;
+    let other_port = fault == DnsFault::WrongPort;
     let msg = match fault {
         DnsFault::Silent => return None,
         DnsFault::ServFail => reply_to(q, ResponseCode::ServFail),
@@ -150,9 +160,9 @@ pub(super) async fn serve_dns_udp(sock: UdpSocket, lies: Arc<HashMap<String, Dns
         let Ok(q) = Message::from_vec(buf.get(..n).unwrap_or_default()) else {
             continue;
         };
-        let lossy = q.queries.first().is_some_and(|x| {
-            lies.get(&x.name().to_ascii().to_ascii_lowercase()) == Some(&DnsFault::Lossy)
-        });
+        // Each query's first copy; the memory is bounded (a test sends far
+        // fewer), past it every copy is answered.
+        let lossy = fault_of(&q, &lies) == Some(DnsFault::Lossy);
         if lossy && dropped.len() < 4096 && dropped.insert((from, q.metadata.id)) {
             continue;
         }
@@ -191,8 +201,7 @@ pub(super) async fn serve_dns_tcp(listener: TcpListener, lies: Arc<HashMap<Strin
                 let Some(query) = q.queries.first() else {
                     return;
                 };
-                let key = query.name().to_ascii().to_ascii_lowercase();
-                if lies.get(&key) == Some(&DnsFault::Silent) {
+                if fault_of(&q, &lies) == Some(DnsFault::Silent) {
                     return;
                 }
                 let reply = honest(&q, &query.name().clone(), query.query_type());
