@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::procs::Guard;
+use crate::procs::{Guard, spawn_owned};
 use crate::world::DNS_ADDR;
 
 pub const BINARY: &str = "prometheus-blackbox-exporter";
@@ -47,7 +47,8 @@ impl Blackbox {
             .port();
         let listen = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join("blackbox.log"))?;
-        let child = std::process::Command::new("unshare")
+        let mut command = std::process::Command::new("unshare");
+        command
             .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg("mount --bind \"$1\" /etc/resolv.conf && exec \"$2\" --config.file=\"$3\" --web.listen-address=\"$4\"")
             .arg("sh")
@@ -56,11 +57,11 @@ impl Blackbox {
             .arg(&config)
             .arg(&listen)
             .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting blackbox_exporter under unshare")?;
+            .stderr(log);
+        let guard =
+            spawn_owned(&mut command).context("starting blackbox_exporter under unshare")?;
         let b = Blackbox {
-            guard: Guard(child),
+            guard,
             base: format!("http://{listen}"),
         };
         if !crate::answers_ok(&format!("{}/-/healthy", b.base), Duration::from_secs(20)).await {

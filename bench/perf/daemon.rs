@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::procs::Guard;
+use crate::procs::{Guard, spawn_owned};
 use crate::world::{BenchWorld, DNS_ADDR};
 
 /// The shape of a watched set: `sites` sites of one main and `mirrors`
@@ -72,7 +72,8 @@ impl Daemon {
         // program as its last argument) runs the daemon under a profiler; the
         // figures then measure the wrapper's process, and a wrapper that
         // does not pass on SIGKILL leaves the daemon running after the
-        // benchmark (`pkill -f 'mirrorwatch run --config /tmp/'`).
+        // benchmark unless it is ended with its process group (as the
+        // guard does).
         let wrapper = std::env::var("BENCH_DAEMON_WRAPPER").unwrap_or_default();
         let mut words = wrapper.split_whitespace();
         let mut command = match words.next() {
@@ -83,17 +84,17 @@ impl Daemon {
             }
             None => std::process::Command::new(crate::mirrorwatch_bin()),
         };
-        let child = command
+        command
             .arg("run")
             .arg("--config")
             .arg(&path)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
+            .stderr(log);
+        let guard = spawn_owned(&mut command)
             .context("starting mirrorwatch (is the release binary built?)")?;
         let d = Daemon {
-            guard: Guard(child),
+            guard,
             base: format!("http://{listen}"),
             started: Instant::now(),
         };

@@ -1,7 +1,9 @@
 //! Child processes and what /proc says about them: CPU seconds (utime +
-//! stime), resident memory, and a kill-on-drop guard.
+//! stime), resident memory, and a guard that ends a child (and whatever it
+//! started) with the benchmark, however the benchmark ends.
 
-use std::process::Child;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
 
 use anyhow::Context;
 
@@ -36,8 +38,39 @@ pub fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("no {field} for {pid}"))
 }
 
-/// Kills (SIGTERM, then SIGKILL) the child when dropped.
-pub struct Guard(pub Child);
+/// Starts `command` as a child the benchmark owns: in a process group of
+/// its own (the guard ends the group, so a profiler's daemon goes with the
+/// profiler), and sent SIGTERM by the kernel if the benchmark dies without
+/// dropping the guard (killed, or a panic that aborts). Before this, a
+/// benchmark killed mid-run left its daemon probing the world's addresses,
+/// and later runs measured beside it.
+///
+/// The death signal follows the thread that spawns, not the process: call
+/// this from a thread that lives as long as the benchmark (the main thread
+/// or a runtime worker, never a `spawn_blocking` thread).
+pub fn spawn_owned(command: &mut Command) -> std::io::Result<Guard> {
+    let parent = std::process::id();
+    command.process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only async-signal-safe functions (prctl, getppid, raise).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The benchmark died between fork and prctl.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+    command.spawn().map(Guard)
+}
+
+/// Ends the child's process group (SIGTERM, then SIGKILL to the child) when
+/// dropped.
+pub struct Guard(Child);
 
 impl Guard {
     pub fn pid(&self) -> u32 {
@@ -47,9 +80,10 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+        let pid = self.0.id();
+        // The whole group (`-PID`): a wrapper's children too.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pid}")])
             .status();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
