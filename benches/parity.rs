@@ -165,7 +165,7 @@ fn main() {
     let names: Vec<String> = {
         let url = url::Url::parse("https://www.main.test/").expect("url");
         let html = decode(main.as_bytes(), CT);
-        analysis::parse(&site, &canon.apply(&html), &url).1
+        analysis::parse(&site, &canon.apply(&html), &url).1.to_vec()
     };
     clock.observe(&names, Window::at(SystemTime::now()), None);
     // A live mirror's copy: main's page with the mirror's host.

@@ -56,11 +56,11 @@ pub fn html(data: &[u8]) {
             to: "www.main.test",
         },
     );
-    for link in &page.links {
+    for link in page.links.iter() {
         assert!(!link.contains(['?', '#']), "link keeps a query: {link}");
     }
     let m = ArticleMatcher::default();
-    let articles = m.articles(page.links.clone());
+    let articles = m.articles(&page.links);
     assert!(articles.len() <= page.links.len());
     let s = shingles_of(&page.words);
     let sim = jaccard(&s, &s);

@@ -30,6 +30,7 @@ use url::Url;
 use super::canon::Canon;
 use super::freshness::{self, ArticleMatcher};
 use super::normalize::{Rewrite, header_charset, normalize};
+use super::paths::Paths;
 use super::similarity;
 use crate::ground::hash::Digest;
 
@@ -126,7 +127,7 @@ pub fn base_url(url: &Url, path: &str, main_host: &str) -> Url {
 
 /// Parses a page's canonical text: normalise, shingles, articles. Returns
 /// the analysis and the article paths (for main's first-seen clock).
-pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Vec<String>) {
+pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Paths) {
     let page = normalize(
         canonical,
         &Rewrite {
@@ -135,12 +136,12 @@ pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Vec<Str
             to: site.canon.main(),
         },
     );
-    let articles = site.matcher.articles(page.links);
+    let articles = site.matcher.articles(&page.links);
     let analysis = Analysis {
         title: page.title.chars().take(TITLE_CHARS).collect(),
         length: page.length,
         shingles: similarity::shingles_of(&page.words).into_boxed_slice(),
-        ids: freshness::ids(&articles),
+        ids: freshness::ids(articles.iter()),
         articles: articles.len(),
     };
     (analysis, articles)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::freshness::{ClockDelta, Judged, Snapshot, Snapshots, Window};
+use super::paths::Paths;
 use super::{Kept, ParityReport, PathParity, Reference, SiteContent, similarity};
 use crate::config::Target;
 
@@ -15,7 +16,7 @@ pub(super) struct Done {
     pub window: Window,
     pub kept: Kept,
     /// Article paths of a parsed main page (empty otherwise).
-    pub names: Vec<String>,
+    pub names: Paths,
 }
 
 /// Makes a main round's pages the site's references and snapshots, and
@@ -23,13 +24,13 @@ pub(super) struct Done {
 pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
     // Paths of parsed pages (their articles may be new); an unchanged
     // page's articles are all on the clock since the last observation.
-    let mut names: Vec<String> = Vec::new();
+    let mut names = Paths::default();
     let mut on_main: Vec<u64> = Vec::new();
     let mut whole: Option<Window> = None;
     let mut mem = site.memory();
     for p in pages {
         let a = &p.kept.analysis;
-        names.extend(p.names);
+        names.extend(&p.names);
         on_main.extend(a.ids.iter());
         for id in a.ids.iter() {
             mem.seen_ever.insert(*id);
@@ -58,7 +59,9 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
     on_main.sort_unstable();
     on_main.dedup();
     match whole {
-        Some(w) => mem.clock.observe_ids(&on_main, &names, w, keep_gone_since),
+        Some(w) => mem
+            .clock
+            .observe_ids(&on_main, names.iter(), w, keep_gone_since),
         None => ClockDelta::default(),
     }
 }

@@ -28,6 +28,8 @@ use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 
+use super::paths::Paths;
+
 /// Main snapshots kept per path: enough to bracket every pending mirror
 /// fetch when main and mirror run at the same interval.
 pub const SNAPSHOTS: usize = 4;
@@ -80,20 +82,14 @@ impl ArticleMatcher {
         count >= 2 && found
     }
 
-    /// The distinct article paths among `links`, first-seen order. Keeps
-    /// `links`' own strings; a repeated link (a headline and its picture)
-    /// is matched once.
-    pub fn articles(&self, mut links: Vec<String>) -> Vec<String> {
-        let keep: Vec<bool> = {
-            let mut seen = HashSet::with_capacity(links.len());
-            links
-                .iter()
-                .map(|l| seen.insert(l.as_str()) && self.is_article(l))
-                .collect()
-        };
-        let mut keep = keep.into_iter();
-        links.retain(|_| keep.next().unwrap_or(false));
+    /// The distinct article paths among `links`, first-seen order; a
+    /// repeated link (a headline and its picture) is matched once.
+    pub fn articles(&self, links: &Paths) -> Paths {
+        let mut seen = HashSet::with_capacity(links.len());
         links
+            .iter()
+            .filter(|l| seen.insert(*l) && self.is_article(l))
+            .collect()
     }
 }
 
@@ -104,8 +100,11 @@ pub fn article_id(path: &str) -> u64 {
 }
 
 /// Sorted, deduplicated ids of `articles`.
-pub fn ids(articles: &[String]) -> Arc<[u64]> {
-    let mut v: Vec<u64> = articles.iter().map(|a| article_id(a)).collect();
+pub fn ids<S: AsRef<str>>(articles: impl IntoIterator<Item = S>) -> Arc<[u64]> {
+    let mut v: Vec<u64> = articles
+        .into_iter()
+        .map(|a| article_id(a.as_ref()))
+        .collect();
     v.sort_unstable();
     v.dedup();
     v.into()
@@ -324,7 +323,8 @@ impl Clock {
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
-        self.observe_ids(&ids(on_main), on_main, w, keep_gone_since)
+        let names = on_main.iter().map(String::as_str);
+        self.observe_ids(&ids(names.clone()), names, w, keep_gone_since)
     }
 
     /// [`Clock::observe`] given the sorted ids of everything main showed,
@@ -333,10 +333,10 @@ impl Clock {
     /// the last observation; parity guarantees it), else it is ignored.
     /// The paths are unpacked only when something came, went or was
     /// forgotten.
-    pub fn observe_ids(
+    pub fn observe_ids<'n>(
         &mut self,
         on_main: &[u64],
-        names: &[String],
+        names: impl IntoIterator<Item = &'n str>,
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
@@ -357,7 +357,7 @@ impl Clock {
         }
         let first = ms(w.end);
         let absent_at = self.last.map(ms);
-        let mut new: Vec<(u64, &String)> = Vec::new();
+        let mut new: Vec<(u64, &str)> = Vec::new();
         for name in names {
             let id = article_id(name);
             if on_main.binary_search(&id).is_err() {

@@ -454,7 +454,7 @@ fn simulate(p: &Plan) -> Run {
                 // Ground truth: the oldest article main showed both before
                 // and after that the mirror's page lacked.
                 let (before, after) = snaps.bracket(j.observed).expect("judged, so bracketed");
-                let mirror_page = ids(&site.page(
+                let mirror_page = ids(site.page(
                     i64::try_from(gm).unwrap_or(0) - i64::try_from(p.behind_ms).unwrap_or(0),
                 ));
                 let truth = (0..site.pub_ms.len())

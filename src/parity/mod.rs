@@ -15,6 +15,7 @@ mod compare;
 pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;
+pub mod paths;
 mod recent;
 pub mod seen;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use self::freshness::{
     ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshots, Window,
 };
 use self::normalize::decode;
+use self::paths::Paths;
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
@@ -369,7 +371,7 @@ impl Content {
             let plan = match unchanged.flatten() {
                 // The same bytes as the last analysed page, which matched
                 // no fingerprint: neither decoded nor scanned again.
-                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Vec::new()),
+                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Paths::default()),
                 None => {
                     let html = self.scan(&body, ct, &mut matches);
                     drop(body);
@@ -431,7 +433,7 @@ impl Content {
                     analysis: reference.analysis.clone(),
                     canonical: None,
                 };
-                return Plan::Reuse(kept, Analysed::Identical, Vec::new());
+                return Plan::Reuse(kept, Analysed::Identical, Paths::default());
             }
             // A mirror's parse of this very page: its analysis, and for
             // main its article paths too.
@@ -440,7 +442,7 @@ impl Content {
                     analysis: r.analysis.clone(),
                     canonical: main.then_some(key),
                 };
-                let names = if main { r.names() } else { Vec::new() };
+                let names = if main { r.names() } else { Paths::default() };
                 return Plan::Reuse(kept, Analysed::Identical, names);
             }
         }
@@ -491,7 +493,7 @@ impl Content {
                         mem.recent.entry(p.path.clone()).or_default().push(r);
                     }
                     let canonical = main.then_some(key);
-                    let names = if main { names } else { Vec::new() };
+                    let names = if main { names } else { Paths::default() };
                     (
                         Kept {
                             analysis,
@@ -584,7 +586,7 @@ impl Prepared {
 enum Plan {
     /// Another analysis is this page's; with the article paths when a
     /// main page takes a mirror's parse (`recent`).
-    Reuse(Kept, Analysed, Vec<String>),
+    Reuse(Kept, Analysed, Paths),
     /// The page's canonical text, and its key.
     Parse { canonical: String, key: PageKey },
 }

@@ -10,6 +10,7 @@
 //! is hashed word by word as it streams out of the tokenizer
 //! ([`similarity::WordHasher`]); only tests and the fuzzer keep it as text.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use encoding_rs::{Encoding, UTF_8};
@@ -21,6 +22,7 @@ use html5ever::tokenizer::{
 };
 use url::Url;
 
+use super::paths::Paths;
 use super::similarity::WordHasher;
 
 /// A page reduced to what parity compares.
@@ -33,7 +35,7 @@ pub struct Page {
     /// [`normalize_text`] (tests, the fuzzer); empty otherwise.
     pub text: String,
     /// Link paths (query removed) that stay on the page's own site, in order.
-    pub links: Vec<String>,
+    pub links: Paths,
     /// Decoded length of the whole document, bytes.
     pub length: usize,
 }
@@ -96,7 +98,7 @@ struct State {
     words: WordHasher,
     /// Kept only when asked for ([`normalize_text`]).
     text: Option<String>,
-    links: Vec<String>,
+    links: Paths,
 }
 
 struct Sink<'a> {
@@ -141,7 +143,7 @@ impl TokenSink for Sink<'_> {
                         .iter()
                         .find(|a| a.name.local == local_name!("href"));
                     if let Some(path) = href.and_then(|h| link_path(self.rewrite, &h.value)) {
-                        s.links.push(path);
+                        s.links.push(&path);
                     }
                 }
                 if tag.self_closing {
@@ -196,15 +198,12 @@ fn push_collapsed(out: &mut String, t: &StrTendril) {
 /// removed), when it points at the page's own site (after rewriting).
 /// Root-relative, scheme-relative and absolute http(s) links take a fast
 /// path; anything else is resolved with `Url::join`.
-fn link_path(rw: &Rewrite<'_>, href: &str) -> Option<String> {
+fn link_path<'h>(rw: &Rewrite<'_>, href: &'h str) -> Option<Cow<'h, str>> {
     let href = href.trim();
-    let strip = |p: &str| -> String {
+    // Borrowed from the attribute: no allocation for the common links.
+    let strip = |p: &'h str| -> Cow<'h, str> {
         let end = p.find(['?', '#']).unwrap_or(p.len());
-        if end == 0 {
-            "/".to_string()
-        } else {
-            p[..end].to_string()
-        }
+        Cow::Borrowed(p.get(..end).filter(|s| !s.is_empty()).unwrap_or("/"))
     };
     let own = |host: &str| {
         let host = host.rsplit_once(':').map_or(host, |(h, port)| {
@@ -237,7 +236,7 @@ fn link_path(rw: &Rewrite<'_>, href: &str) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    own(url.host_str()?).then(|| url.path().to_string())
+    own(url.host_str()?).then(|| Cow::Owned(url.path().to_string()))
 }
 
 fn rewrite_hosts(text: &str, rw: &Rewrite<'_>) -> String {

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use super::analysis::{Analysis, PageKey};
+use super::paths::Paths;
 
 /// Parses kept per site and path, newest first.
 const KEPT: usize = 4;
@@ -47,64 +48,18 @@ pub(super) struct Recent {
 }
 
 impl Recent {
-    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &[String]) -> Self {
+    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &Paths) -> Self {
+        let mut names = names.clone();
+        names.shrink_to_fit();
         Self {
             key,
             analysis,
-            names: Paths::new(names),
+            names,
         }
     }
 
     /// The page's article paths, in the order its parse gave them.
-    pub fn names(&self) -> Vec<String> {
-        self.names.to_vec()
-    }
-}
-
-/// Article paths in one allocation (a path may hold any character, so
-/// they are delimited by their end offsets, not by a separator).
-#[derive(Debug)]
-struct Paths {
-    text: Box<str>,
-    ends: Box<[usize]>,
-}
-
-impl Paths {
-    fn new(names: &[String]) -> Self {
-        let mut text = String::with_capacity(names.iter().map(String::len).sum());
-        let mut ends = Vec::with_capacity(names.len());
-        for n in names {
-            text.push_str(n);
-            ends.push(text.len());
-        }
-        Self {
-            text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
-        }
-    }
-
-    fn to_vec(&self) -> Vec<String> {
-        let mut start = 0;
-        self.ends
-            .iter()
-            .map(|&end| {
-                let s = self.text.get(start..end).unwrap_or_default().to_string();
-                start = end;
-                s
-            })
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Paths;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn paths_come_back_as_they_went_in(names in proptest::collection::vec(".*", 0..20)) {
-            prop_assert_eq!(Paths::new(&names).to_vec(), names);
-        }
+    pub fn names(&self) -> Paths {
+        self.names.clone()
     }
 }

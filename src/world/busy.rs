@@ -206,15 +206,18 @@ mod tests {
             to: "www.busy.test",
         };
         let m = ArticleMatcher::default();
-        let now =
-            m.articles(normalize(&feed.page("T", "www.busy.test", Duration::ZERO), &rw).links);
-        let then = m.articles(
-            normalize(
-                &feed.page("T", "www.busy.test", Duration::from_secs(60)),
-                &rw,
+        let now = m
+            .articles(&normalize(&feed.page("T", "www.busy.test", Duration::ZERO), &rw).links)
+            .to_vec();
+        let then = m
+            .articles(
+                &normalize(
+                    &feed.page("T", "www.busy.test", Duration::from_secs(60)),
+                    &rw,
+                )
+                .links,
             )
-            .links,
-        );
+            .to_vec();
         assert_eq!(now.len(), RAIL + 1 + SECTIONS, "{now:?}");
         let shared = now.iter().filter(|a| then.contains(a)).count();
         assert!(
