@@ -16,6 +16,7 @@ pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;
 pub mod paths;
+mod plan;
 mod recent;
 pub mod seen;
 #[cfg(test)]
@@ -40,6 +41,8 @@ use self::freshness::{
 };
 use self::normalize::decode;
 use self::paths::Paths;
+pub use self::plan::Prepared;
+use self::plan::{Fetched, Plan};
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
@@ -561,43 +564,6 @@ fn worth_saving(site: &SiteContent, delta: &ClockDelta, now: SystemTime) -> bool
         mem.clock_saved = Some(now);
     }
     save
-}
-
-/// A round's pages after [`Content::prepare`].
-pub struct Prepared {
-    fingerprints: Vec<FingerprintMatch>,
-    pages: Vec<Fetched>,
-    announced: Option<Vec<String>>,
-}
-
-impl Prepared {
-    /// Whether [`Content::analyse`] will parse a page (worth moving off the
-    /// async workers; a reused analysis is not).
-    pub fn parses(&self) -> bool {
-        self.fingerprints.is_empty()
-            && self
-                .pages
-                .iter()
-                .any(|p| matches!(p.plan, Plan::Parse { .. }))
-    }
-}
-
-/// How a page will be analysed.
-enum Plan {
-    /// Another analysis is this page's; with the article paths when a
-    /// main page takes a mirror's parse (`recent`).
-    Reuse(Kept, Analysed, Paths),
-    /// The page's canonical text, and its key.
-    Parse { canonical: String, key: PageKey },
-}
-
-/// One fetched page that parity reads.
-struct Fetched {
-    path: String,
-    window: Window,
-    raw: RawKey,
-    base: Url,
-    plan: Plan,
 }
 
 /// What parity's per-address memory is keyed by: the address as seen from
