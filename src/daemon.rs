@@ -524,6 +524,9 @@ async fn refresh_uptime(
             Ok((all, bars)) => board.set_uptimes(all, bars, now),
             Err(e) => tracing::warn!(error = %e, "computing uptime"),
         }
+        // Freed memory back to the kernel (`ground::memory`), as often as
+        // the ratios: each minute at most.
+        let _ = tokio::task::spawn_blocking(crate::ground::memory::trim).await;
     }
 }
 

@@ -132,6 +132,8 @@ fn init_logging(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (glibc reads the limit when it makes arenas).
+    mirrorwatch::ground::memory::limit_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
