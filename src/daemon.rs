@@ -413,6 +413,8 @@ fn reload(
     for e in &sync.removed {
         shared.metrics.forget(e);
     }
+    let sites: std::collections::BTreeSet<&str> = targets.iter().map(|t| t.site.as_str()).collect();
+    shared.metrics.retain_sites(&sites);
     for e in &sync.added {
         shared.metrics.register_target(e);
     }

@@ -69,9 +69,11 @@ fn reload_applies_valid_configs_in_place_and_refuses_broken_ones() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let path = env.dir.path().join("reload.toml");
+    // A second site, which the reload removes (its name need not resolve).
+    let extra = "\n[[sites]]\nname = \"extra\"\nmain = \"https://www.extra.test/\"\n";
     std::fs::write(
         &path,
-        partial_config(&env, &listen, &["healthy", "expired_cert"]),
+        partial_config(&env, &listen, &["healthy", "expired_cert"]) + extra,
     )
     .expect("write");
     let daemon = start_daemon_with(&path, &listen, &[]);
@@ -87,6 +89,8 @@ fn reload_applies_valid_configs_in_place_and_refuses_broken_ones() {
         (rounds(&s, &url("main")) >= 2 && rounds(&s, &url("expired_cert")) >= 2).then_some(s)
     });
     let expired_since = target(&before, &url("expired_cert")).map(|t| t["since"].clone());
+    let extra_series = "mirrorwatch_round_panics_total{site=\"extra\"}";
+    assert!(metrics_text(&daemon).contains(extra_series));
 
     // Add a mirror, and "break" another: healthy's URL now points at a name that does not resolve.
     let text = partial_config(
@@ -128,6 +132,12 @@ fn reload_applies_valid_configs_in_place_and_refuses_broken_ones() {
     assert!(
         !metrics.contains(&format!("target=\"{healthy_label}\"")),
         "removed target's series dropped"
+    );
+    // The removed site's series go too: a site problem raised before the
+    // reload would otherwise stay exported (and alerting) for good.
+    assert!(
+        !metrics.contains("site=\"extra\""),
+        "removed site's series dropped"
     );
     assert_eq!(
         metric(&metrics, "mirrorwatch_config_last_reload_successful", &[]),

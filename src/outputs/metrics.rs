@@ -179,6 +179,11 @@ impl Metrics {
         self.series.register(e);
     }
 
+    /// Removes the per-site series of every site not in `sites`.
+    pub fn retain_sites(&self, sites: &std::collections::BTreeSet<&str>) {
+        self.sites.retain(|s| sites.contains(s));
+    }
+
     /// Removes every series of an address that left the config.
     pub fn forget(&self, e: &Entry) {
         self.series.forget(e);

@@ -192,6 +192,14 @@ impl<K: Ord, S> Slots<K, S> {
             .remove(key);
     }
 
+    /// Drops every slot whose key `keep` refuses.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| keep(k));
+    }
+
     /// `take` of every slot, in key order.
     pub fn each<T>(&self, take: impl Fn(&S) -> T) -> Vec<T> {
         self.0

@@ -77,6 +77,13 @@ impl SiteSeries {
         self.slot(site);
     }
 
+    /// Drops the series of every site `keep` refuses (sites that left the
+    /// config: their gauges would otherwise stay at their last value, a
+    /// raised problem firing for a site no longer watched).
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.sites.retain(|site| keep(site));
+    }
+
     /// Counts a round of `site` that panicked.
     pub fn panicked(&self, site: &str) {
         self.update(site, |s| {
@@ -148,5 +155,28 @@ mod tests {
         assert_eq!(scrape(&s), expected);
         s.set_problems("b", &[]);
         assert!(!scrape(&s).contains("} 1\n"), "cleared");
+    }
+
+    #[test]
+    fn a_site_that_left_the_config_leaves_the_scrape() {
+        let s = SiteSeries::default();
+        for site in ["a", "b", "c"] {
+            s.register(site);
+        }
+        s.set_problems("b", &[SiteKind::MirrorUnwatched]);
+        s.retain(|site| site != "b");
+        let text = scrape(&s);
+        let sites: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("mirrorwatch_round_panics_total{"))
+            .collect();
+        assert_eq!(
+            sites,
+            [
+                "mirrorwatch_round_panics_total{site=\"a\"} 0",
+                "mirrorwatch_round_panics_total{site=\"c\"} 0"
+            ]
+        );
+        assert!(!text.contains("site=\"b\""), "{text}");
     }
 }
