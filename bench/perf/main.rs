@@ -234,7 +234,8 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     let steady = run(hour, 1, "sites with a mirror, pages unchanged").await?;
     // Then a publication every 60 s (12 rounds at 5 s): main parses each
     // new page once, a mirror's copy is identical to it, or parsed when
-    // the mirror fetched it before main did.
+    // the mirror fetched it before main did. Measured over one period
+    // (`measured`): one publication per window.
     let minute = Pages::Hosted(Duration::from_secs(60));
     let mixed = run(minute, 1, "sites with a mirror, a publication every 60 s").await?;
     // Every request a new page: every round parses 100 KiB.
@@ -353,7 +354,14 @@ async fn measured(
     what: &str,
 ) -> anyhow::Result<Window> {
     world.serve(pages);
-    let m = mirrorwatch_per_probe(plan, world, dir, mirrors).await?;
+    // A window of one publication period holds exactly one publication,
+    // whatever its phase (a shorter one held one or none, depending on
+    // how long the windows before it took).
+    let window = match pages {
+        Pages::Hosted(every) if every < Duration::from_secs(600) => every,
+        _ => Duration::from_secs_f64(plan.probes as f64 / plan.rate),
+    };
+    let m = mirrorwatch_per_probe(world, dir, mirrors, plan.rate, window).await?;
     world.serve(Pages::Same);
     let ca = dir.join("ca.pem");
     let floor = floor_per_probe(world, plan, &ca)?;
@@ -372,17 +380,18 @@ async fn measured(
     Ok(Window { daemon: m, floor })
 }
 
-/// mirrorwatch's CPU per round at the plan's rate, watching sites with
-/// `mirrors` mirrors each.
+/// mirrorwatch's CPU per round at `rate` rounds a second over `window`,
+/// watching sites with `mirrors` mirrors each.
 async fn mirrorwatch_per_probe(
-    plan: &Plan,
     world: &BenchWorld,
     dir: &std::path::Path,
     mirrors: usize,
+    rate: f64,
+    window: Duration,
 ) -> anyhow::Result<PerProbe> {
     let interval = Duration::from_secs(5);
     let watch = Watch {
-        addresses: (plan.rate * interval.as_secs_f64()) as usize,
+        addresses: (rate * interval.as_secs_f64()) as usize,
         mirrors,
         interval,
         timeout: Duration::from_secs(5),
@@ -394,7 +403,6 @@ async fn mirrorwatch_per_probe(
     let d = Daemon::start(world, dir, &name, &watch).await?;
     // One interval of steady state before measuring.
     tokio::time::sleep(interval).await;
-    let window = Duration::from_secs_f64(plan.probes as f64 / plan.rate);
     let m0 = d.metrics().await?;
     let c0 = cpu_seconds(d.guard.pid())?;
     tokio::time::sleep(window).await;
