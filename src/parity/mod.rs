@@ -490,13 +490,18 @@ impl Content {
                 Plan::Parse { canonical, key } => {
                     let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
                     let analysis = Arc::new(a);
-                    if !main && self.shortcuts {
-                        let r = recent::Recent::new(key.clone(), analysis.clone(), &names);
-                        let mut mem = site.memory();
-                        mem.recent.entry(p.path.clone()).or_default().push(r);
-                    }
-                    let canonical = main.then_some(key);
-                    let names = if main { names } else { Paths::default() };
+                    // Main keeps its key and paths; a mirror's go to the
+                    // site's recent parses (moved, not copied).
+                    let (canonical, names) = if main {
+                        (Some(key), names)
+                    } else {
+                        if self.shortcuts {
+                            let r = recent::Recent::new(key, analysis.clone(), names);
+                            let mut mem = site.memory();
+                            mem.recent.entry(p.path.clone()).or_default().push(r);
+                        }
+                        (None, Paths::default())
+                    };
                     (
                         Kept {
                             analysis,

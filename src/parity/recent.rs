@@ -48,8 +48,7 @@ pub(super) struct Recent {
 }
 
 impl Recent {
-    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &Paths) -> Self {
-        let mut names = names.clone();
+    pub fn new(key: PageKey, analysis: Arc<Analysis>, mut names: Paths) -> Self {
         names.shrink_to_fit();
         Self {
             key,
