@@ -527,7 +527,7 @@ async fn refresh_uptime(
             Err(e) => tracing::warn!(error = %e, "computing uptime"),
         }
         // Freed memory back to the kernel (`ground::memory`), as often as
-        // the ratios: each minute at most.
+        // the ratios: each minute, or each round when rounds are more often.
         let _ = tokio::task::spawn_blocking(crate::ground::memory::trim).await;
     }
 }
