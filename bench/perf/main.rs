@@ -205,7 +205,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         return Ok(());
     }
     let dir_path = dir.path();
-    let run = |pages, mirrors, what| measured(&plan, &world, dir_path, pages, mirrors, what);
+    let run = |pages, mirrors, what| measured(&plan, &world, dir_path, &ca, pages, mirrors, what);
     if args_has("--steady-only") {
         run(Pages::Hosted(Duration::from_secs(3600)), 1, "steady").await?;
         return Ok(());
@@ -349,6 +349,7 @@ async fn measured(
     plan: &Plan,
     world: &BenchWorld,
     dir: &std::path::Path,
+    ca: &std::path::Path,
     pages: Pages,
     mirrors: usize,
     what: &str,
@@ -363,8 +364,7 @@ async fn measured(
     };
     let m = mirrorwatch_per_probe(world, dir, mirrors, plan.rate, window).await?;
     world.serve(Pages::Same);
-    let ca = dir.join("ca.pem");
-    let floor = floor_per_probe(world, plan, &ca)?;
+    let floor = floor_per_probe(world, plan, ca)?;
     println!(
         "mirrorwatch, {what}: {:.3} ms CPU per round ({} ok, {} failed; analyses {}); \
          floor beside it {:.3} ms ({} ok, {} failed): {:.2}x",
