@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod rdap;
 pub mod registry;
 pub mod tls;
+pub mod tls_valid;
 pub mod whois;
 
 use std::collections::HashMap;

@@ -19,6 +19,8 @@ use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::Serialize;
 use tokio::net::TcpStream;
+
+use super::tls_valid::{InDate, Validated, chain_key};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -36,6 +38,8 @@ pub enum TlsSetupError {
 pub struct TlsSetup {
     verifier: Arc<WebPkiServerVerifier>,
     connector: TlsConnector,
+    /// Chains that validated, while they cannot stop validating.
+    validated: Validated,
 }
 
 impl TlsSetup {
@@ -67,6 +71,7 @@ impl TlsSetup {
         Ok(Self {
             verifier,
             connector: TlsConnector::from(Arc::new(config)),
+            validated: Validated::default(),
         })
     }
 }
@@ -241,7 +246,8 @@ pub async fn handshake(
         .map(str::to_string);
     let chain: Vec<CertInfo> = certs.iter().filter_map(|c| describe(c)).collect();
     let not_after = chain.iter().map(|c| c.not_after).min();
-    let (valid, validation_error, hostname_match) = validate(setup, &certs, &name);
+    let (valid, validation_error, hostname_match) =
+        validate(setup, &certs, &chain, &name, bare, UnixTime::now());
     let report = TlsReport {
         handshake: Handshake::Ok,
         seconds,
@@ -257,22 +263,39 @@ pub async fn handshake(
     (report, Some(stream))
 }
 
+/// Whether `certs` (described in `chain`) validate for `name` (`host`) at
+/// `now`: (valid, why not, hostname match). A chain that validated before
+/// and is still in date is not checked again (see `tls_valid`).
 fn validate(
     setup: &TlsSetup,
     certs: &[CertificateDer<'_>],
+    chain: &[CertInfo],
     name: &ServerName<'_>,
+    host: &str,
+    now: UnixTime,
 ) -> (bool, Option<String>, bool) {
     let Some((end_entity, intermediates)) = certs.split_first() else {
         return (false, Some("no certificate presented".into()), false);
     };
+    let key = chain_key(certs, host);
+    let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if setup.validated.holds(&key, secs) {
+        return (true, None, true);
+    }
     let hostname_match = ParsedCertificate::try_from(end_entity)
         .and_then(|p| verify_server_name(&p, name))
         .is_ok();
     match setup
         .verifier
-        .verify_server_cert(end_entity, intermediates, name, &[], UnixTime::now())
+        .verify_server_cert(end_entity, intermediates, name, &[], now)
     {
-        Ok(_) => (true, None, hostname_match),
+        Ok(_) => {
+            // Validation checks the name, so a valid chain matches it.
+            if let (true, Some(span)) = (hostname_match, InDate::of(chain, certs.len())) {
+                setup.validated.remember(key, span, secs);
+            }
+            (true, None, hostname_match)
+        }
         Err(e) => (false, Some(describe_error(&e)), hostname_match),
     }
 }
@@ -389,4 +412,125 @@ pub fn describe(der: &CertificateDer<'_>) -> Option<CertInfo> {
         not_after: cert.validity().not_after.timestamp(),
         sans,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::pki::{Ca, CertKind};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const DAY: u64 = 86_400;
+
+    /// The world's CA, a file naming it, and chains of every kind for
+    /// `a.test`, described as a handshake describes them.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        ca_file: std::path::PathBuf,
+        chains: Vec<(Vec<CertificateDer<'static>>, Vec<CertInfo>)>,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(|| {
+            let ca = Ca::new().expect("CA");
+            let dir = tempfile::tempdir().expect("dir");
+            let ca_file = dir.path().join("ca.pem");
+            std::fs::write(&ca_file, &ca.pem).expect("write CA");
+            let kinds = [
+                CertKind::Valid,
+                CertKind::ExpiresInDays(10),
+                CertKind::Expired,
+                CertKind::WrongHost,
+                CertKind::SelfSigned,
+            ];
+            let chains = kinds
+                .iter()
+                .map(|k| {
+                    let certs = ca.leaf("a.test", *k).expect("leaf").cert.clone();
+                    let infos = certs.iter().filter_map(describe).collect();
+                    (certs, infos)
+                })
+                .collect();
+            Fixture {
+                _dir: dir,
+                ca_file,
+                chains,
+            }
+        })
+    }
+
+    fn check(
+        setup: &TlsSetup,
+        chain: usize,
+        host: &str,
+        now: UnixTime,
+    ) -> (bool, Option<String>, bool) {
+        let (certs, infos) = &fixture().chains[chain];
+        let name = ServerName::try_from(host.to_string()).expect("name");
+        validate(setup, certs, infos, &name, host, now)
+    }
+
+    fn at(offset_days: i64) -> UnixTime {
+        let now = UnixTime::now().as_secs();
+        let secs = now.saturating_add_signed(offset_days * DAY as i64);
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs))
+    }
+
+    /// A remembered success does not outlive its certificate: the same
+    /// chain past its expiry, or for another name, is judged in full.
+    #[test]
+    fn remembered_success_ends_with_the_certificate() {
+        let setup = TlsSetup::new(Some(&fixture().ca_file)).expect("setup");
+        assert_eq!(check(&setup, 1, "a.test", at(0)), (true, None, true));
+        assert_eq!(setup.validated.len(), 1, "the success is kept");
+        assert_eq!(check(&setup, 1, "a.test", at(1)), (true, None, true));
+        assert_eq!(
+            check(&setup, 1, "a.test", at(11)),
+            (false, Some("certificate expired".into()), true)
+        );
+        assert_eq!(
+            check(&setup, 1, "b.test", at(0)),
+            (
+                false,
+                Some("certificate not valid for this host name".into()),
+                false
+            )
+        );
+        assert_eq!(
+            check(&setup, 0, "a.test", at(-2)),
+            (false, Some("certificate not yet valid".into()), true)
+        );
+        assert_eq!(setup.validated.len(), 1, "failures are never kept");
+        for chain in 2..5 {
+            assert!(!check(&setup, chain, "a.test", at(0)).0);
+        }
+        assert_eq!(check(&setup, 0, "a.test", at(0)), (true, None, true));
+        assert_eq!(setup.validated.len(), 2, "only the two successes");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Whatever the order of chains, names and times, remembering
+        /// successes never changes an answer: each equals the answer of a
+        /// setup that remembers nothing.
+        #[test]
+        fn remembering_never_changes_an_answer(
+            steps in proptest::collection::vec(
+                (0..5usize, prop::sample::select(vec!["a.test", "b.test"]),
+                 prop::sample::select(vec![-3i64, -2, 0, 5, 9, 11, 200, 400])),
+                1..12,
+            )
+        ) {
+            let f = fixture();
+            let remembering = TlsSetup::new(Some(&f.ca_file)).expect("setup");
+            let mut fresh = TlsSetup::new(Some(&f.ca_file)).expect("setup");
+            for (chain, host, day) in steps {
+                let expected = check(&fresh, chain, host, at(day));
+                fresh.validated = Validated::default();
+                prop_assert_eq!(check(&remembering, chain, host, at(day)), expected);
+            }
+        }
+    }
 }
