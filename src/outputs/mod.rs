@@ -5,6 +5,7 @@
 pub mod badge;
 pub mod bars;
 pub mod board;
+pub mod chunks;
 pub mod history;
 pub mod metrics;
 pub mod page;

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::board::Entry;
+use super::chunks::column;
+pub use super::chunks::{CHUNK, Chunks};
 use crate::checks::dns::Outcome;
 use crate::config::Role;
 use crate::verdict::Kind;
@@ -146,9 +148,6 @@ struct Slot {
     ok: u64,
     failed: u64,
 }
-
-/// Bytes per chunk a scrape hands to the HTTP response.
-pub const CHUNK: usize = 256 * 1024;
 
 /// Text slots by key, each under its own lock: the map is written only
 /// when a key is added or removed, a slot only by its own updates, and a
@@ -446,66 +445,18 @@ impl Series {
     /// [`Series::render_chunks`] into a scrape in progress.
     pub fn render_into(&self, out: &mut Chunks<'_>) -> bool {
         let texts = self.slots.each(|s| s.text.clone());
-        FAMILIES.iter().enumerate().all(|(i, (name, kind, help))| {
-            out.family(name, kind, help, texts.iter().map(|t| t.family(i)))
-        })
-    }
-}
-
-/// A scrape being written: families appended as text, handed out in
-/// chunks of about [`CHUNK`] bytes.
-pub struct Chunks<'a> {
-    buf: String,
-    emit: &'a mut dyn FnMut(String) -> bool,
-}
-
-impl<'a> Chunks<'a> {
-    pub fn new(emit: &'a mut dyn FnMut(String) -> bool) -> Self {
-        Self {
-            buf: String::with_capacity(CHUNK + CHUNK / 8),
-            emit,
-        }
-    }
-
-    /// One family (`name` without the prefix): its HELP and TYPE, then its
-    /// non-empty fragments; nothing at all when every fragment is empty.
-    /// False when the client went away.
-    pub fn family<'f>(
-        &mut self,
-        name: &str,
-        kind: &str,
-        help: &str,
-        fragments: impl Iterator<Item = &'f str>,
-    ) -> bool {
-        let mut header = false;
-        for fragment in fragments.filter(|f| !f.is_empty()) {
-            if !header {
-                let _ = writeln!(
-                    self.buf,
-                    "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
-                );
-                header = true;
-            }
-            if !self.push(fragment) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Appends text as is (another encoder's output).
-    pub fn push(&mut self, text: &str) -> bool {
-        self.buf.push_str(text);
-        if self.buf.len() < CHUNK {
-            return true;
-        }
-        let full = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK + CHUNK / 8));
-        (self.emit)(full)
-    }
-
-    /// Hands out what is left.
-    pub fn finish(self) -> bool {
-        self.buf.is_empty() || (self.emit)(self.buf)
+        // Where every fragment is, taken in one pass over the slots: the
+        // family passes then read this table in order instead of visiting
+        // each slot's text 15 times (at 10,000 addresses, 150,000 cache
+        // misses, most of a scrape's time).
+        let table: Vec<[&str; FAMILIES.len()]> = texts
+            .iter()
+            .map(|t| std::array::from_fn(|i| t.family(i)))
+            .collect();
+        FAMILIES
+            .iter()
+            .enumerate()
+            .all(|(i, (name, kind, help))| out.family(name, kind, help, column(&table, i)))
     }
 }
 
