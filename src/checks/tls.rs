@@ -19,11 +19,11 @@ use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::Serialize;
 use tokio::net::TcpStream;
-
-use super::tls_valid::{InDate, Validated, chain_key};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+
+use super::tls_valid::{InDate, Validated, chain_key};
 
 /// Errors building the TLS setup.
 #[derive(Debug, thiserror::Error)]
@@ -484,7 +484,7 @@ mod tests {
     fn remembered_success_ends_with_the_certificate() {
         let setup = TlsSetup::new(Some(&fixture().ca_file)).expect("setup");
         assert_eq!(check(&setup, 1, "a.test", at(0)), (true, None, true));
-        assert_eq!(setup.validated.len(), 1, "the success is kept");
+        assert_eq!(setup.validated.kept(), 1, "the success is kept");
         assert_eq!(check(&setup, 1, "a.test", at(1)), (true, None, true));
         assert_eq!(
             check(&setup, 1, "a.test", at(11)),
@@ -502,12 +502,12 @@ mod tests {
             check(&setup, 0, "a.test", at(-2)),
             (false, Some("certificate not yet valid".into()), true)
         );
-        assert_eq!(setup.validated.len(), 1, "failures are never kept");
+        assert_eq!(setup.validated.kept(), 1, "failures are never kept");
         for chain in 2..5 {
             assert!(!check(&setup, chain, "a.test", at(0)).0);
         }
         assert_eq!(check(&setup, 0, "a.test", at(0)), (true, None, true));
-        assert_eq!(setup.validated.len(), 2, "only the two successes");
+        assert_eq!(setup.validated.kept(), 2, "only the two successes");
     }
 
     proptest! {

@@ -97,12 +97,9 @@ impl Validated {
     }
 
     /// How many successes are kept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> usize {
         self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChainKey, InDate>> {
@@ -162,9 +159,9 @@ mod tests {
             let until = if i % 2 == 0 { 500 } else { 1_000 + i as i64 };
             kept.remember(key, span(until), 0);
         }
-        assert_eq!(kept.len(), MAX_KEPT);
+        assert_eq!(kept.kept(), MAX_KEPT);
         kept.remember([0xff; 32], span(5_000), 1_000);
-        assert_eq!(kept.len(), MAX_KEPT / 2 + 1, "the ones over are gone");
+        assert_eq!(kept.kept(), MAX_KEPT / 2 + 1, "the ones over are gone");
         assert!(kept.holds(&[0xff; 32], 1_000));
         // Full again with spans all in date: the half ending soonest go.
         for i in 0..MAX_KEPT / 2 - 1 {
@@ -172,9 +169,13 @@ mod tests {
             key[..8].copy_from_slice(&(i as u64).to_le_bytes());
             kept.remember(key, span(10_000_000 + i as i64), 1_000);
         }
-        assert_eq!(kept.len(), MAX_KEPT);
+        assert_eq!(kept.kept(), MAX_KEPT);
         kept.remember([0xfe; 32], span(20_000_000), 1_000);
-        assert_eq!(kept.len(), MAX_KEPT / 2, "the half ending soonest are gone");
+        assert_eq!(
+            kept.kept(),
+            MAX_KEPT / 2,
+            "the half ending soonest are gone"
+        );
         assert!(kept.holds(&[0xfe; 32], 1_000));
         assert!(!kept.holds(&[0xff; 32], 1_000), "it ended soonest");
     }

@@ -11,7 +11,8 @@ use crate::verdict::site::SiteVerdict;
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::board::Entry;
-use super::series::{Chunks, Series};
+use super::chunks::Chunks;
+use super::series::Series;
 use super::site_series::SiteSeries;
 use crate::parity::analysis::Analysed;
 

@@ -11,8 +11,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::board::Entry;
-use super::chunks::column;
-pub use super::chunks::{CHUNK, Chunks};
+use super::chunks::{Chunks, column};
 use crate::checks::dns::Outcome;
 use crate::config::Role;
 use crate::verdict::Kind;
@@ -433,7 +432,7 @@ impl Series {
     }
 
     /// Hands out every family, addresses in (site, target, role) order, in
-    /// chunks of about [`CHUNK`] bytes, so a scrape of 10,000 addresses
+    /// chunks of about [`CHUNK`](super::chunks::CHUNK) bytes, so a scrape of 10,000 addresses
     /// (~30 MB) never sits in memory whole and its first bytes leave at
     /// once. Each slot is locked once, to take its current fragments.
     /// Stops early when `emit` returns false (the client went away).

@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::series::{Chunks, Slots};
+use super::chunks::Chunks;
+use super::series::Slots;
 use crate::verdict::site::SiteKind;
 
 const PROBLEM: (&str, &str, &str) = (
