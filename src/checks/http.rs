@@ -495,6 +495,19 @@ async fn read_body(
 ) -> Result<(Bytes, Option<Digest>, bool), Failure> {
     use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
     let max = round.target.settings.max_body_bytes;
+    let keep = usize::try_from(max).unwrap_or(usize::MAX);
+    // Room for the whole body at once when its length is announced and it
+    // arrives as is (never past what is kept, whatever the header says),
+    // else a first 16 KiB: grown from empty, the buffer's reallocations
+    // and copies were ~2% of the daemon's CPU at 10,000 addresses. One
+    // byte more than announced, so the read that finds the end has room
+    // and does not grow the buffer.
+    let announced = hyper::body::Body::size_hint(response.body()).exact();
+    let start_with = match (encoding, announced) {
+        (None, Some(n)) => usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1),
+        _ => 16 * 1024,
+    }
+    .min(keep.saturating_add(1));
     let frames = BodyStream::new(response.into_body())
         .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())))
         .map_err(io::Error::other);
@@ -505,11 +518,10 @@ async fn read_body(
         Some("deflate") => Box::new(ZlibDecoder::new(raw)),
         _ => Box::new(raw),
     };
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(start_with);
     // Only pages parity compares, or whose announcements are read, are
     // digested.
     let mut digest = (round.target.compared || round.target.announces).then(Digester::default);
-    let keep = usize::try_from(max).unwrap_or(usize::MAX);
     let start = Instant::now();
     let mut limited = (&mut decoded).take(max.saturating_add(1));
     // Digested in runs of at least 64 KiB while the bytes are still in
