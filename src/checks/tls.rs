@@ -144,7 +144,7 @@ pub enum Handshake {
 }
 
 /// One certificate of the presented chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
@@ -169,7 +169,8 @@ pub struct TlsReport {
     pub hostname_match: bool,
     /// Earliest `not_after` in the chain, Unix seconds.
     pub not_after: Option<i64>,
-    pub chain: Vec<CertInfo>,
+    /// Shared with the remembered validation of the same chain, if any.
+    pub chain: Arc<[CertInfo]>,
 }
 
 impl TlsReport {
@@ -184,7 +185,7 @@ impl TlsReport {
             validation_error: None,
             hostname_match: false,
             not_after: None,
-            chain: Vec::new(),
+            chain: Arc::default(),
         }
     }
 }
@@ -232,10 +233,7 @@ pub async fn handshake(
     };
     let seconds = start.elapsed().as_secs_f64();
     let (_, conn) = stream.get_ref();
-    let certs: Vec<CertificateDer<'static>> = conn
-        .peer_certificates()
-        .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
-        .unwrap_or_default();
+    let certs = conn.peer_certificates().unwrap_or_default();
     let version = conn
         .protocol_version()
         .and_then(|v| v.as_str())
@@ -244,44 +242,76 @@ pub async fn handshake(
         .negotiated_cipher_suite()
         .and_then(|c| c.suite().as_str())
         .map(str::to_string);
-    let chain: Vec<CertInfo> = certs.iter().filter_map(|c| describe(c)).collect();
-    let not_after = chain.iter().map(|c| c.not_after).min();
-    let (valid, validation_error, hostname_match) =
-        validate(setup, &certs, &chain, &name, bare, UnixTime::now());
+    let j = judge(setup, certs, &name, bare, UnixTime::now());
     let report = TlsReport {
         handshake: Handshake::Ok,
         seconds,
         error: None,
         version,
         cipher,
-        valid,
-        validation_error,
-        hostname_match,
-        not_after,
-        chain,
+        valid: j.valid,
+        validation_error: j.why_not,
+        hostname_match: j.hostname_match,
+        not_after: j.chain.iter().map(|c| c.not_after).min(),
+        chain: j.chain,
     };
     (report, Some(stream))
 }
 
-/// Whether `certs` (described in `chain`) validate for `name` (`host`) at
-/// `now`: (valid, why not, hostname match). A chain that validated before
-/// and is still in date is not checked again (see `tls_valid`).
+/// A presented chain, described, and whether it validates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Judged {
+    chain: Arc<[CertInfo]>,
+    valid: bool,
+    why_not: Option<String>,
+    hostname_match: bool,
+}
+
+/// `certs` described, and whether they validate for `name` (`host`) at
+/// `now`. A chain that validated before and is still in date is neither
+/// described nor checked again (see `tls_valid`): its description is a
+/// function of its bytes, which the remembered key covers.
+fn judge(
+    setup: &TlsSetup,
+    certs: &[CertificateDer<'_>],
+    name: &ServerName<'_>,
+    host: &str,
+    now: UnixTime,
+) -> Judged {
+    let key = chain_key(certs, host);
+    let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if let Some(chain) = setup.validated.get(&key, secs) {
+        return Judged {
+            chain,
+            valid: true,
+            why_not: None,
+            hostname_match: true,
+        };
+    }
+    let chain: Arc<[CertInfo]> = certs.iter().filter_map(describe).collect();
+    let (valid, why_not, hostname_match) = validate(setup, certs, name, now);
+    if let (true, true, Some(span)) = (valid, hostname_match, InDate::of(&chain, certs.len())) {
+        setup.validated.remember(key, span, chain.clone(), secs);
+    }
+    Judged {
+        chain,
+        valid,
+        why_not,
+        hostname_match,
+    }
+}
+
+/// Whether `certs` validate for `name` at `now`: (valid, why not, hostname
+/// match).
 fn validate(
     setup: &TlsSetup,
     certs: &[CertificateDer<'_>],
-    chain: &[CertInfo],
     name: &ServerName<'_>,
-    host: &str,
     now: UnixTime,
 ) -> (bool, Option<String>, bool) {
     let Some((end_entity, intermediates)) = certs.split_first() else {
         return (false, Some("no certificate presented".into()), false);
     };
-    let key = chain_key(certs, host);
-    let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    if setup.validated.holds(&key, secs) {
-        return (true, None, true);
-    }
     let hostname_match = ParsedCertificate::try_from(end_entity)
         .and_then(|p| verify_server_name(&p, name))
         .is_ok();
@@ -289,13 +319,7 @@ fn validate(
         .verifier
         .verify_server_cert(end_entity, intermediates, name, &[], now)
     {
-        Ok(_) => {
-            // Validation checks the name, so a valid chain matches it.
-            if let (true, Some(span)) = (hostname_match, InDate::of(chain, certs.len())) {
-                setup.validated.remember(key, span, secs);
-            }
-            (true, None, hostname_match)
-        }
+        Ok(_) => (true, None, hostname_match),
         Err(e) => (false, Some(describe_error(&e)), hostname_match),
     }
 }
@@ -424,11 +448,11 @@ mod tests {
     const DAY: u64 = 86_400;
 
     /// The world's CA, a file naming it, and chains of every kind for
-    /// `a.test`, described as a handshake describes them.
+    /// `a.test`.
     struct Fixture {
         _dir: tempfile::TempDir,
         ca_file: std::path::PathBuf,
-        chains: Vec<(Vec<CertificateDer<'static>>, Vec<CertInfo>)>,
+        chains: Vec<Vec<CertificateDer<'static>>>,
     }
 
     fn fixture() -> &'static Fixture {
@@ -447,11 +471,7 @@ mod tests {
             ];
             let chains = kinds
                 .iter()
-                .map(|k| {
-                    let certs = ca.leaf("a.test", *k).expect("leaf").cert.clone();
-                    let infos = certs.iter().filter_map(describe).collect();
-                    (certs, infos)
-                })
+                .map(|k| ca.leaf("a.test", *k).expect("leaf").cert.clone())
                 .collect();
             Fixture {
                 _dir: dir,
@@ -461,15 +481,19 @@ mod tests {
         })
     }
 
+    fn judged(setup: &TlsSetup, chain: usize, host: &str, now: UnixTime) -> Judged {
+        let name = ServerName::try_from(host.to_string()).expect("name");
+        judge(setup, &fixture().chains[chain], &name, host, now)
+    }
+
     fn check(
         setup: &TlsSetup,
         chain: usize,
         host: &str,
         now: UnixTime,
     ) -> (bool, Option<String>, bool) {
-        let (certs, infos) = &fixture().chains[chain];
-        let name = ServerName::try_from(host.to_string()).expect("name");
-        validate(setup, certs, infos, &name, host, now)
+        let j = judged(setup, chain, host, now);
+        (j.valid, j.why_not, j.hostname_match)
     }
 
     fn at(offset_days: i64) -> UnixTime {
@@ -483,9 +507,18 @@ mod tests {
     #[test]
     fn remembered_success_ends_with_the_certificate() {
         let setup = TlsSetup::new(Some(&fixture().ca_file)).expect("setup");
-        assert_eq!(check(&setup, 1, "a.test", at(0)), (true, None, true));
+        let first = judged(&setup, 1, "a.test", at(0));
+        assert_eq!(
+            (first.valid, first.chain.len()),
+            (true, fixture().chains[1].len())
+        );
         assert_eq!(setup.validated.kept(), 1, "the success is kept");
-        assert_eq!(check(&setup, 1, "a.test", at(1)), (true, None, true));
+        let again = judged(&setup, 1, "a.test", at(1));
+        assert_eq!(again, first, "the same answer and description");
+        assert!(
+            Arc::ptr_eq(&again.chain, &first.chain),
+            "the description is the remembered one"
+        );
         assert_eq!(
             check(&setup, 1, "a.test", at(11)),
             (false, Some("certificate expired".into()), true)
@@ -513,8 +546,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         /// Whatever the order of chains, names and times, remembering
-        /// successes never changes an answer: each equals the answer of a
-        /// setup that remembers nothing.
+        /// successes never changes an answer or a description: each equals
+        /// that of a setup that remembers nothing.
         #[test]
         fn remembering_never_changes_an_answer(
             steps in proptest::collection::vec(
@@ -527,9 +560,9 @@ mod tests {
             let remembering = TlsSetup::new(Some(&f.ca_file)).expect("setup");
             let mut fresh = TlsSetup::new(Some(&f.ca_file)).expect("setup");
             for (chain, host, day) in steps {
-                let expected = check(&fresh, chain, host, at(day));
+                let expected = judged(&fresh, chain, host, at(day));
                 fresh.validated = Validated::default();
-                prop_assert_eq!(check(&remembering, chain, host, at(day)), expected);
+                prop_assert_eq!(judged(&remembering, chain, host, at(day)), expected);
             }
         }
     }

@@ -11,16 +11,20 @@
 //! a kept success validates in full, and every failure is checked afresh.
 //! An address whose certificate has not changed since its last round then
 //! skips the chain's signature checks, the largest part of validation; the
-//! handshake's own signature is still verified on every round.
+//! handshake's own signature is still verified on every round. A kept
+//! success also holds the chain's description (subject, issuer, dates,
+//! names), a function of the same bytes, so such a round does not parse
+//! the certificates again either; the address's report shares it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::CertificateDer;
 
 use super::tls::CertInfo;
 
-/// Kept successes past which the oldest-expiring are dropped (each ~64 B).
+/// Kept successes past which the oldest-expiring are dropped (each ~80 B,
+/// and the chain's description while no report shares it).
 const MAX_KEPT: usize = 65_536;
 
 /// A chain and name's identity: the digest of both.
@@ -66,34 +70,44 @@ impl InDate {
     }
 }
 
+/// A kept success: when it holds, and the chain's description.
+#[derive(Debug)]
+struct Kept {
+    span: InDate,
+    chain: Arc<[CertInfo]>,
+}
+
 /// Successful validations by chain and name.
 #[derive(Debug, Default)]
 pub struct Validated {
-    kept: Mutex<HashMap<ChainKey, InDate>>,
+    kept: Mutex<HashMap<ChainKey, Kept>>,
 }
 
 impl Validated {
-    /// True when `key` validated before and `now` is inside its span.
-    pub fn holds(&self, key: &ChainKey, now: i64) -> bool {
-        self.lock().get(key).is_some_and(|d| d.holds(now))
+    /// The chain's description when `key` validated before and `now` is
+    /// inside its span.
+    pub fn get(&self, key: &ChainKey, now: i64) -> Option<Arc<[CertInfo]>> {
+        let kept = self.lock();
+        let k = kept.get(key)?;
+        k.span.holds(now).then(|| k.chain.clone())
     }
 
     /// Keeps a success. When full, spans already over are dropped first,
     /// then the soonest to end, so memory stays bounded whatever the
     /// number of distinct certificates seen.
-    pub fn remember(&self, key: ChainKey, span: InDate, now: i64) {
+    pub fn remember(&self, key: ChainKey, span: InDate, chain: Arc<[CertInfo]>, now: i64) {
         let mut kept = self.lock();
         if kept.len() >= MAX_KEPT && !kept.contains_key(&key) {
-            kept.retain(|_, d| d.until >= now);
+            kept.retain(|_, k| k.span.until >= now);
             if kept.len() >= MAX_KEPT {
-                let mut ends: Vec<i64> = kept.values().map(|d| d.until).collect();
+                let mut ends: Vec<i64> = kept.values().map(|k| k.span.until).collect();
                 let cut = ends.len() / 2;
                 let (_, median, _) = ends.select_nth_unstable(cut);
                 let median = *median;
-                kept.retain(|_, d| d.until > median);
+                kept.retain(|_, k| k.span.until > median);
             }
         }
-        kept.insert(key, span);
+        kept.insert(key, Kept { span, chain });
     }
 
     /// How many successes are kept.
@@ -102,7 +116,7 @@ impl Validated {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChainKey, InDate>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChainKey, Kept>> {
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -157,26 +171,26 @@ mod tests {
             key[..8].copy_from_slice(&(i as u64).to_le_bytes());
             // Half already over at time 1,000, half ending later and later.
             let until = if i % 2 == 0 { 500 } else { 1_000 + i as i64 };
-            kept.remember(key, span(until), 0);
+            kept.remember(key, span(until), Arc::default(), 0);
         }
         assert_eq!(kept.kept(), MAX_KEPT);
-        kept.remember([0xff; 32], span(5_000), 1_000);
+        kept.remember([0xff; 32], span(5_000), Arc::default(), 1_000);
         assert_eq!(kept.kept(), MAX_KEPT / 2 + 1, "the ones over are gone");
-        assert!(kept.holds(&[0xff; 32], 1_000));
+        assert!(kept.get(&[0xff; 32], 1_000).is_some());
         // Full again with spans all in date: the half ending soonest go.
         for i in 0..MAX_KEPT / 2 - 1 {
             let mut key = [1u8; 32];
             key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            kept.remember(key, span(10_000_000 + i as i64), 1_000);
+            kept.remember(key, span(10_000_000 + i as i64), Arc::default(), 1_000);
         }
         assert_eq!(kept.kept(), MAX_KEPT);
-        kept.remember([0xfe; 32], span(20_000_000), 1_000);
+        kept.remember([0xfe; 32], span(20_000_000), Arc::default(), 1_000);
         assert_eq!(
             kept.kept(),
             MAX_KEPT / 2,
             "the half ending soonest are gone"
         );
-        assert!(kept.holds(&[0xfe; 32], 1_000));
-        assert!(!kept.holds(&[0xff; 32], 1_000), "it ended soonest");
+        assert!(kept.get(&[0xfe; 32], 1_000).is_some());
+        assert!(kept.get(&[0xff; 32], 1_000).is_none(), "it ended soonest");
     }
 }

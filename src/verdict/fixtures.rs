@@ -79,7 +79,7 @@ pub(crate) fn tls_ok(not_after: i64) -> TlsReport {
         validation_error: None,
         hostname_match: true,
         not_after: Some(not_after),
-        chain: Vec::new(),
+        chain: Default::default(),
     }
 }
 
