@@ -21,13 +21,13 @@
 //! Articles are identified by their path (query removed, see `normalize`)
 //! and kept as 64-bit hashes; only the clock keeps names, for the detail.
 
-use std::collections::{HashSet, VecDeque};
-use std::num::NonZeroU64;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 
+use super::entries::{Entry, Ms, Names, Times, ms, time};
 use super::paths::Paths;
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
@@ -133,36 +133,6 @@ pub struct Seen {
     pub absent_at: Option<SystemTime>,
 }
 
-/// Milliseconds since the Unix epoch, never zero (the niche keeps an
-/// `Option` at 8 bytes): the clock holds hundreds of articles per site.
-type Ms = NonZeroU64;
-
-fn ms(t: SystemTime) -> Ms {
-    let n = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
-}
-
-fn time(m: Ms) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_millis(m.get())
-}
-
-/// One article as the clock keeps it: 40 bytes, its path in the clock's
-/// name arena.
-#[derive(Debug)]
-struct Entry {
-    id: u64,
-    first: Ms,
-    absent_at: Option<Ms>,
-    /// Set once an observation no longer showed it; gone articles are
-    /// kept only while a kept snapshot may still refer to them.
-    gone: Option<Ms>,
-    /// The path: `names[at..at + len]`.
-    at: u32,
-    len: u32,
-}
-
 /// What a main observation changed, for the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClockDelta {
@@ -181,75 +151,32 @@ pub struct ClockDelta {
 #[derive(Debug, Default)]
 pub struct Clock {
     seen: Vec<Entry>,
+    times: Times,
     /// [`Names`] compressed, its length prepended; empty when there are none.
     packed: Box<[u8]>,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
 
-/// The clock's paths unpacked, while an observation changes them.
-struct Names(String);
-
-impl Names {
-    /// Appends `name`. A path that would carry the arena past 4 GiB (not
-    /// reachable with pages capped at 1 GiB and the arena compacted) is
-    /// kept as empty rather than wrapping an offset.
-    fn intern(&mut self, name: &str) -> (u32, u32) {
-        let end = self.0.len().checked_add(name.len());
-        if end.is_none_or(|e| u32::try_from(e).is_err()) {
-            return (0, 0);
-        }
-        // Both fit: their sum does.
-        let at = self.0.len() as u32;
-        self.0.push_str(name);
-        (at, name.len() as u32)
-    }
-
-    fn get(&self, e: &Entry) -> &str {
-        let start = e.at as usize;
-        self.0
-            .get(start..start.saturating_add(e.len as usize))
-            .unwrap_or_default()
-    }
-
-    /// Rewrites the arena with only `seen`'s paths (`live` bytes), when
-    /// forgotten ones are at least half of it. Whether it did.
-    fn compact(&mut self, seen: &mut [Entry], live: usize) -> bool {
-        if self.0.len() <= live.saturating_mul(2) {
-            return false;
-        }
-        let mut names = String::with_capacity(live);
-        for e in seen {
-            let path = self.get(e);
-            // Fits: the arena only shrinks.
-            let at = names.len() as u32;
-            names.push_str(path);
-            e.at = at;
-        }
-        self.0 = names;
-        true
-    }
-}
-
-/// An article (new, or back after an absence) starting its clock: its
-/// path interned and its addition recorded for the store.
+/// An article (new, or back after an absence) starting its clock with
+/// `stamp`, at index `at_stamp` in the clock's times: its path interned
+/// and its addition recorded for the store.
 fn fresh(
     plain: &mut Names,
     delta: &mut ClockDelta,
-    id: u64,
-    name: &str,
-    first: Ms,
-    absent_at: Option<Ms>,
+    (id, name): (u64, &str),
+    stamp: (Ms, Option<Ms>),
+    at_stamp: u32,
 ) -> Entry {
+    let (first, absent_at) = stamp;
     delta
         .added
         .push((name.to_string(), time(first), absent_at.map(time)));
     let (at, len) = plain.intern(name);
     Entry {
         id,
-        first,
-        absent_at,
-        gone: None,
+        stamp: at_stamp,
+        gone: 0,
         at,
         len,
     }
@@ -288,15 +215,23 @@ impl Clock {
         last: Option<SystemTime>,
     ) -> Self {
         let mut names = Names(String::new());
+        let mut times = Times::default();
+        // Rows saved by one observation share their times, and come in
+        // any order: each distinct pair is kept once.
+        let mut stamps: HashMap<(Ms, Option<Ms>), u32> = HashMap::new();
         let mut seen: Vec<Entry> = entries
             .into_iter()
             .map(|(name, first, absent_at)| {
                 let (at, len) = names.intern(&name);
+                let stamp = (ms(first), absent_at.map(ms));
+                let stamp = *stamps.entry(stamp).or_insert_with(|| {
+                    times.stamps.push(stamp);
+                    (times.stamps.len() - 1) as u32
+                });
                 Entry {
                     id: article_id(&name),
-                    first: ms(first),
-                    absent_at: absent_at.map(ms),
-                    gone: None,
+                    stamp,
+                    gone: 0,
                     at,
                     len,
                 }
@@ -306,8 +241,10 @@ impl Clock {
         seen.dedup_by_key(|e| e.id);
         let live = seen.iter().map(|e| e.len as usize).sum();
         names.compact(&mut seen, live);
+        times.shrink(&mut seen);
         let mut clock = Self {
             seen,
+            times,
             last,
             ..Self::default()
         };
@@ -348,15 +285,22 @@ impl Clock {
         // one was added or the arena compacted.
         let mut arena: Option<Names> = None;
         let mut added = false;
+        // This observation's gone time, kept with its first removal.
+        let mut gone_now: Option<u32> = None;
         for i in 0..self.seen.len() {
-            if self.seen[i].gone.is_none() && on_main.binary_search(&self.seen[i].id).is_err() {
+            if self.seen[i].gone == 0 && on_main.binary_search(&self.seen[i].id).is_err() {
                 let plain = arena.get_or_insert_with(|| self.unpack());
                 delta.removed.push(plain.get(&self.seen[i]).to_string());
-                self.seen[i].gone = Some(ms(w.start));
+                let times = &mut self.times;
+                self.seen[i].gone = *gone_now.get_or_insert_with(|| {
+                    times.gone.push(ms(w.start));
+                    times.gone.len() as u32
+                });
             }
         }
-        let first = ms(w.end);
-        let absent_at = self.last.map(ms);
+        let stamp = (ms(w.end), self.last.map(ms));
+        // This observation's stamp, kept with its first article.
+        let mut stamp_now: Option<u32> = None;
         let mut new: Vec<(u64, &str)> = Vec::new();
         for name in names {
             let id = article_id(name);
@@ -364,11 +308,12 @@ impl Clock {
                 continue;
             }
             match self.seen.binary_search_by_key(&id, |e| e.id) {
-                Ok(i) if self.seen[i].gone.is_none() => {}
+                Ok(i) if self.seen[i].gone == 0 => {}
                 // Back after an absence: the clock starts again.
                 Ok(i) => {
                     let plain = arena.get_or_insert_with(|| self.unpack());
-                    self.seen[i] = fresh(plain, &mut delta, id, name, first, absent_at);
+                    let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
+                    self.seen[i] = fresh(plain, &mut delta, (id, name), stamp, at);
                     added = true;
                 }
                 Err(_) => new.push((id, name)),
@@ -380,18 +325,21 @@ impl Clock {
         if !new.is_empty() {
             added = true;
             let plain = arena.get_or_insert_with(|| self.unpack());
+            let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
             // Grown by what is added, not by doubling; two sorted runs
             // merge in linear time.
             self.seen.reserve_exact(new.len());
             for (id, name) in new {
-                let e = fresh(plain, &mut delta, id, name, first, absent_at);
+                let e = fresh(plain, &mut delta, (id, name), stamp, at);
                 self.seen.push(e);
             }
             self.seen.sort_by_key(|e| e.id);
         }
         let keep = keep_gone_since.map(ms);
+        let times = &self.times;
         self.seen
-            .retain(|e| e.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
+            .retain(|e| times.gone(e).is_none_or(|g| keep.is_some_and(|k| g >= k)));
+        self.times.shrink(&mut self.seen);
         let live: usize = self.seen.iter().map(|e| e.len as usize).sum();
         if arena.is_none() && self.unpacked_len() > live.saturating_mul(2) {
             arena = Some(self.unpack());
@@ -408,9 +356,10 @@ impl Clock {
     pub fn get(&self, id: u64) -> Option<Seen> {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
         let e = self.seen.get(i)?;
+        let (first, absent_at) = self.times.stamp(e);
         Some(Seen {
-            first: time(e.first),
-            absent_at: e.absent_at.map(time),
+            first: time(first),
+            absent_at: absent_at.map(time),
         })
     }
 

@@ -529,3 +529,68 @@ proptest! {
         }
     }
 }
+
+/// What the clock keeps of one article in the model below.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Modelled {
+    first: SystemTime,
+    absent_at: Option<SystemTime>,
+    gone: Option<SystemTime>,
+}
+
+proptest! {
+    /// The compact clock (times kept once, dropped and renumbered when
+    /// unused) answers exactly as a plain map of every article's times:
+    /// over random churn, returns after an absence, forgetting and a
+    /// restore, long enough for its tables to be shrunk many times.
+    #[test]
+    fn compact_clock_answers_as_a_plain_map(
+        pages in proptest::collection::vec(proptest::collection::vec(0usize..40, 0..12), 1..80),
+        keep_back in 0u64..5,
+        restore_at in 0usize..80,
+    ) {
+        let mut clock = Clock::default();
+        let mut model: HashMap<String, Modelled> = HashMap::new();
+        let mut last: Option<SystemTime> = None;
+        for (round, page) in pages.iter().enumerate() {
+            let shown: Vec<String> = page.iter().map(|&i| name(i)).collect();
+            let at = round as u64 * 1000;
+            let w = win(at, at + 10);
+            let keep = at.checked_sub(keep_back * 1000).map(t);
+            clock.observe(&shown, w, keep);
+            for (n, m) in model.iter_mut() {
+                if m.gone.is_none() && !shown.contains(n) {
+                    m.gone = Some(w.start);
+                }
+            }
+            for n in &shown {
+                let back = model.get(n).is_none_or(|m| m.gone.is_some());
+                if back {
+                    model.insert(n.clone(), Modelled { first: w.end, absent_at: last, gone: None });
+                }
+            }
+            model.retain(|_, m| m.gone.is_none_or(|g| keep.is_some_and(|k| g >= k)));
+            last = Some(w.start);
+            if round == restore_at {
+                // A restart restores what the store holds: the articles on
+                // main at the last observation.
+                model.retain(|_, m| m.gone.is_none());
+                let saved = model.iter().map(|(n, m)| (n.clone(), m.first, m.absent_at));
+                clock = Clock::restore(saved.collect::<Vec<_>>(), last);
+            }
+            for i in 0..40 {
+                let n = name(i);
+                let want = model.get(&n).map(|m| Seen { first: m.first, absent_at: m.absent_at });
+                prop_assert_eq!(clock.get(article_id(&n)), want, "{} after round {}", n, round);
+            }
+            let bound = (2 * clock.seen.len()).max(16);
+            prop_assert!(clock.times.stamps.len() <= bound, "stamps {}", clock.times.stamps.len());
+            prop_assert!(clock.times.gone.len() <= bound, "gone times {}", clock.times.gone.len());
+        }
+    }
+}
+
+#[test]
+fn a_clock_entry_is_24_bytes() {
+    assert_eq!(std::mem::size_of::<super::super::entries::Entry>(), 24);
+}

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod announce;
 pub mod canon;
 mod compare;
+mod entries;
 pub mod fingerprints;
 pub mod freshness;
 pub mod normalize;

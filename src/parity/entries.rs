@@ -1,0 +1,157 @@
+//! The clock's parts: its entries, the times they share and the arena of
+//! their paths. [`super::freshness::Clock`] owns the rules; this file owns
+//! the compact layout (24 bytes an article, each time kept once, paths
+//! back to back).
+
+use std::num::NonZeroU64;
+use std::time::{Duration, SystemTime};
+
+/// Milliseconds since the Unix epoch, never zero (the niche keeps an
+/// `Option` at 8 bytes): the clock holds hundreds of articles per site.
+pub(super) type Ms = NonZeroU64;
+
+pub(super) fn ms(t: SystemTime) -> Ms {
+    let n = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN)
+}
+
+pub(super) fn time(m: Ms) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(m.get())
+}
+
+/// One article as the clock keeps it: 24 bytes, its times in the clock's
+/// [`Times`] and its path in the clock's name arena.
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) id: u64,
+    /// Its `(first, absent_at)` in [`Times::stamps`]: every article an
+    /// observation adds shares that observation's pair.
+    pub(super) stamp: u32,
+    /// One more than its place in [`Times::gone`] once an observation no
+    /// longer showed it, else 0; gone articles are kept only while a kept
+    /// snapshot may still refer to them.
+    pub(super) gone: u32,
+    /// The path: `names[at..at + len]`.
+    pub(super) at: u32,
+    pub(super) len: u32,
+}
+
+/// The times the clock's entries refer to, each kept once: an observation
+/// adds at most one stamp and one gone time, whatever the number of
+/// articles that came or went. A site holds hundreds of articles and a
+/// handful of such times; each entry was 40 bytes with its own.
+#[derive(Debug, Default)]
+pub(super) struct Times {
+    pub(super) stamps: Vec<(Ms, Option<Ms>)>,
+    pub(super) gone: Vec<Ms>,
+}
+
+impl Times {
+    pub(super) fn stamp(&self, e: &Entry) -> (Ms, Option<Ms>) {
+        // Every index the clock writes is in range; a miss would read as
+        // the oldest time rather than panic.
+        self.stamps
+            .get(e.stamp as usize)
+            .copied()
+            .unwrap_or((NonZeroU64::MIN, None))
+    }
+
+    pub(super) fn gone(&self, e: &Entry) -> Option<Ms> {
+        let i = (e.gone as usize).checked_sub(1)?;
+        Some(self.gone.get(i).copied().unwrap_or(NonZeroU64::MIN))
+    }
+
+    /// The index of `stamp`, added when new.
+    pub(super) fn intern(&mut self, stamp: (Ms, Option<Ms>)) -> u32 {
+        if let Some(i) = self.stamps.iter().rposition(|s| *s == stamp) {
+            return i as u32;
+        }
+        self.stamps.push(stamp);
+        (self.stamps.len() - 1) as u32
+    }
+
+    /// Drops the times no entry refers to once they outnumber the entries
+    /// twice over (each entry refers to at most one of each), renumbering
+    /// the entries: the tables stay within twice the entries.
+    pub(super) fn shrink(&mut self, seen: &mut [Entry]) {
+        let bound = seen.len().saturating_mul(2).max(16);
+        if self.stamps.len() > bound {
+            let mut to = vec![u32::MAX; self.stamps.len()];
+            let mut kept = Vec::new();
+            for e in seen.iter_mut() {
+                let i = e.stamp as usize;
+                if let (Some(t), Some(s)) = (to.get_mut(i), self.stamps.get(i)) {
+                    if *t == u32::MAX {
+                        *t = kept.len() as u32;
+                        kept.push(*s);
+                    }
+                    e.stamp = *t;
+                }
+            }
+            self.stamps = kept;
+        }
+        if self.gone.len() > bound {
+            let mut to = vec![0u32; self.gone.len()];
+            let mut kept = Vec::new();
+            for e in seen.iter_mut() {
+                let Some(i) = (e.gone as usize).checked_sub(1) else {
+                    continue;
+                };
+                if let (Some(t), Some(g)) = (to.get_mut(i), self.gone.get(i)) {
+                    if *t == 0 {
+                        kept.push(*g);
+                        *t = kept.len() as u32;
+                    }
+                    e.gone = *t;
+                }
+            }
+            self.gone = kept;
+        }
+    }
+}
+
+/// The clock's paths unpacked, while an observation changes them.
+pub(super) struct Names(pub(super) String);
+
+impl Names {
+    /// Appends `name`. A path that would carry the arena past 4 GiB (not
+    /// reachable with pages capped at 1 GiB and the arena compacted) is
+    /// kept as empty rather than wrapping an offset.
+    pub(super) fn intern(&mut self, name: &str) -> (u32, u32) {
+        let end = self.0.len().checked_add(name.len());
+        if end.is_none_or(|e| u32::try_from(e).is_err()) {
+            return (0, 0);
+        }
+        // Both fit: their sum does.
+        let at = self.0.len() as u32;
+        self.0.push_str(name);
+        (at, name.len() as u32)
+    }
+
+    pub(super) fn get(&self, e: &Entry) -> &str {
+        let start = e.at as usize;
+        self.0
+            .get(start..start.saturating_add(e.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Rewrites the arena with only `seen`'s paths (`live` bytes), when
+    /// forgotten ones are at least half of it. Whether it did.
+    pub(super) fn compact(&mut self, seen: &mut [Entry], live: usize) -> bool {
+        if self.0.len() <= live.saturating_mul(2) {
+            return false;
+        }
+        let mut names = String::with_capacity(live);
+        for e in seen {
+            let path = self.get(e);
+            // Fits: the arena only shrinks.
+            let at = names.len() as u32;
+            names.push_str(path);
+            e.at = at;
+        }
+        self.0 = names;
+        true
+    }
+}
