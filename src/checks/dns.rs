@@ -298,6 +298,31 @@ async fn lookup_plain(
     }
 }
 
+/// A and AAAA through a plain resolver, both from one socket (see
+/// [`super::dns_udp::ask_both`]), each asked again over TCP when its
+/// reply did not fit; the same per-question budget as [`lookup_plain`].
+async fn plain_both(
+    resolver: &Resolver,
+    server: std::net::SocketAddr,
+    name: &str,
+    deadline: Instant,
+) -> (
+    Result<Vec<(RData, u32)>, NoAnswer>,
+    Result<Vec<(RData, u32)>, NoAnswer>,
+) {
+    use super::dns_udp::{BOTH, ask_both, ask_tcp};
+    let until = deadline.min(Instant::now() + resolver.query_timeout);
+    let [a, aaaa] = ask_both(server, name, until).await;
+    let fitted = |reply: Reply, rtype| async move {
+        match reply {
+            Reply::Truncated => ask_tcp(server, name, rtype, until).await,
+            reply => reply,
+        }
+    };
+    let (a, aaaa) = tokio::join!(fitted(a, BOTH[0]), fitted(aaaa, BOTH[1]));
+    (records(a), records(aaaa))
+}
+
 /// The answer records of one question, or why there are none, whichever
 /// path asked. `peers` (the round's resolvers) resolve a DoH server's host.
 async fn lookup(
@@ -389,6 +414,9 @@ async fn ask(resolver: &Resolver, host: &str, at: &Asking<'_>) -> ResolverAnswer
     let start = Instant::now();
     let name = format!("{}.", host.trim_end_matches('.'));
     let both = async {
+        if let Via::Plain(server) = &resolver.via {
+            return plain_both(resolver, *server, &name, at.deadline).await;
+        }
         tokio::join!(
             lookup(resolver, &name, RecordType::A, at.deadline, at.peers),
             lookup(resolver, &name, RecordType::AAAA, at.deadline, at.peers)

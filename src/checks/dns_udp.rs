@@ -93,14 +93,7 @@ async fn exchange(
     resend: std::time::Duration,
 ) -> Result<Reply, String> {
     let (id, qname, wire) = query(name, rtype)?;
-    let local: IpAddr = match server {
-        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
-        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
-    };
-    let sock = UdpSocket::bind((local, 0))
-        .await
-        .map_err(|e| e.to_string())?;
-    sock.connect(server).await.map_err(|e| e.to_string())?;
+    let sock = connected(server).await?;
     let mut buf = vec![0u8; RECV_BUFFER];
     for sent in 1..=SENDS {
         sock.send(&wire).await.map_err(|e| e.to_string())?;
@@ -126,6 +119,107 @@ async fn exchange(
     }
     // Not reached: the last copy waits until the caller's deadline.
     Ok(Reply::Timeout)
+}
+
+/// A fresh UDP socket on a kernel-chosen port, connected to `server` (so
+/// that only its datagrams are read).
+async fn connected(server: SocketAddr) -> Result<UdpSocket, String> {
+    let local: IpAddr = match server {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let sock = UdpSocket::bind((local, 0))
+        .await
+        .map_err(|e| e.to_string())?;
+    sock.connect(server).await.map_err(|e| e.to_string())?;
+    Ok(sock)
+}
+
+/// The two questions [`ask_both`] asks, in the order it answers them.
+pub const BOTH: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
+
+/// Asks `server` for the A and the AAAA records of `name` from one socket,
+/// as glibc's stub resolver does: one fresh source port for the pair, each
+/// question with its own random ID (never the same two), each reply
+/// matched by ID and question. A question still unanswered is sent again
+/// after each third of the time, as [`ask`] does; one without a usable
+/// reply by `deadline` is a timeout. A datagram that fills the buffer
+/// makes the question its ID names (else every open one) [`Reply::Truncated`].
+/// Half the sockets of asking each apart: a socket's setup and teardown
+/// were most of a question's cost.
+pub async fn ask_both(server: SocketAddr, name: &str, deadline: Instant) -> [Reply; 2] {
+    let resend = deadline.saturating_duration_since(Instant::now()) / SENDS;
+    let mut got: [Option<Reply>; 2] = [None, None];
+    let failed = match timeout_at(deadline, exchange_both(server, name, resend, &mut got)).await {
+        Ok(Err(e)) => Some(e),
+        _ => None,
+    };
+    got.map(|r| r.unwrap_or_else(|| failed.clone().map_or(Reply::Timeout, Reply::Failed)))
+}
+
+/// [`ask_both`]'s exchange: each reply is written to `got` as it comes, so
+/// that the deadline keeps what arrived before it.
+async fn exchange_both(
+    server: SocketAddr,
+    name: &str,
+    resend: std::time::Duration,
+    got: &mut [Option<Reply>; 2],
+) -> Result<(), String> {
+    let first: u16 = rand::random();
+    let second = loop {
+        let id: u16 = rand::random();
+        if id != first {
+            break id;
+        }
+    };
+    let (qa, wa) = query_with_id(name, BOTH[0], first)?;
+    let (qb, wb) = query_with_id(name, BOTH[1], second)?;
+    let asked = [(first, qa, wa), (second, qb, wb)];
+    let sock = connected(server).await?;
+    let mut buf = vec![0u8; RECV_BUFFER];
+    for sent in 1..=SENDS {
+        for ((_, _, wire), g) in asked.iter().zip(got.iter()) {
+            if g.is_none() {
+                sock.send(wire).await.map_err(|e| e.to_string())?;
+            }
+        }
+        // The last copies wait for as long as the caller allows.
+        let until = (sent < SENDS).then(|| Instant::now() + resend);
+        while got.iter().any(Option::is_none) {
+            let received = match until {
+                Some(t) => match timeout_at(t, sock.recv(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+                None => sock.recv(&mut buf).await,
+            };
+            let n = received.map_err(|e| e.to_string())?;
+            let bytes = buf.get(..n).unwrap_or_default();
+            if n >= buf.len() {
+                // Cut by the buffer: whatever it says, it is not whole.
+                let id = bytes.first_chunk::<2>().map(|b| u16::from_be_bytes(*b));
+                let named = asked.iter().position(|(i, _, _)| Some(*i) == id);
+                for (i, g) in got.iter_mut().enumerate() {
+                    if g.is_none() && named.is_none_or(|n| n == i) {
+                        *g = Some(Reply::Truncated);
+                    }
+                }
+                continue;
+            }
+            for (((id, qname, _), rtype), g) in asked.iter().zip(BOTH).zip(got.iter_mut()) {
+                if g.is_none()
+                    && let Some(reply) = parse(bytes, *id, qname, rtype)
+                {
+                    *g = Some(reply);
+                    break;
+                }
+            }
+        }
+        if got.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A reply to the question `(id, qname, rtype)`; `None` for anything else
@@ -275,6 +369,83 @@ mod tests {
         ];
         assert_eq!(ips(&answers, "www.site.test."), vec![a(1)]);
         assert_eq!(ips(&answers, "www.nobody.test."), Vec::<RData>::new());
+    }
+
+    /// A reply to `q` (its ID and question) with these answers.
+    fn reply(q: &Message, answers: Vec<Record>) -> Vec<u8> {
+        let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+        r.add_query(q.queries[0].clone());
+        for a in answers {
+            r.add_answer(a);
+        }
+        r.to_vec().expect("wire")
+    }
+
+    /// Both questions leave from one port, each with its own ID; replies
+    /// are matched by ID and question whatever their order: a reply with
+    /// one question's ID and the other's question counts for neither, and
+    /// a lost question is sent again, alone, with the same ID.
+    #[test]
+    fn both_questions_share_a_socket_and_keep_their_own_replies() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let server = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            let addr = server.local_addr().expect("addr");
+            let serve = async {
+                let mut buf = [0u8; 512];
+                let mut seen: Vec<(SocketAddr, RecordType, u16)> = Vec::new();
+                let mut a_copies = 0;
+                while seen.len() < 3 {
+                    let (n, from) = server.recv_from(&mut buf).await.expect("recv");
+                    let q = Message::from_vec(&buf[..n]).expect("query");
+                    let rtype = q.queries[0].query_type();
+                    seen.push((from, rtype, q.metadata.id));
+                    let name = q.queries[0].name().clone();
+                    if rtype == RecordType::AAAA {
+                        // First a mix-up: the A question under AAAA's ID.
+                        let mut wrong = Message::from_vec(&buf[..n]).expect("query");
+                        wrong.queries[0].set_query_type(RecordType::A);
+                        let lie = reply(&wrong, vec![Record::from_rdata(name, 60, a(9))]);
+                        server.send_to(&lie, from).await.expect("send");
+                        server
+                            .send_to(&reply(&q, vec![]), from)
+                            .await
+                            .expect("send");
+                    } else {
+                        a_copies += 1;
+                        // The first copy of A is lost.
+                        if a_copies == 2 {
+                            let answer = vec![Record::from_rdata(name, 60, a(7))];
+                            server
+                                .send_to(&reply(&q, answer), from)
+                                .await
+                                .expect("send");
+                        }
+                    }
+                }
+                seen
+            };
+            let deadline = Instant::now() + std::time::Duration::from_millis(1500);
+            let (seen, [got_a, got_aaaa]) =
+                tokio::join!(serve, ask_both(addr, "www.pair.test.", deadline));
+            let records = |r: Reply| match r {
+                Reply::Answer { records, .. } => records,
+                _ => panic!("no answer"),
+            };
+            assert_eq!(records(got_a), vec![a(7)]);
+            assert_eq!(records(got_aaaa), Vec::<RData>::new());
+            let kinds: Vec<RecordType> = seen.iter().map(|s| s.1).collect();
+            assert_eq!(kinds.iter().filter(|k| **k == RecordType::A).count(), 2);
+            assert_eq!(kinds.iter().filter(|k| **k == RecordType::AAAA).count(), 1);
+            assert!(seen.iter().all(|s| s.0 == seen[0].0), "one source port");
+            let ids = |t| seen.iter().filter(move |s| s.1 == t).map(|s| s.2);
+            let a_ids: Vec<u16> = ids(RecordType::A).collect();
+            assert_eq!(a_ids[0], a_ids[1], "sent again with its ID");
+            assert!(ids(RecordType::AAAA).all(|id| id != a_ids[0]));
+        });
     }
 
     #[test]
