@@ -55,12 +55,8 @@ pub enum Reply {
 
 /// Asks `server` for `name`/`rtype`, waiting at most until `deadline`.
 pub async fn ask(server: SocketAddr, name: &str, rtype: RecordType, deadline: Instant) -> Reply {
-    let resend = deadline.saturating_duration_since(Instant::now()) / SENDS;
-    match timeout_at(deadline, exchange(server, name, rtype, resend)).await {
-        Err(_) => Reply::Timeout,
-        Ok(Err(e)) => Reply::Failed(e),
-        Ok(Ok(reply)) => reply,
-    }
+    let [reply] = ask_each(server, name, [rtype], deadline).await;
+    reply
 }
 
 /// A query for `name`/`rtype` with this ID: (name, wire bytes).
@@ -83,44 +79,6 @@ fn query(name: &str, rtype: RecordType) -> Result<(u16, Name, Vec<u8>), String> 
     Ok((id, qname, wire))
 }
 
-/// Sends the query (again after each `resend` without a usable reply, at
-/// most [`SENDS`] times, always with the same ID: a late reply to an
-/// earlier copy is as good) and waits for the reply.
-async fn exchange(
-    server: SocketAddr,
-    name: &str,
-    rtype: RecordType,
-    resend: std::time::Duration,
-) -> Result<Reply, String> {
-    let (id, qname, wire) = query(name, rtype)?;
-    let sock = connected(server).await?;
-    let mut buf = vec![0u8; RECV_BUFFER];
-    for sent in 1..=SENDS {
-        sock.send(&wire).await.map_err(|e| e.to_string())?;
-        // The last copy waits for as long as the caller allows.
-        let until = (sent < SENDS).then(|| Instant::now() + resend);
-        loop {
-            let received = match until {
-                Some(t) => match timeout_at(t, sock.recv(&mut buf)).await {
-                    Ok(r) => r,
-                    Err(_) => break,
-                },
-                None => sock.recv(&mut buf).await,
-            };
-            let n = received.map_err(|e| e.to_string())?;
-            if n >= buf.len() {
-                // Cut by the buffer: whatever it says, it is not whole.
-                return Ok(Reply::Truncated);
-            }
-            if let Some(reply) = parse(buf.get(..n).unwrap_or_default(), id, &qname, rtype) {
-                return Ok(reply);
-            }
-        }
-    }
-    // Not reached: the last copy waits until the caller's deadline.
-    Ok(Reply::Timeout)
-}
-
 /// A fresh UDP socket on a kernel-chosen port, connected to `server` (so
 /// that only its datagrams are read).
 async fn connected(server: SocketAddr) -> Result<UdpSocket, String> {
@@ -139,42 +97,57 @@ async fn connected(server: SocketAddr) -> Result<UdpSocket, String> {
 pub const BOTH: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
 
 /// Asks `server` for the A and the AAAA records of `name` from one socket,
-/// as glibc's stub resolver does: one fresh source port for the pair, each
-/// question with its own random ID (never the same two), each reply
-/// matched by ID and question. A question still unanswered is sent again
-/// after each third of the time, as [`ask`] does; one without a usable
-/// reply by `deadline` is a timeout. A datagram that fills the buffer
-/// makes the question its ID names (else every open one) [`Reply::Truncated`].
+/// as glibc's stub resolver does: one fresh source port for the pair.
 /// Half the sockets of asking each apart: a socket's setup and teardown
 /// were most of a question's cost.
 pub async fn ask_both(server: SocketAddr, name: &str, deadline: Instant) -> [Reply; 2] {
+    ask_each(server, name, BOTH, deadline).await
+}
+
+/// Asks `server` each of `rtypes` for `name` from one fresh socket, waiting
+/// at most until `deadline`: each question with its own random ID (never
+/// two the same), each reply matched by ID and question. A question still
+/// unanswered is sent again after each third of the time, always with its
+/// ID (a late reply to an earlier copy is as good); one without a usable
+/// reply by `deadline` is a timeout. A datagram that fills the buffer
+/// makes the question its ID names (else every open one)
+/// [`Reply::Truncated`].
+async fn ask_each<const N: usize>(
+    server: SocketAddr,
+    name: &str,
+    rtypes: [RecordType; N],
+    deadline: Instant,
+) -> [Reply; N] {
     let resend = deadline.saturating_duration_since(Instant::now()) / SENDS;
-    let mut got: [Option<Reply>; 2] = [None, None];
-    let failed = match timeout_at(deadline, exchange_both(server, name, resend, &mut got)).await {
+    let mut got: [Option<Reply>; N] = std::array::from_fn(|_| None);
+    let failed = match timeout_at(deadline, exchange(server, name, rtypes, resend, &mut got)).await
+    {
         Ok(Err(e)) => Some(e),
         _ => None,
     };
     got.map(|r| r.unwrap_or_else(|| failed.clone().map_or(Reply::Timeout, Reply::Failed)))
 }
 
-/// [`ask_both`]'s exchange: each reply is written to `got` as it comes, so
+/// [`ask_each`]'s exchange: each reply is written to `got` as it comes, so
 /// that the deadline keeps what arrived before it.
-async fn exchange_both(
+async fn exchange<const N: usize>(
     server: SocketAddr,
     name: &str,
+    rtypes: [RecordType; N],
     resend: std::time::Duration,
-    got: &mut [Option<Reply>; 2],
+    got: &mut [Option<Reply>; N],
 ) -> Result<(), String> {
-    let first: u16 = rand::random();
-    let second = loop {
-        let id: u16 = rand::random();
-        if id != first {
-            break id;
-        }
-    };
-    let (qa, wa) = query_with_id(name, BOTH[0], first)?;
-    let (qb, wb) = query_with_id(name, BOTH[1], second)?;
-    let asked = [(first, qa, wa), (second, qb, wb)];
+    let mut asked: Vec<(u16, Name, Vec<u8>)> = Vec::with_capacity(N);
+    for rtype in rtypes {
+        let id = loop {
+            let id: u16 = rand::random();
+            if asked.iter().all(|(other, _, _)| *other != id) {
+                break id;
+            }
+        };
+        let (qname, wire) = query_with_id(name, rtype, id)?;
+        asked.push((id, qname, wire));
+    }
     let sock = connected(server).await?;
     let mut buf = vec![0u8; RECV_BUFFER];
     for sent in 1..=SENDS {
@@ -206,7 +179,7 @@ async fn exchange_both(
                 }
                 continue;
             }
-            for (((id, qname, _), rtype), g) in asked.iter().zip(BOTH).zip(got.iter_mut()) {
+            for (((id, qname, _), rtype), g) in asked.iter().zip(rtypes).zip(got.iter_mut()) {
                 if g.is_none()
                     && let Some(reply) = parse(bytes, *id, qname, rtype)
                 {
