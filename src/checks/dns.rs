@@ -276,11 +276,8 @@ async fn lookup_plain(
     let until = deadline.min(Instant::now() + resolver.query_timeout);
     match &resolver.via {
         Via::Plain(server) => {
-            let mut reply = super::dns_udp::ask(*server, name, rtype, until).await;
-            if matches!(reply, Reply::Truncated) {
-                reply = super::dns_udp::ask_tcp(*server, name, rtype, until).await;
-            }
-            Some(records(reply))
+            let reply = super::dns_udp::ask(*server, name, rtype, until).await;
+            Some(records(fitted(reply, *server, name, rtype, until).await))
         }
         Via::System(inner) => Some(
             inner
@@ -310,17 +307,28 @@ async fn plain_both(
     Result<Vec<(RData, u32)>, NoAnswer>,
     Result<Vec<(RData, u32)>, NoAnswer>,
 ) {
-    use super::dns_udp::{BOTH, ask_both, ask_tcp};
+    use super::dns_udp::{BOTH, ask_both};
     let until = deadline.min(Instant::now() + resolver.query_timeout);
     let [a, aaaa] = ask_both(server, name, until).await;
-    let fitted = |reply: Reply, rtype| async move {
-        match reply {
-            Reply::Truncated => ask_tcp(server, name, rtype, until).await,
-            reply => reply,
-        }
-    };
-    let (a, aaaa) = tokio::join!(fitted(a, BOTH[0]), fitted(aaaa, BOTH[1]));
+    let (a, aaaa) = tokio::join!(
+        fitted(a, server, name, BOTH[0], until),
+        fitted(aaaa, server, name, BOTH[1], until)
+    );
     (records(a), records(aaaa))
+}
+
+/// `reply`, or when it did not fit UDP, the same question over TCP.
+async fn fitted(
+    reply: Reply,
+    server: std::net::SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    until: Instant,
+) -> Reply {
+    match reply {
+        Reply::Truncated => super::dns_udp::ask_tcp(server, name, rtype, until).await,
+        reply => reply,
+    }
 }
 
 /// The answer records of one question, or why there are none, whichever
