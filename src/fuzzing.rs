@@ -16,7 +16,7 @@ use crate::checks::dns_udp::{self, Reply};
 use crate::checks::http::{Redirect, resolve_redirect};
 use crate::parity::fingerprints::{Fingerprints, shipped};
 use crate::parity::freshness::ArticleMatcher;
-use crate::parity::normalize::{Rewrite, decode, normalize};
+use crate::parity::normalize::{Rewrite, decode, normalize, normalize_reference, normalize_text};
 use crate::parity::similarity::{jaccard, shingles, shingles_of, title_match};
 
 /// A harness: arbitrary bytes in, a panic on a broken invariant.
@@ -48,14 +48,28 @@ pub fn html(data: &[u8]) {
     let text = decode(body, Some(&ct));
     let base = Url::parse("https://www.mirror.test/").expect("static URL");
     let from = ["www.mirror.test".to_string()];
-    let page = normalize(
-        &text,
-        &Rewrite {
-            base: &base,
-            from: &from,
-            to: "www.main.test",
-        },
+    let rw = Rewrite {
+        base: &base,
+        from: &from,
+        to: "www.main.test",
+    };
+    let page = normalize(&text, &rw);
+    // The normaliser's fast path reads a page as html5ever does, or not at all.
+    let (fast, reference) = (
+        normalize_text(&text, &rw),
+        normalize_reference(&text, &rw, true),
     );
+    assert_eq!(
+        (&fast.title, &fast.text, &fast.words, &fast.links),
+        (
+            &reference.title,
+            &reference.text,
+            &reference.words,
+            &reference.links
+        ),
+        "the fast path differs from html5ever"
+    );
+    assert_eq!(page.words, fast.words);
     for link in page.links.iter() {
         assert!(!link.contains(['?', '#']), "link keeps a query: {link}");
     }

@@ -19,6 +19,9 @@ pub mod normalize;
 pub mod paths;
 mod plan;
 mod recent;
+mod scan;
+#[cfg(test)]
+mod scan_tests;
 pub mod seen;
 #[cfg(test)]
 mod shortcut_tests;

@@ -1,9 +1,11 @@
 //! Page normalisation: bytes → the text, title and links that parity
 //! compares.
 //!
-//! Decodes the charset (header, BOM, `<meta>` prescan, else UTF-8), then runs
-//! html5ever's tokenizer, which is linear in the input (no tree building, so
-//! no quadratic paths on hostile markup). Text inside script, style,
+//! Decodes the charset (header, BOM, `<meta>` prescan, else UTF-8), then
+//! reads the tokens with [`scan`], a fast path that gives up on anything it
+//! does not read exactly as html5ever's tokenizer does; the page is then
+//! read by html5ever's tokenizer, which is linear in the input (no tree
+//! building, so no quadratic paths on hostile markup). Text inside script, style,
 //! noscript and template is dropped, as are comments. The mirror's host names
 //! (in links, scheme-relative links and the title) are rewritten to the main
 //! host; link identity is the path with the query removed. The visible text
@@ -23,6 +25,7 @@ use html5ever::tokenizer::{
 use url::Url;
 
 use super::paths::Paths;
+use super::scan::{self, Raw};
 use super::similarity::WordHasher;
 
 /// A page reduced to what parity compares.
@@ -96,101 +99,113 @@ struct State {
     in_title: bool,
     title: String,
     words: WordHasher,
-    /// Kept only when asked for ([`normalize_text`]).
+    /// Kept only when asked for ([`normalize_text`]); collapsed at the end.
     text: Option<String>,
     links: Paths,
 }
 
-struct Sink<'a> {
-    state: RefCell<State>,
+/// What the normaliser does with the token stream, from html5ever's
+/// tokenizer or the fast path's scan ([`scan::Events`]), which must agree.
+struct Reader<'a> {
+    state: State,
     rewrite: &'a Rewrite<'a>,
 }
 
 /// Elements whose text is not visible.
-fn skipped(name: &html5ever::LocalName) -> bool {
-    *name == local_name!("script")
-        || *name == local_name!("style")
-        || *name == local_name!("noscript")
-        || *name == local_name!("template")
+fn skipped(name: &str) -> bool {
+    ["script", "style", "noscript", "template"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
 }
+
+impl Reader<'_> {
+    fn tag(&mut self) {
+        // A tag separates words.
+        self.state.words.end_word();
+        if let Some(text) = self.state.text.as_mut() {
+            text.push(' ');
+        }
+    }
+}
+
+impl scan::Events for Reader<'_> {
+    fn start(&mut self, name: &str, href: Option<&str>, self_closing: bool) -> Option<Raw> {
+        self.tag();
+        let s = &mut self.state;
+        if name.eq_ignore_ascii_case("a")
+            && let Some(path) = href.and_then(|h| link_path(self.rewrite, h))
+        {
+            s.links.push(&path);
+        }
+        if self_closing {
+            return None;
+        }
+        if skipped(name) {
+            s.skip_depth += 1;
+            return Some(if name.eq_ignore_ascii_case("script") {
+                Raw::Script
+            } else {
+                Raw::Text
+            });
+        }
+        if name.eq_ignore_ascii_case("title") {
+            s.in_title = true;
+            return Some(Raw::Rcdata);
+        }
+        name.eq_ignore_ascii_case("textarea").then_some(Raw::Rcdata)
+    }
+
+    fn end(&mut self, name: &str) {
+        self.tag();
+        let s = &mut self.state;
+        if skipped(name) {
+            s.skip_depth = s.skip_depth.saturating_sub(1);
+        } else if name.eq_ignore_ascii_case("title") {
+            s.in_title = false;
+        }
+    }
+
+    fn text(&mut self, t: &str) {
+        let s = &mut self.state;
+        if s.in_title {
+            s.title.push_str(t);
+        } else if s.skip_depth == 0 {
+            s.words.feed(t);
+            if let Some(text) = s.text.as_mut() {
+                text.push_str(t);
+            }
+        }
+    }
+}
+
+/// html5ever's tokenizer driving a [`Reader`].
+struct Sink<'a>(RefCell<Reader<'a>>);
 
 impl TokenSink for Sink<'_> {
     type Handle = ();
 
     fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        let mut s = self.state.borrow_mut();
+        use scan::Events;
+        let mut r = self.0.borrow_mut();
         match token {
+            Token::TagToken(tag) if tag.kind == TagKind::EndTag => r.end(&tag.name),
             Token::TagToken(tag) => {
-                let name = &tag.name;
-                // A tag separates words.
-                s.words.end_word();
-                if let Some(text) = s.text.as_mut()
-                    && !text.ends_with(' ')
-                {
-                    text.push(' ');
-                }
-                if tag.kind == TagKind::EndTag {
-                    if skipped(name) {
-                        s.skip_depth = s.skip_depth.saturating_sub(1);
-                    } else if *name == local_name!("title") {
-                        s.in_title = false;
-                    }
-                    return TokenSinkResult::Continue;
-                }
-                if *name == local_name!("a") {
-                    let href = tag
-                        .attrs
-                        .iter()
-                        .find(|a| a.name.local == local_name!("href"));
-                    if let Some(path) = href.and_then(|h| link_path(self.rewrite, &h.value)) {
-                        s.links.push(&path);
-                    }
-                }
-                if tag.self_closing {
-                    return TokenSinkResult::Continue;
-                }
-                if skipped(name) {
-                    s.skip_depth += 1;
-                    let kind = if *name == local_name!("script") {
-                        RawKind::ScriptData
-                    } else {
-                        RawKind::Rawtext
-                    };
-                    return TokenSinkResult::RawData(kind);
-                }
-                if *name == local_name!("title") {
-                    s.in_title = true;
-                    return TokenSinkResult::RawData(RawKind::Rcdata);
-                }
-                if *name == local_name!("textarea") {
-                    return TokenSinkResult::RawData(RawKind::Rcdata);
-                }
+                let href = tag
+                    .attrs
+                    .iter()
+                    .find(|a| a.name.local == local_name!("href"))
+                    .map(|a| &*a.value);
+                return match r.start(&tag.name, href, tag.self_closing) {
+                    Some(Raw::Script) => TokenSinkResult::RawData(RawKind::ScriptData),
+                    Some(Raw::Text) => TokenSinkResult::RawData(RawKind::Rawtext),
+                    Some(Raw::Rcdata) => TokenSinkResult::RawData(RawKind::Rcdata),
+                    None => TokenSinkResult::Continue,
+                };
             }
-            Token::CharacterTokens(t) => {
-                if s.in_title {
-                    s.title.push_str(&t);
-                } else if s.skip_depth == 0 {
-                    s.words.feed(&t);
-                    if let Some(text) = s.text.as_mut() {
-                        push_collapsed(text, &t);
-                    }
-                }
-            }
+            Token::CharacterTokens(t) => r.text(&t),
             _ => {}
         }
         TokenSinkResult::Continue
-    }
-}
-
-fn push_collapsed(out: &mut String, t: &StrTendril) {
-    for word in t.split_ascii_whitespace() {
-        if !out.is_empty() && !out.ends_with(' ') {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    if t.ends_with(|c: char| c.is_ascii_whitespace()) && !out.ends_with(' ') {
-        out.push(' ');
     }
 }
 
@@ -264,39 +279,74 @@ pub fn normalize_text(html: &str, rw: &Rewrite<'_>) -> Page {
 }
 
 fn run(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Page {
-    let sink = Sink {
-        state: RefCell::new(State {
+    fast(html, rw, keep_text).unwrap_or_else(|| {
+        let state = tokenize(html, reader(html, rw, keep_text));
+        page(state, html.len(), rw)
+    })
+}
+
+fn reader<'a>(html: &str, rw: &'a Rewrite<'a>, keep_text: bool) -> Reader<'a> {
+    Reader {
+        state: State {
             text: keep_text.then(|| String::with_capacity(html.len() / 2)),
             // A news page has about one visible word per 10-20 bytes of
             // HTML: growing the vector by doubling copied it a dozen
             // times (malloc and realloc were a seventh of a changed round).
             words: WordHasher::with_capacity(html.len() / 12),
             ..State::default()
-        }),
+        },
         rewrite: rw,
-    };
-    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+    }
+}
+
+/// The fast path's reading, or `None` where it gives up.
+fn fast(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Option<Page> {
+    let mut r = reader(html, rw, keep_text);
+    scan::scan(html, &mut r).ok()?;
+    Some(page(r.state, html.len(), rw))
+}
+
+/// html5ever's reading of the whole page: the reference the fast path is
+/// held to, and the path for whatever it does not read.
+fn tokenize(html: &str, reader: Reader<'_>) -> State {
+    let tokenizer = Tokenizer::new(Sink(RefCell::new(reader)), TokenizerOpts::default());
     let input = BufferQueue::default();
     input.push_back(StrTendril::from_slice(html));
     let _ = tokenizer.feed(&input);
     tokenizer.end();
-    let mut s = tokenizer.sink.state.into_inner();
+    tokenizer.sink.0.into_inner().state
+}
+
+fn page(mut s: State, length: usize, rw: &Rewrite<'_>) -> Page {
     s.words.end_word();
+    let collapse = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
     Page {
-        title: rewrite_hosts(
-            s.title
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .as_str(),
-            rw,
-        ),
+        title: rewrite_hosts(&collapse(&s.title), rw),
         words: s.words.into_words(),
         text: s
             .text
-            .map(|t| rewrite_hosts(t.trim(), rw))
+            .map(|t| rewrite_hosts(&collapse_ascii(&t), rw))
             .unwrap_or_default(),
         links: s.links,
-        length: html.len(),
+        length,
     }
+}
+
+/// Visible text with runs of ASCII whitespace made one space, trimmed.
+fn collapse_ascii(t: &str) -> String {
+    t.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// [`normalize`] (or [`normalize_text`]) through html5ever alone: what
+/// the fast path must equal, for the property test, the fuzzer and the
+/// parity bench.
+#[doc(hidden)]
+pub fn normalize_reference(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Page {
+    page(tokenize(html, reader(html, rw, keep_text)), html.len(), rw)
+}
+
+/// [`normalize`] through the fast path alone; `None` where it gives up.
+#[doc(hidden)]
+pub fn normalize_fast(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Option<Page> {
+    fast(html, rw, keep_text)
 }
