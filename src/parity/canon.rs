@@ -10,15 +10,16 @@
 
 use std::borrow::Cow;
 
-use memchr::memmem::Finder;
+use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Rewrites a site's host names to its main host.
 #[derive(Debug, Clone)]
 pub struct Canon {
-    /// A finder per site host (lower case, distinct, non-empty), longest
-    /// first: where two start at one place, the longer is taken. Empty
-    /// when there is no host name: bytes are then canonical as they are.
-    hosts: Vec<Finder<'static>>,
+    /// Finds the site's hosts (distinct, non-empty) in any ASCII case,
+    /// leftmost first and, where two start at one place, the longer.
+    /// `None` when there is no host name: bytes are then canonical as
+    /// they are.
+    hosts: Option<AhoCorasick>,
     main: String,
 }
 
@@ -31,12 +32,20 @@ impl Canon {
             .chain(others.iter().map(|h| h.to_ascii_lowercase()))
             .filter(|h| !h.is_empty())
             .collect();
-        hosts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        hosts.sort();
         hosts.dedup();
-        let hosts = hosts
-            .iter()
-            .map(|h| Finder::new(h.as_bytes()).into_owned())
-            .collect();
+        // Building fails only past limits (billions of states) that a
+        // site's host names cannot reach; such a site would be compared
+        // without rewriting rather than stop the daemon.
+        let hosts = (!hosts.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&hosts)
+                    .ok()
+            })
+            .flatten();
         Self { hosts, main }
     }
 
@@ -45,41 +54,27 @@ impl Canon {
         &self.main
     }
 
-    /// The canonical text of `text` (borrowed when no host name occurs):
-    /// leftmost match first, the longest host where two start together,
-    /// searching on after each match, in any ASCII case. Host names are
-    /// ASCII, so lower-casing ASCII keeps every offset (matches are found
-    /// in a lower-cased copy and fall on character boundaries of `text`).
-    /// Each host's search only moves forward: linear in the text.
+    /// The canonical text of `text` (borrowed when no host name occurs
+    /// other than the main host as written here): leftmost match first,
+    /// the longest host where two start together, searching on after each
+    /// match, in any ASCII case. Host names are ASCII, so every match
+    /// falls on character boundaries of `text`. Linear in the text, and
+    /// no copy of it unless a name changes.
     pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.hosts.is_empty() {
+        let Some(hosts) = &self.hosts else {
             return Cow::Borrowed(text);
-        }
-        let lower = text.as_bytes().to_ascii_lowercase();
-        let find = |host: &Finder<'_>, from: usize| {
-            let rest = lower.get(from..)?;
-            Some(host.find(rest)? + from)
         };
-        let mut next: Vec<Option<usize>> = self.hosts.iter().map(|h| find(h, 0)).collect();
         let mut out: Option<String> = None;
         let mut at = 0;
-        // The leftmost candidate; on a tie the first, which is the longest.
-        while let Some((start, i)) = next
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some(((*s)?, i)))
-            .min()
-        {
-            let end = start.saturating_add(self.hosts[i].needle().len());
-            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
-            o.push_str(text.get(at..start).unwrap_or_default());
-            o.push_str(&self.main);
-            at = end;
-            for (host, s) in self.hosts.iter().zip(next.iter_mut()) {
-                if s.is_some_and(|p| p < end) {
-                    *s = find(host, end);
-                }
+        for m in hosts.find_iter(text) {
+            if text.get(m.start()..m.end()) == Some(self.main.as_str()) {
+                // Already the main host: kept as it is.
+                continue;
             }
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(text.get(at..m.start()).unwrap_or_default());
+            o.push_str(&self.main);
+            at = m.end();
         }
         match out {
             None => Cow::Borrowed(text),
@@ -112,6 +107,11 @@ mod tests {
             "<a href=\"https://www.main.test/x\">www.main.test</a> www.main.test www.main.test"
         );
         assert!(matches!(c.apply("nothing here"), Cow::Borrowed(_)));
+        // The main host as written here is already canonical.
+        assert!(matches!(
+            c.apply("<a href=\"https://www.main.test/\">"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

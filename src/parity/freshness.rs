@@ -86,10 +86,13 @@ impl ArticleMatcher {
     /// repeated link (a headline and its picture) is matched once.
     pub fn articles(&self, links: &Paths) -> Paths {
         let mut seen = HashSet::with_capacity(links.len());
-        links
-            .iter()
-            .filter(|l| seen.insert(*l) && self.is_article(l))
-            .collect()
+        let mut out = Paths::with_capacity(links.bytes(), links.len());
+        for l in links.iter() {
+            if seen.insert(l) && self.is_article(l) {
+                out.push(l);
+            }
+        }
+        out
     }
 }
 

@@ -43,7 +43,7 @@ use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{
     ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshots, Window,
 };
-use self::normalize::decode;
+use self::normalize::{decode, decode_owned};
 use self::paths::Paths;
 pub use self::plan::Prepared;
 use self::plan::{Fetched, Plan};
@@ -363,7 +363,7 @@ impl Content {
                 announced = a.announcement(digest, || decode(&body, ct));
             }
             let Some((site, digest)) = site.zip(h.body_digest).filter(|_| ok) else {
-                self.scan(&body, ct, &mut matches);
+                self.scan(body.into(), ct, &mut matches);
                 continue;
             };
             let base = base_url(&target.url, &h.path, site.canon.main());
@@ -380,8 +380,7 @@ impl Content {
                 // no fingerprint: neither decoded nor scanned again.
                 Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Paths::default()),
                 None => {
-                    let html = self.scan(&body, ct, &mut matches);
-                    drop(body);
+                    let html = self.scan(body.into(), ct, &mut matches);
                     self.plan(site, target, &h.path, &base, html)
                 }
             };
@@ -402,8 +401,8 @@ impl Content {
 
     /// Decodes a body and adds the fingerprints it matches to `matches`;
     /// returns the decoded text.
-    fn scan(&self, body: &[u8], ct: Option<&str>, matches: &mut Vec<FingerprintMatch>) -> String {
-        let html = decode(body, ct);
+    fn scan(&self, body: Vec<u8>, ct: Option<&str>, matches: &mut Vec<FingerprintMatch>) -> String {
+        let html = decode_owned(body, ct);
         for m in self.fingerprints.matches(&html, &[], &[]) {
             if !matches.iter().any(|x| x.name == m.name) {
                 matches.push(m);

@@ -55,13 +55,28 @@ pub struct Rewrite<'a> {
 /// Decodes `body` using the charset from `content_type`, a BOM or a
 /// `<meta charset>` in the first 1024 bytes; UTF-8 otherwise.
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    decode_cow(body, content_type).into_owned()
+}
+
+fn decode_cow<'b>(body: &'b [u8], content_type: Option<&str>) -> Cow<'b, str> {
     let declared = content_type
         .and_then(charset_param)
         .or_else(|| meta_charset(&body[..body.len().min(1024)]))
         .and_then(|label| Encoding::for_label(label.as_bytes()))
         .unwrap_or(UTF_8);
-    let (text, _, _) = declared.decode(body);
-    text.into_owned()
+    declared.decode(body).0
+}
+
+/// [`decode`], taking the body: a body that is already UTF-8 (declared
+/// or not, without a BOM) becomes the text without a copy.
+pub fn decode_owned(body: Vec<u8>, content_type: Option<&str>) -> String {
+    let text = decode_cow(&body, content_type);
+    let whole = matches!(&text, Cow::Borrowed(t) if t.len() == body.len());
+    if !whole {
+        return text.into_owned();
+    }
+    drop(text);
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// What [`decode`] reads of the `Content-Type` header: `None` without a
@@ -111,11 +126,30 @@ struct Reader<'a> {
     rewrite: &'a Rewrite<'a>,
 }
 
-/// Elements whose text is not visible.
-fn skipped(name: &str) -> bool {
-    ["script", "style", "noscript", "template"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
+/// The elements the reader acts on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    A,
+    /// Text not visible (script, style, noscript, template), read as.
+    Hidden(Raw),
+    Title,
+    Textarea,
+    Other,
+}
+
+/// A tag name's [`Kind`], in any ASCII case (the length first: a page
+/// has thousands of tags).
+fn kind(name: &str) -> Kind {
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    match name.len() {
+        1 if is("a") => Kind::A,
+        5 if is("style") => Kind::Hidden(Raw::Text),
+        5 if is("title") => Kind::Title,
+        6 if is("script") => Kind::Hidden(Raw::Script),
+        8 if is("noscript") || is("template") => Kind::Hidden(Raw::Text),
+        8 if is("textarea") => Kind::Textarea,
+        _ => Kind::Other,
+    }
 }
 
 impl Reader<'_> {
@@ -131,8 +165,9 @@ impl Reader<'_> {
 impl scan::Events for Reader<'_> {
     fn start(&mut self, name: &str, href: Option<&str>, self_closing: bool) -> Option<Raw> {
         self.tag();
+        let kind = kind(name);
         let s = &mut self.state;
-        if name.eq_ignore_ascii_case("a")
+        if kind == Kind::A
             && let Some(path) = href.and_then(|h| link_path(self.rewrite, h))
         {
             s.links.push(&path);
@@ -140,28 +175,27 @@ impl scan::Events for Reader<'_> {
         if self_closing {
             return None;
         }
-        if skipped(name) {
-            s.skip_depth += 1;
-            return Some(if name.eq_ignore_ascii_case("script") {
-                Raw::Script
-            } else {
-                Raw::Text
-            });
+        match kind {
+            Kind::Hidden(raw) => {
+                s.skip_depth += 1;
+                Some(raw)
+            }
+            Kind::Title => {
+                s.in_title = true;
+                Some(Raw::Rcdata)
+            }
+            Kind::Textarea => Some(Raw::Rcdata),
+            Kind::A | Kind::Other => None,
         }
-        if name.eq_ignore_ascii_case("title") {
-            s.in_title = true;
-            return Some(Raw::Rcdata);
-        }
-        name.eq_ignore_ascii_case("textarea").then_some(Raw::Rcdata)
     }
 
     fn end(&mut self, name: &str) {
         self.tag();
         let s = &mut self.state;
-        if skipped(name) {
-            s.skip_depth = s.skip_depth.saturating_sub(1);
-        } else if name.eq_ignore_ascii_case("title") {
-            s.in_title = false;
+        match kind(name) {
+            Kind::Hidden(_) => s.skip_depth = s.skip_depth.saturating_sub(1),
+            Kind::Title => s.in_title = false,
+            _ => {}
         }
     }
 
@@ -293,6 +327,8 @@ fn reader<'a>(html: &str, rw: &'a Rewrite<'a>, keep_text: bool) -> Reader<'a> {
             // HTML: growing the vector by doubling copied it a dozen
             // times (malloc and realloc were a seventh of a changed round).
             words: WordHasher::with_capacity(html.len() / 12),
+            // And about one link per 150 bytes, of some 40 bytes.
+            links: Paths::with_capacity(html.len() / 4, html.len() / 150),
             ..State::default()
         },
         rewrite: rw,

@@ -14,6 +14,19 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// Room for `count` paths of `bytes` in all before the first growth.
+    pub fn with_capacity(bytes: usize, count: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(count),
+        }
+    }
+
+    /// The paths' bytes in all.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
     /// Appends `path`.
     pub fn push(&mut self, path: &str) {
         self.text.push_str(path);

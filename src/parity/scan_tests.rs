@@ -185,8 +185,13 @@ fn the_worlds_pages_take_the_fast_path() {
             },
         ] {
             let articles = feed.latest(frozen);
-            let html =
-                pages::homepage("World News", MIRROR, &articles, "2026-11-27T10:00:00Z", noise);
+            let html = pages::homepage(
+                "World News",
+                MIRROR,
+                &articles,
+                "2026-11-27T10:00:00Z",
+                noise,
+            );
             assert!(reads(&html), "the world's homepage bailed");
             assert_same(&html);
             seen += 1;
