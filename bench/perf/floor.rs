@@ -1,5 +1,6 @@
 //! The floor: the least a client can do for one probe, with the same crates
-//! mirrorwatch builds on and nothing else. Resolve A and AAAA over UDP through
+//! mirrorwatch builds on and nothing else. Resolve A and AAAA over UDP (one
+//! socket for the pair, as the daemon and glibc ask) through
 //! the benchmark DNS (hand-built queries, hickory-proto only for the wire
 //! format), TCP connect, a full TLS handshake (no resumption) verified against
 //! the private CA, an HTTP/1.1 GET and the whole body read.
@@ -100,11 +101,11 @@ async fn probe(
     port: u16,
 ) -> anyhow::Result<usize> {
     let work = async {
-        let (a, aaaa) = tokio::join!(
-            lookup(dns, name, RecordType::A),
-            lookup(dns, name, RecordType::AAAA)
-        );
-        let ip = a?.into_iter().chain(aaaa?).next().context("no address")?;
+        let ip = lookup(dns, name)
+            .await?
+            .into_iter()
+            .next()
+            .context("no address")?;
         let tcp = TcpStream::connect((ip, port)).await?;
         let server = ServerName::try_from(name.to_string())?;
         let tls = connector.connect(server, tcp).await?;
@@ -129,26 +130,38 @@ async fn probe(
     tokio::time::timeout(Duration::from_secs(10), work).await?
 }
 
-async fn lookup(dns: SocketAddr, name: &str, rtype: RecordType) -> anyhow::Result<Vec<IpAddr>> {
-    let mut msg = Message::new(rand_id(), MessageType::Query, OpCode::Query);
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(Name::from_ascii(name)?, rtype));
-    let wire = msg.to_vec()?;
+/// A and AAAA from one socket (one source port for the pair, as glibc's
+/// stub resolver and the daemon ask), each question with its own ID.
+async fn lookup(dns: SocketAddr, name: &str) -> anyhow::Result<Vec<IpAddr>> {
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
     sock.connect(dns).await?;
-    sock.send(&wire).await?;
+    let first = rand_id();
+    let ids = [first, first.wrapping_add(1)];
+    for (id, rtype) in ids.into_iter().zip([RecordType::A, RecordType::AAAA]) {
+        let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+        msg.metadata.recursion_desired = true;
+        msg.add_query(Query::query(Name::from_ascii(name)?, rtype));
+        sock.send(&msg.to_vec()?).await?;
+    }
     let mut buf = [0u8; 1232];
-    let n = sock.recv(&mut buf).await?;
-    let answer = Message::from_vec(&buf[..n])?;
-    Ok(answer
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
+    let mut out = Vec::new();
+    let mut open = ids.to_vec();
+    while !open.is_empty() {
+        let n = sock.recv(&mut buf).await?;
+        let answer = Message::from_vec(&buf[..n])?;
+        let Some(at) = open.iter().position(|&id| id == answer.metadata.id) else {
+            continue;
+        };
+        open.remove(at);
+        out.extend(answer.answers.iter().filter_map(|r| match &r.data {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             RData::AAAA(a) => Some(IpAddr::V6(a.0)),
             _ => None,
-        })
-        .collect())
+        }));
+    }
+    // A first, as the daemon takes them.
+    out.sort_by_key(|ip| ip.is_ipv6());
+    Ok(out)
 }
 
 fn rand_id() -> u16 {
