@@ -13,18 +13,25 @@ use crate::world::pages::{self, Feed, Noise};
 const MAIN: &str = "www.main.test";
 const MIRROR: &str = "www.mirror.test";
 
-fn pair(html: &str) -> (Page, Page) {
+/// Runs `f` with the rewrite every test here uses (a mirror's page, its
+/// host written as main's).
+fn rewritten<R>(f: impl FnOnce(&Rewrite<'_>) -> R) -> R {
     let base = Url::parse(&format!("https://{MIRROR}/section/")).expect("url");
     let from = [MIRROR.to_string()];
-    let rw = Rewrite {
+    f(&Rewrite {
         base: &base,
         from: &from,
         to: MAIN,
-    };
-    (
-        normalize_text(html, &rw),
-        normalize_reference(html, &rw, true),
-    )
+    })
+}
+
+fn pair(html: &str) -> (Page, Page) {
+    rewritten(|rw| {
+        (
+            normalize_text(html, rw),
+            normalize_reference(html, rw, true),
+        )
+    })
 }
 
 fn assert_same(html: &str) {
@@ -38,14 +45,7 @@ fn assert_same(html: &str) {
 
 /// Whether the fast path reads `html` (as the normaliser drives it).
 fn reads(html: &str) -> bool {
-    let base = Url::parse(&format!("https://{MIRROR}/")).expect("url");
-    let from = [MIRROR.to_string()];
-    let rw = Rewrite {
-        base: &base,
-        from: &from,
-        to: MAIN,
-    };
-    normalize_fast(html, &rw, false).is_some()
+    rewritten(|rw| normalize_fast(html, rw, false).is_some())
 }
 
 /// Constructs the scan must read (alone or in any order).
