@@ -3,9 +3,9 @@
 //!
 //! Decodes the charset (header, BOM, `<meta>` prescan, else UTF-8), then
 //! reads the tokens with [`scan`], a fast path that gives up on anything it
-//! does not read exactly as html5ever's tokenizer does; the page is then
-//! read by html5ever's tokenizer, which is linear in the input (no tree
-//! building, so no quadratic paths on hostile markup). Text inside script, style,
+//! does not read exactly as html5ever's tokenizer does; a page it gives up
+//! on is read by html5ever's tokenizer. Both are linear in the input (no
+//! tree building, so no quadratic paths on hostile markup). Text inside script, style,
 //! noscript and template is dropped, as are comments. The mirror's host names
 //! (in links, scheme-relative links and the title) are rewritten to the main
 //! host; link identity is the path with the query removed. The visible text
@@ -55,28 +55,26 @@ pub struct Rewrite<'a> {
 /// Decodes `body` using the charset from `content_type`, a BOM or a
 /// `<meta charset>` in the first 1024 bytes; UTF-8 otherwise.
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
-    decode_cow(body, content_type).into_owned()
+    let (text, _, _) = declared(body, content_type).decode(body);
+    text.into_owned()
 }
 
-fn decode_cow<'b>(body: &'b [u8], content_type: Option<&str>) -> Cow<'b, str> {
-    let declared = content_type
+fn declared(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
+    content_type
         .and_then(charset_param)
         .or_else(|| meta_charset(&body[..body.len().min(1024)]))
         .and_then(|label| Encoding::for_label(label.as_bytes()))
-        .unwrap_or(UTF_8);
-    declared.decode(body).0
+        .unwrap_or(UTF_8)
 }
 
-/// [`decode`], taking the body: a body that is already UTF-8 (declared
-/// or not, without a BOM) becomes the text without a copy.
+/// [`decode`], taking the body: a UTF-8 body without a BOM (which would
+/// override the charset) becomes the text without a copy, checked once.
 pub fn decode_owned(body: Vec<u8>, content_type: Option<&str>) -> String {
-    let text = decode_cow(&body, content_type);
-    let whole = matches!(&text, Cow::Borrowed(t) if t.len() == body.len());
-    if !whole {
-        return text.into_owned();
+    let plain = declared(&body, content_type) == UTF_8 && Encoding::for_bom(&body).is_none();
+    if !plain {
+        return decode(&body, content_type);
     }
-    drop(text);
-    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(body).unwrap_or_else(|e| decode(e.as_bytes(), content_type))
 }
 
 /// What [`decode`] reads of the `Content-Type` header: `None` without a
@@ -130,7 +128,8 @@ struct Reader<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     A,
-    /// Text not visible (script, style, noscript, template), read as.
+    /// Text not visible (script, style, noscript, template), and how
+    /// its content is read.
     Hidden(Raw),
     Title,
     Textarea,
@@ -313,10 +312,7 @@ pub fn normalize_text(html: &str, rw: &Rewrite<'_>) -> Page {
 }
 
 fn run(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Page {
-    fast(html, rw, keep_text).unwrap_or_else(|| {
-        let state = tokenize(html, reader(html, rw, keep_text));
-        page(state, html.len(), rw)
-    })
+    normalize_fast(html, rw, keep_text).unwrap_or_else(|| normalize_reference(html, rw, keep_text))
 }
 
 fn reader<'a>(html: &str, rw: &'a Rewrite<'a>, keep_text: bool) -> Reader<'a> {
@@ -333,13 +329,6 @@ fn reader<'a>(html: &str, rw: &'a Rewrite<'a>, keep_text: bool) -> Reader<'a> {
         },
         rewrite: rw,
     }
-}
-
-/// The fast path's reading, or `None` where it gives up.
-fn fast(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Option<Page> {
-    let mut r = reader(html, rw, keep_text);
-    scan::scan(html, &mut r).ok()?;
-    Some(page(r.state, html.len(), rw))
 }
 
 /// html5ever's reading of the whole page: the reference the fast path is
@@ -381,8 +370,11 @@ pub fn normalize_reference(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Pag
     page(tokenize(html, reader(html, rw, keep_text)), html.len(), rw)
 }
 
-/// [`normalize`] through the fast path alone; `None` where it gives up.
+/// [`normalize`] (or [`normalize_text`]) through the fast path alone;
+/// `None` where it gives up.
 #[doc(hidden)]
 pub fn normalize_fast(html: &str, rw: &Rewrite<'_>, keep_text: bool) -> Option<Page> {
-    fast(html, rw, keep_text)
+    let mut r = reader(html, rw, keep_text);
+    scan::scan(html, &mut r).ok()?;
+    Some(page(r.state, html.len(), rw))
 }

@@ -257,14 +257,24 @@ fn attribute(raw: &str) -> Result<std::borrow::Cow<'_, str>, Bail> {
         return Ok(raw.into());
     }
     let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(at) = memchr(b'&', from(raw, i)?.as_bytes()) {
-        out.push_str(span(raw, i, i + at)?);
-        i += at;
-        i += reference(from(raw, i)?, &mut |t| out.push_str(t))?;
-    }
-    out.push_str(from(raw, i)?);
+    decoded(raw, &mut |t| out.push_str(t))?;
     Ok(out.into())
+}
+
+/// Passes `s` to `out` in pieces, its character references decoded.
+fn decoded(s: &str, out: &mut dyn FnMut(&str)) -> Result<(), Bail> {
+    let mut i = 0;
+    while let Some(at) = memchr(b'&', from(s, i)?.as_bytes()) {
+        if at > 0 {
+            out(span(s, i, i + at)?);
+        }
+        i += at;
+        i += reference(from(s, i)?, out)?;
+    }
+    if i < s.len() {
+        out(from(s, i)?);
+    }
+    Ok(())
 }
 
 /// The content of a raw-text element named `name`, and its end tag; the
@@ -296,17 +306,7 @@ fn content<E: Events>(s: &str, name: &str, kind: Raw, ev: &mut E) -> Result<usiz
         return Err(Bail);
     }
     if kind == Raw::Rcdata {
-        let mut i = 0;
-        while let Some(at) = memchr(b'&', from(inner, i)?.as_bytes()) {
-            if at > 0 {
-                ev.text(span(inner, i, i + at)?);
-            }
-            i += at;
-            i += reference(from(inner, i)?, &mut |t| ev.text(t))?;
-        }
-        if i < inner.len() {
-            ev.text(from(inner, i)?);
-        }
+        decoded(inner, &mut |t| ev.text(t))?;
     } else if !inner.is_empty() {
         ev.text(inner);
     }

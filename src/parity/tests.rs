@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::fingerprints::Fingerprints;
-use super::normalize::{Rewrite, decode, normalize_text};
+use super::normalize::{Rewrite, decode, decode_owned, normalize_text};
 use super::similarity::{jaccard, length_ratio, shingles, title_match};
 use crate::world::pages::{self, Feed, Noise};
 
@@ -237,4 +237,27 @@ fn shipped_fingerprints_match_what_they_name_and_not_news() {
         fp.matches("", &[], &["ns.notseized.gov.example".into()])
             .is_empty()
     );
+}
+
+proptest::proptest! {
+    /// Taking the body (no copy when it is plain UTF-8) decodes exactly
+    /// as borrowing it: BOMs, declared charsets and broken UTF-8 included.
+    #[test]
+    fn decoding_an_owned_body_reads_as_decoding_a_borrowed_one(
+        bom in proptest::sample::select(vec![&b""[..], b"\xEF\xBB\xBF", b"\xFF\xFE", b"\xFE\xFF"]),
+        text in "\\PC{0,20}",
+        junk in proptest::collection::vec(proptest::num::u8::ANY, 0..4),
+        ct in proptest::sample::select(vec![
+            None,
+            Some("text/html"),
+            Some("text/html; charset=utf-8"),
+            Some("text/html; charset=windows-1256"),
+            Some("text/html; charset=\"bogus\""),
+        ]),
+    ) {
+        let mut body = bom.to_vec();
+        body.extend_from_slice(text.as_bytes());
+        body.extend_from_slice(&junk);
+        proptest::prop_assert_eq!(decode_owned(body.clone(), ct), decode(&body, ct));
+    }
 }
