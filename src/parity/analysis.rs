@@ -65,7 +65,7 @@ pub struct Analysis {
     /// Decoded length of the canonical document, bytes.
     pub length: usize,
     /// Sorted, distinct shingle hashes of the visible text.
-    pub shingles: Box<[u64]>,
+    pub shingles: Box<[u32]>,
     /// Sorted, distinct article ids.
     pub ids: Arc<[u64]>,
     /// Distinct article paths.

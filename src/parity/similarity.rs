@@ -2,8 +2,12 @@
 //!
 //! Words are lower-cased and every digit run becomes `0`, so rotating
 //! timestamps and counters compare equal. Overlapping shingles of
-//! [`SHINGLE`] words are hashed; similarity is the Jaccard index of the two
-//! shingle sets. Reordering a few blocks only changes the shingles at their
+//! [`SHINGLE`] words are hashed to 32 bits; similarity is the Jaccard index
+//! of the two shingle sets. Every site keeps its reference's set, and 32
+//! bits halve it (a 100 KB page has ~1,250 shingles: 5 KB, not 10). The
+//! price is a collision now and then: two distinct shingles of a page pair
+//! share a hash with probability about n²/2³³ (2·10⁻⁴ for n = 1,250), and
+//! each such collision moves the similarity by at most 1/n. Reordering a few blocks only changes the shingles at their
 //! boundaries, and a changed ad slot only the shingles that touch it. Sets are
 //! sorted vectors, so a comparison allocates two vectors and no hash tables.
 
@@ -111,7 +115,7 @@ fn word_hash(word: &str) -> u64 {
 }
 
 /// The sorted, de-duplicated shingle hashes of `text`.
-pub fn shingles(text: &str) -> Vec<u64> {
+pub fn shingles(text: &str) -> Vec<u32> {
     let words: Vec<u64> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -121,8 +125,8 @@ pub fn shingles(text: &str) -> Vec<u64> {
 }
 
 /// The sorted, de-duplicated shingle hashes of a text's word hashes.
-pub fn shingles_of(words: &[u64]) -> Vec<u64> {
-    let mut out: Vec<u64> = if words.len() < SHINGLE {
+pub fn shingles_of(words: &[u64]) -> Vec<u32> {
+    let mut out: Vec<u32> = if words.len() < SHINGLE {
         if words.is_empty() {
             Vec::new()
         } else {
@@ -136,14 +140,17 @@ pub fn shingles_of(words: &[u64]) -> Vec<u64> {
     out
 }
 
-fn combine(window: &[u64]) -> u64 {
-    window.iter().fold(0x9e37_79b9_7f4a_7c15u64, |acc, w| {
+/// A shingle's hash: the high half of a 64-bit mix of its words (the
+/// multiply leaves the best-mixed bits on top).
+fn combine(window: &[u64]) -> u32 {
+    let h = window.iter().fold(0x9e37_79b9_7f4a_7c15u64, |acc, w| {
         (acc.rotate_left(23) ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd)
-    })
+    });
+    (h >> 32) as u32
 }
 
 /// Jaccard index of two sorted shingle sets; 1.0 when both are empty.
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
