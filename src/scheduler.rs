@@ -225,7 +225,9 @@ impl Shared {
 }
 
 struct Running {
-    target: Target,
+    /// Shared with the task, which holds it across its whole life: one
+    /// copy of the address's config, not two.
+    target: Arc<Target>,
     token: CancellationToken,
     handle: JoinHandle<()>,
 }
@@ -286,7 +288,7 @@ impl Scheduler {
             .filter(|t| {
                 self.running
                     .get(&Key::of(t))
-                    .is_none_or(|r| r.target != **t)
+                    .is_none_or(|r| *r.target != **t)
             })
             .collect();
         // A fresh main site's first round goes before its fresh mirrors'
@@ -309,9 +311,10 @@ impl Scheduler {
                 _ => FirstRound::Free,
             };
             let token = self.root.child_token();
+            let target = Arc::new(t.clone());
             let handle = tokio::spawn(target_loop(
                 self.shared.clone(),
-                t.clone(),
+                target.clone(),
                 spread(t, targets.len()),
                 order,
                 token.clone(),
@@ -319,7 +322,7 @@ impl Scheduler {
             self.running.insert(
                 key,
                 Running {
-                    target: t.clone(),
+                    target,
                     token,
                     handle,
                 },
@@ -408,7 +411,7 @@ enum FirstRound {
 
 async fn target_loop(
     shared: Arc<Shared>,
-    target: Target,
+    target: Arc<Target>,
     spread: Duration,
     mut order: FirstRound,
     token: CancellationToken,
