@@ -86,9 +86,49 @@ impl<'a> Chunks<'a> {
         true
     }
 
+    /// One family whose rows keep their lines without the part every
+    /// line of a row shares: each row is `(labels, tails)`, and each line
+    /// of `tails` (ending in `\n`) is written as `mirrorwatch_{name}{`,
+    /// the row's labels, then the line. Nothing at all when every row's
+    /// tails are empty. False when the client went away.
+    pub fn family_rows<'f>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        rows: impl Iterator<Item = (&'f str, &'f str)>,
+    ) -> bool {
+        let mut header = false;
+        for (labels, tails) in rows.filter(|(_, t)| !t.is_empty()) {
+            if !header {
+                let _ = writeln!(
+                    self.buf,
+                    "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
+                );
+                header = true;
+            }
+            for tail in tails.split_inclusive('\n') {
+                self.buf.push_str("mirrorwatch_");
+                self.buf.push_str(name);
+                self.buf.push('{');
+                self.buf.push_str(labels);
+                self.buf.push_str(tail);
+            }
+            if !self.spill() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Appends text as is (another encoder's output).
     pub fn push(&mut self, text: &str) -> bool {
         self.buf.push_str(text);
+        self.spill()
+    }
+
+    /// Hands out the buffer once it holds a chunk.
+    fn spill(&mut self) -> bool {
         if self.buf.len() < CHUNK {
             return true;
         }
@@ -122,6 +162,47 @@ mod tests {
             let got: Vec<&str> = column(&table, family).collect();
             let expected: Vec<&str> = rows.iter().map(|r| r[family].as_str()).collect();
             prop_assert_eq!(got, expected);
+        }
+    }
+
+    proptest! {
+        /// Every line of every row comes out whole, prefix and labels
+        /// first, in row order, under one header; chunks cut only between
+        /// rows.
+        #[test]
+        fn rows_expand_to_their_lines(
+            rows in proptest::collection::vec(
+                ("[a-z=\",]{0,12}", proptest::collection::vec("[^\n]{0,8}", 0..4)),
+                0..30,
+            ),
+        ) {
+            let mut got: Vec<String> = Vec::new();
+            let mut emit = |c: String| {
+                got.push(c);
+                true
+            };
+            let tails: Vec<(String, String)> = rows
+                .iter()
+                .map(|(l, lines)| (l.clone(), lines.iter().map(|t| format!("{t}\n")).collect()))
+                .collect();
+            let mut out = Chunks::new(&mut emit);
+            prop_assert!(out.family_rows(
+                "f",
+                "gauge",
+                "help",
+                tails.iter().map(|(l, t)| (l.as_str(), t.as_str())),
+            ));
+            prop_assert!(out.finish());
+            let mut expected = String::new();
+            for (labels, lines) in &rows {
+                for t in lines {
+                    expected.push_str(&format!("mirrorwatch_f{{{labels}{t}\n"));
+                }
+            }
+            if !expected.is_empty() {
+                expected.insert_str(0, "# HELP mirrorwatch_f help\n# TYPE mirrorwatch_f gauge\n");
+            }
+            prop_assert_eq!(got.concat(), expected);
         }
     }
 
