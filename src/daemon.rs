@@ -38,7 +38,7 @@ use crate::outputs::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
 use crate::server::{self, AppState, ReloadRequest};
-use crate::store::history::{self, HourCounts};
+use crate::store::history;
 use crate::store::{Store, schema};
 
 /// Upper bound on the time from signal to return.
@@ -507,18 +507,19 @@ async fn refresh_uptime(
         // computed from it.
         let ratios = store
             .call(move |c| {
-                let mut hours: HashMap<Key, Vec<HourCounts>> = HashMap::new();
-                for (site, url, vantage, h) in history::hourly(c, since[2])? {
-                    hours.entry(Key { site, url, vantage }).or_default().push(h);
-                }
                 let now_hour = now_ms.div_euclid(schema::HOUR_MS);
                 let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
                 let mut bars = HashMap::new();
-                for (k, counts) in hours {
-                    let shares = since.map(|s| history::up_share(&counts, s));
-                    bars.insert(k.clone(), Bars::build(&counts, now_hour));
+                history::each_hourly(c, since[2], |site, url, vantage, counts| {
+                    let k = Key {
+                        site: site.into(),
+                        url: url.into(),
+                        vantage: vantage.into(),
+                    };
+                    let shares = since.map(|s| history::up_share(counts, s));
+                    bars.insert(k.clone(), Bars::build(counts, now_hour));
                     out.insert(k, shares);
-                }
+                })?;
                 Ok((out, bars))
             })
             .await;

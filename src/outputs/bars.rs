@@ -43,7 +43,7 @@ impl Cell {
     }
 
     /// The rounds of all `cells` together.
-    pub fn sum<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Cell {
+    pub fn sum(cells: impl IntoIterator<Item = Cell>) -> Cell {
         let mut all = Cell::default();
         for c in cells {
             all.up = all.up.saturating_add(c.up);
@@ -53,38 +53,62 @@ impl Cell {
         }
         all
     }
+}
 
+/// Rounds in one cell as kept: a week of rounds at one a second is
+/// 604,800, so 32 bits each. Every address keeps 31 cells: 16 bytes each
+/// here, against 48 for a [`Cell`] with its span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    up: u32,
+    degraded: u32,
+    down: u32,
+    total: u32,
+}
+
+impl Counts {
     fn add(&mut self, h: &HourCounts) {
-        self.up = self.up.saturating_add(h.up);
-        self.degraded = self.degraded.saturating_add(h.degraded);
-        self.down = self.down.saturating_add(h.down);
-        self.total = self.total.saturating_add(h.total);
+        // Counts come from the store: a corrupt one reads as 0 or the top.
+        let n = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+        self.up = self.up.saturating_add(n(h.up));
+        self.degraded = self.degraded.saturating_add(n(h.degraded));
+        self.down = self.down.saturating_add(n(h.down));
+        self.total = self.total.saturating_add(n(h.total));
+    }
+
+    fn cell(self, first_hour: i64, hours: i64) -> Cell {
+        Cell {
+            first_hour,
+            hours,
+            up: self.up.into(),
+            degraded: self.degraded.into(),
+            down: self.down.into(),
+            total: self.total.into(),
+        }
     }
 }
 
-/// One address's bars, oldest cell first.
+/// One address's bars: the counts of each cell, in one allocation of
+/// ~500 bytes (10,000 addresses keep one each, and a refresh builds the
+/// new beside the old); [`Bars::hours`] and [`Bars::days`] give the cells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bars {
-    pub hours: Vec<Cell>,
-    pub days: Vec<Cell>,
+    /// The hour the last hourly cell covers (hours since the Unix epoch).
+    now_hour: i64,
+    hours: [Counts; HOURS],
+    days: [Counts; DAYS],
 }
+
+const DAY: i64 = HOURS as i64;
 
 impl Bars {
     /// The bars ending with the hour `now_hour`, from one address's counts
     /// (any order; hours outside the 7 days are ignored).
     pub fn build(counts: &[HourCounts], now_hour: i64) -> Self {
-        let cell = |first_hour: i64, hours: i64| Cell {
-            first_hour,
-            hours,
-            ..Cell::default()
+        let mut bars = Self {
+            now_hour,
+            ..Self::default()
         };
-        let mut hours: Vec<Cell> = (0..HOURS as i64)
-            .map(|i| cell(now_hour - (HOURS as i64 - 1) + i, 1))
-            .collect();
-        let day = HOURS as i64;
-        let mut days: Vec<Cell> = (0..DAYS as i64)
-            .map(|i| cell(now_hour + 1 - day * (DAYS as i64 - i), day))
-            .collect();
         for h in counts {
             // Hours come from the store: a corrupt one must not overflow.
             let Some(back) = now_hour.checked_sub(h.hour).filter(|b| *b >= 0) else {
@@ -94,21 +118,37 @@ impl Bars {
                 let i = usize::try_from(back / span).ok()?;
                 n.checked_sub(1 + i)
             };
-            if let Some(c) = slot(HOURS, 1).and_then(|i| hours.get_mut(i)) {
+            if let Some(c) = slot(HOURS, 1).and_then(|i| bars.hours.get_mut(i)) {
                 c.add(h);
             }
-            if let Some(c) = slot(DAYS, day).and_then(|i| days.get_mut(i)) {
+            if let Some(c) = slot(DAYS, DAY).and_then(|i| bars.days.get_mut(i)) {
                 c.add(h);
             }
         }
-        Self { hours, days }
+        bars
+    }
+
+    /// The last 24 hours, one cell each, oldest first.
+    pub fn hours(&self) -> [Cell; HOURS] {
+        let first = self.now_hour.saturating_sub(HOURS as i64 - 1);
+        std::array::from_fn(|i| self.hours[i].cell(first.saturating_add(i as i64), 1))
+    }
+
+    /// The last 7 days, one cell each (the last ends with this hour),
+    /// oldest first.
+    pub fn days(&self) -> [Cell; DAYS] {
+        let first = self
+            .now_hour
+            .saturating_add(1)
+            .saturating_sub(DAY * DAYS as i64);
+        std::array::from_fn(|i| self.days[i].cell(first.saturating_add(DAY * i as i64), DAY))
     }
 
     /// Share of rounds up over the last 24 hours and the last 7 days.
     pub fn uptime(&self) -> (Option<f64>, Option<f64>) {
         (
-            Cell::sum(&self.hours).up_ratio(),
-            Cell::sum(&self.days).up_ratio(),
+            Cell::sum(self.hours()).up_ratio(),
+            Cell::sum(self.days()).up_ratio(),
         )
     }
 }
@@ -138,21 +178,23 @@ mod tests {
             h(now - 200, 9, 9, 9),
         ];
         let b = Bars::build(&counts, now);
-        assert_eq!(b.hours.len(), HOURS);
-        assert_eq!(b.days.len(), DAYS);
-        let worst: Vec<Option<State>> = b.hours[HOURS - 3..].iter().map(Cell::worst).collect();
+        let (hours, days) = (b.hours(), b.days());
+        let worst: Vec<Option<State>> = hours[HOURS - 3..].iter().map(Cell::worst).collect();
         assert_eq!(
             worst,
             [Some(State::Down), Some(State::Degraded), Some(State::Up)]
         );
-        assert_eq!(b.hours[0].worst(), None, "an hour without rounds");
-        assert_eq!(b.hours[HOURS - 1].first_hour, now);
+        assert_eq!(hours[0].worst(), None, "an hour without rounds");
+        assert_eq!(hours[HOURS - 1].first_hour, now);
+        assert_eq!(hours[0].first_hour, now - 23);
+        assert!(hours.iter().all(|c| c.hours == 1) && days.iter().all(|c| c.hours == 24));
         // Today's cell holds the last 24 hours, yesterday's the 30th hour back.
-        assert_eq!(b.days[DAYS - 1].total, 5 + 4 + 5);
-        assert_eq!(b.days[DAYS - 2].worst(), Some(State::Down));
-        assert_eq!(b.days[0].first_hour, now + 1 - 24 * 7);
+        assert_eq!(days[DAYS - 1].total, 5 + 4 + 5);
+        assert_eq!(days[DAYS - 1].first_hour, now - 23);
+        assert_eq!(days[DAYS - 2].worst(), Some(State::Down));
+        assert_eq!(days[0].first_hour, now + 1 - 24 * 7);
         assert_eq!(
-            b.days.iter().map(|c| c.total).sum::<i64>(),
+            days.iter().map(|c| c.total).sum::<i64>(),
             16,
             "hour -200 is past 7 days"
         );
@@ -166,6 +208,9 @@ mod tests {
             h(now + 1, 1, 0, 0),
         ];
         let b = Bars::build(&odd, now);
-        assert!(b.hours.iter().chain(&b.days).all(|c| c.total == 0));
+        assert!(b.hours().iter().chain(&b.days()).all(|c| c.total == 0));
+        // Counts a corrupt store could hold: clamped, never wrapped.
+        let b = Bars::build(&[h(now, -5, 0, 0), h(now, i64::MAX, 0, 0)], now);
+        assert_eq!(b.hours()[HOURS - 1].up, i64::from(u32::MAX));
     }
 }

@@ -57,8 +57,8 @@ fn summary(list: &[&Entry]) -> Summary {
     let states: Vec<State> = list.iter().map(|e| e.tracker.state()).collect();
     let state = super::badge::overall(&states);
     // The site's share of rounds up: all its addresses' rounds together.
-    let day = Cell::sum(list.iter().flat_map(|e| &e.bars.hours)).up_ratio();
-    let week = Cell::sum(list.iter().flat_map(|e| &e.bars.days)).up_ratio();
+    let day = Cell::sum(list.iter().flat_map(|e| e.bars.hours())).up_ratio();
+    let week = Cell::sum(list.iter().flat_map(|e| e.bars.days())).up_ratio();
     let count = |s: State| states.iter().filter(|x| **x == s).count();
     Summary {
         state,
@@ -242,8 +242,8 @@ fn row(e: &Entry, now: SystemTime, multi: bool) -> Markup {
                 @if e.tracker.problems().is_empty() && state != State::Unknown { span.muted { "none" } }
             }
             td {
-                (bar(&e.bars.hours, "hours"))
-                (bar(&e.bars.days, "days"))
+                (bar(&e.bars.hours(), "hours"))
+                (bar(&e.bars.days(), "days"))
             }
             td { (sparkline(e)) }
             td { @if let Some(d) = days_left { (d) " days left" } @else { span.muted { "-" } } }

@@ -421,22 +421,20 @@ mod tests {
     use super::*;
 
     /// Every address's share of rounds up from the hour holding `since`,
-    /// as the daemon computes it: `history::hourly`, then
+    /// as the daemon computes it: `history::each_hourly`, then
     /// `history::up_share` per address; by (site, url, vantage).
     fn uptime_all(
         c: &mut Connection,
         since: i64,
     ) -> rusqlite::Result<Vec<(String, String, String, f64)>> {
-        use crate::store::history::{HourCounts, hourly, up_share};
-        let mut by_key: std::collections::BTreeMap<(String, String, String), Vec<HourCounts>> =
-            Default::default();
-        for (site, url, vantage, h) in hourly(c, since)? {
-            by_key.entry((site, url, vantage)).or_default().push(h);
-        }
-        Ok(by_key
-            .into_iter()
-            .filter_map(|((s, u, v), counts)| Some((s, u, v, up_share(&counts, since)?)))
-            .collect())
+        use crate::store::history::{each_hourly, up_share};
+        let mut all = Vec::new();
+        each_hourly(c, since, |s, u, v, counts| {
+            if let Some(share) = up_share(counts, since) {
+                all.push((s.to_string(), u.to_string(), v.to_string(), share));
+            }
+        })?;
+        Ok(all)
     }
 
     fn db() -> Connection {
