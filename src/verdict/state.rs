@@ -42,7 +42,7 @@ pub struct Problem {
     pub since: SystemTime,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Streak {
     bad: u32,
     good: u32,
@@ -52,7 +52,9 @@ struct Streak {
 /// Threshold bookkeeping for one address.
 #[derive(Debug, Clone)]
 pub struct Tracker {
-    streaks: BTreeMap<Kind, Streak>,
+    /// One per kind, in [`Kind::ALL`]'s order: inline, where a map took
+    /// ~1 KB of heap per address (and was copied with every snapshot).
+    streaks: [Streak; Kind::ALL.len()],
     raised: BTreeMap<Kind, Problem>,
     state: State,
     since: SystemTime,
@@ -77,7 +79,7 @@ pub struct Changes {
 impl Tracker {
     pub fn new(now: SystemTime) -> Self {
         Self {
-            streaks: BTreeMap::new(),
+            streaks: [Streak::default(); Kind::ALL.len()],
             raised: BTreeMap::new(),
             state: State::Unknown,
             since: now,
@@ -98,8 +100,7 @@ impl Tracker {
     ) -> Changes {
         let mut changes = Changes::default();
         self.rounds = self.rounds.saturating_add(1);
-        for kind in Kind::ALL {
-            let streak = self.streaks.entry(kind).or_default();
+        for (kind, streak) in Kind::ALL.into_iter().zip(&mut self.streaks) {
             match findings.iter().find(|f| f.kind == kind) {
                 Some(f) => {
                     streak.bad = streak.bad.saturating_add(1);
@@ -149,9 +150,11 @@ impl Tracker {
     /// `success_threshold` clean rounds clear them, as if never interrupted.
     pub fn restore(&mut self, problems: Vec<Problem>, failure_threshold: u32, now: SystemTime) {
         for p in problems {
-            let streak = self.streaks.entry(p.kind).or_default();
-            streak.bad = failure_threshold;
-            streak.first_bad = Some(p.since);
+            let at = Kind::ALL.iter().position(|k| *k == p.kind);
+            if let Some(streak) = at.and_then(|i| self.streaks.get_mut(i)) {
+                streak.bad = failure_threshold;
+                streak.first_bad = Some(p.since);
+            }
             self.raised.insert(p.kind, p);
         }
         self.state = self.derived_state();
