@@ -46,7 +46,8 @@ pub fn hour_of(t: SystemTime) -> i64 {
 /// One address as last seen.
 #[derive(Clone)]
 pub struct Entry {
-    pub target: Target,
+    /// Shared by every copy of the entry (a round's, a snapshot's).
+    pub target: Arc<Target>,
     pub tracker: Tracker,
     pub last: Option<Arc<RoundReport>>,
     /// The last round's fingerprints and parity (set with `last`).
@@ -79,7 +80,7 @@ impl Entry {
 
     fn new(target: Target, now: SystemTime) -> Self {
         Self {
-            target,
+            target: Arc::new(target),
             tracker: Tracker::new(now),
             last: None,
             content: None,
@@ -181,7 +182,7 @@ impl Board {
         for t in targets {
             match old.remove(&Key::of(t)) {
                 Some(mut e) => {
-                    e.target = t.clone();
+                    e.target = Arc::new(t.clone());
                     list.push(e);
                 }
                 None => {
