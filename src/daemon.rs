@@ -33,7 +33,7 @@ use crate::alerts::{Alerts, deliver};
 use crate::config::{self, Config, ConfigErrors, Shard};
 use crate::outputs::bars::Bars;
 use crate::outputs::board::Board;
-use crate::outputs::board::Key;
+use crate::outputs::board::{Key, Uptime};
 use crate::outputs::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::scheduler::{Heartbeat, Scheduler, Shared};
@@ -508,8 +508,7 @@ async fn refresh_uptime(
         let ratios = store
             .call(move |c| {
                 let now_hour = now_ms.div_euclid(schema::HOUR_MS);
-                let mut out: HashMap<Key, [Option<f64>; 3]> = HashMap::new();
-                let mut bars = HashMap::new();
+                let mut out: HashMap<Key, Uptime> = HashMap::new();
                 history::each_hourly(c, since[2], |site, url, vantage, counts| {
                     let k = Key {
                         site: site.into(),
@@ -517,14 +516,13 @@ async fn refresh_uptime(
                         vantage: vantage.into(),
                     };
                     let shares = since.map(|s| history::up_share(counts, s));
-                    bars.insert(k.clone(), Bars::build(counts, now_hour));
-                    out.insert(k, shares);
+                    out.insert(k, (shares, Bars::build(counts, now_hour)));
                 })?;
-                Ok((out, bars))
+                Ok(out)
             })
             .await;
         match ratios {
-            Ok((all, bars)) => board.set_uptimes(all, bars, now),
+            Ok(all) => board.set_uptimes(all, now),
             Err(e) => tracing::warn!(error = %e, "computing uptime"),
         }
         // Freed memory back to the kernel (`ground::memory`), as often as

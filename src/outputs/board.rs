@@ -43,6 +43,9 @@ pub fn hour_of(t: SystemTime) -> i64 {
     (crate::ground::time::unix(t) / 3600.0).floor() as i64
 }
 
+/// An address's share of rounds up over 1 h, 24 h and 7 d, and its bars.
+pub type Uptime = ([Option<f64>; 3], Bars);
+
 /// One address as last seen.
 #[derive(Clone)]
 pub struct Entry {
@@ -294,19 +297,16 @@ impl Board {
 
     /// Sets the uptime ratios and bars of every address (none for those
     /// absent from the store).
-    pub fn set_uptimes(
-        &self,
-        mut all: HashMap<Key, [Option<f64>; 3]>,
-        mut bars: HashMap<Key, Bars>,
-        now: SystemTime,
-    ) {
+    pub fn set_uptimes(&self, mut all: HashMap<Key, Uptime>, now: SystemTime) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let Entries { list, by_key, .. } = &mut *entries;
         for (key, i) in by_key.iter() {
             if let Some(e) = list.get_mut(*i) {
-                e.uptime = all.remove(key).unwrap_or_default();
-                let b = bars.remove(key);
-                e.bars = Arc::new(b.unwrap_or_else(|| Bars::build(&[], hour_of(now))));
+                let (shares, bars) = all
+                    .remove(key)
+                    .unwrap_or_else(|| (Default::default(), Bars::build(&[], hour_of(now))));
+                e.uptime = shares;
+                e.bars = Arc::new(bars);
             }
         }
     }
