@@ -516,7 +516,7 @@ async fn refresh_uptime(
                         vantage: vantage.into(),
                     };
                     let shares = since.map(|s| history::up_share(counts, s));
-                    out.insert(k, (shares, Bars::build(counts, now_hour)));
+                    out.insert(k, (shares, Arc::new(Bars::build(counts, now_hour))));
                 })?;
                 Ok(out)
             })

@@ -44,7 +44,9 @@ pub fn hour_of(t: SystemTime) -> i64 {
 }
 
 /// An address's share of rounds up over 1 h, 24 h and 7 d, and its bars.
-pub type Uptime = ([Option<f64>; 3], Bars);
+/// The bars are built in their own allocation: a refresh's map of every
+/// address holds a pointer each, not 500 bytes of counts.
+pub type Uptime = ([Option<f64>; 3], Arc<Bars>);
 
 /// One address as last seen.
 #[derive(Clone)]
@@ -302,11 +304,11 @@ impl Board {
         let Entries { list, by_key, .. } = &mut *entries;
         for (key, i) in by_key.iter() {
             if let Some(e) = list.get_mut(*i) {
-                let (shares, bars) = all
-                    .remove(key)
-                    .unwrap_or_else(|| (Default::default(), Bars::build(&[], hour_of(now))));
+                let (shares, bars) = all.remove(key).unwrap_or_else(|| {
+                    (Default::default(), Arc::new(Bars::build(&[], hour_of(now))))
+                });
                 e.uptime = shares;
-                e.bars = Arc::new(bars);
+                e.bars = bars;
             }
         }
     }

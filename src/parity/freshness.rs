@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 
-use super::entries::{Entry, Ms, Names, Times, ms, time};
+use super::entries::{Entry, Ms, Names, Times, Unpacked, ms, time};
 use super::paths::Paths;
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
@@ -148,26 +148,41 @@ pub struct ClockDelta {
 /// First-seen times of the main site's articles (all paths of a site),
 /// to the millisecond: a flat array sorted by article id. The paths are
 /// read only for the store and for the "oldest missing" detail, so they
-/// are kept packed: back to back in one string (no allocation per path),
-/// LZ4-compressed (article paths share most of their bytes). A site holds
-/// hundreds; unpacked they were most of its parity memory.
+/// are kept packed ([`Names`]: in the entries' order, LZ4-compressed;
+/// article paths share most of their bytes). A site holds hundreds;
+/// unpacked they were most of its parity memory.
 #[derive(Debug, Default)]
 pub struct Clock {
     seen: Vec<Entry>,
     times: Times,
-    /// [`Names`] compressed, its length prepended; empty when there are none.
+    /// The paths of `seen`, in its order.
     packed: Box<[u8]>,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
 
+/// The paths of a clock's entries before an observation changed them, by
+/// id: taken while the entries are still those the paths were packed for.
+struct Before {
+    paths: Unpacked,
+    ids: Vec<u64>,
+}
+
+impl Before {
+    fn path(&self, id: u64) -> &str {
+        self.ids
+            .binary_search(&id)
+            .map_or("", |i| self.paths.get(i))
+    }
+}
+
 /// An article (new, or back after an absence) starting its clock with
-/// `stamp`, at index `at_stamp` in the clock's times: its path interned
-/// and its addition recorded for the store.
-fn fresh(
-    plain: &mut Names,
+/// `stamp`, at index `at_stamp` in the clock's times: its path kept for
+/// packing and its addition recorded for the store.
+fn fresh<'n>(
+    paths: &mut Vec<(u64, &'n str)>,
     delta: &mut ClockDelta,
-    (id, name): (u64, &str),
+    (id, name): (u64, &'n str),
     stamp: (Ms, Option<Ms>),
     at_stamp: u32,
 ) -> Entry {
@@ -175,40 +190,22 @@ fn fresh(
     delta
         .added
         .push((name.to_string(), time(first), absent_at.map(time)));
-    let (at, len) = plain.intern(name);
+    paths.push((id, name));
     Entry {
         id,
         stamp: at_stamp,
         gone: 0,
-        at,
-        len,
     }
 }
 
 impl Clock {
-    fn unpack(&self) -> Names {
-        if self.packed.is_empty() {
-            return Names(String::new());
+    /// The paths as packed, by id. Called before any entry is added,
+    /// replaced or dropped, so that they still match.
+    fn before(&self) -> Before {
+        Before {
+            paths: Names::unpack(&self.packed),
+            ids: self.seen.iter().map(|e| e.id).collect(),
         }
-        // Our own bytes; a failure (none is possible) only loses names.
-        let bytes = lz4_flex::decompress_size_prepended(&self.packed).unwrap_or_default();
-        Names(String::from_utf8(bytes).unwrap_or_default())
-    }
-
-    /// The unpacked length, from the size `compress_prepend_size` puts
-    /// first (a little-endian u32), without unpacking.
-    fn unpacked_len(&self) -> usize {
-        self.packed
-            .first_chunk::<4>()
-            .map_or(0, |b| u32::from_le_bytes(*b) as usize)
-    }
-
-    fn pack(&mut self, names: &Names) {
-        self.packed = if names.0.is_empty() {
-            Box::default()
-        } else {
-            lz4_flex::compress_prepend_size(names.0.as_bytes()).into_boxed_slice()
-        };
     }
 
     /// A clock restored from the store: the articles main showed at
@@ -217,42 +214,37 @@ impl Clock {
         entries: impl IntoIterator<Item = (String, SystemTime, Option<SystemTime>)>,
         last: Option<SystemTime>,
     ) -> Self {
-        let mut names = Names(String::new());
         let mut times = Times::default();
         // Rows saved by one observation share their times, and come in
         // any order: each distinct pair is kept once.
         let mut stamps: HashMap<(Ms, Option<Ms>), u32> = HashMap::new();
-        let mut seen: Vec<Entry> = entries
+        let mut rows: Vec<(Entry, String)> = entries
             .into_iter()
             .map(|(name, first, absent_at)| {
-                let (at, len) = names.intern(&name);
                 let stamp = (ms(first), absent_at.map(ms));
                 let stamp = *stamps.entry(stamp).or_insert_with(|| {
                     times.stamps.push(stamp);
                     (times.stamps.len() - 1) as u32
                 });
-                Entry {
+                let e = Entry {
                     id: article_id(&name),
                     stamp,
                     gone: 0,
-                    at,
-                    len,
-                }
+                };
+                (e, name)
             })
             .collect();
-        seen.sort_by_key(|e| e.id);
-        seen.dedup_by_key(|e| e.id);
-        let live = seen.iter().map(|e| e.len as usize).sum();
-        names.compact(&mut seen, live);
+        rows.sort_by_key(|(e, _)| e.id);
+        rows.dedup_by_key(|(e, _)| e.id);
+        let packed = Names::pack(rows.iter().map(|(_, n)| n.as_str()));
+        let mut seen: Vec<Entry> = rows.into_iter().map(|(e, _)| e).collect();
         times.shrink(&mut seen);
-        let mut clock = Self {
+        Self {
             seen,
             times,
+            packed,
             last,
-            ..Self::default()
-        };
-        clock.pack(&names);
-        clock
+        }
     }
 
     /// Records that main showed `on_main` (every path) in a fetch over `w`.
@@ -272,7 +264,7 @@ impl Clock {
     /// must already be on the clock and not gone (a page unchanged since
     /// the last observation; parity guarantees it), else it is ignored.
     /// The paths are unpacked only when something came, went or was
-    /// forgotten.
+    /// forgotten, and packed again only when the entries changed.
     pub fn observe_ids<'n>(
         &mut self,
         on_main: &[u64],
@@ -284,16 +276,16 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
-        // Unpacked when a path is read or added; packed again only when
-        // one was added or the arena compacted.
-        let mut arena: Option<Names> = None;
-        let mut added = false;
+        // Taken before the first change to the entries.
+        let mut before: Option<Before> = None;
+        // Paths of the articles this observation starts, by id.
+        let mut started: Vec<(u64, &'n str)> = Vec::new();
         // This observation's gone time, kept with its first removal.
         let mut gone_now: Option<u32> = None;
         for i in 0..self.seen.len() {
             if self.seen[i].gone == 0 && on_main.binary_search(&self.seen[i].id).is_err() {
-                let plain = arena.get_or_insert_with(|| self.unpack());
-                delta.removed.push(plain.get(&self.seen[i]).to_string());
+                let b = before.get_or_insert_with(|| self.before());
+                delta.removed.push(b.path(self.seen[i].id).to_string());
                 let times = &mut self.times;
                 self.seen[i].gone = *gone_now.get_or_insert_with(|| {
                     times.gone.push(ms(w.start));
@@ -314,10 +306,9 @@ impl Clock {
                 Ok(i) if self.seen[i].gone == 0 => {}
                 // Back after an absence: the clock starts again.
                 Ok(i) => {
-                    let plain = arena.get_or_insert_with(|| self.unpack());
+                    before.get_or_insert_with(|| self.before());
                     let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
-                    self.seen[i] = fresh(plain, &mut delta, (id, name), stamp, at);
-                    added = true;
+                    self.seen[i] = fresh(&mut started, &mut delta, (id, name), stamp, at);
                 }
                 Err(_) => new.push((id, name)),
             }
@@ -326,31 +317,38 @@ impl Clock {
         new.sort_by_key(|(id, _)| *id);
         new.dedup_by_key(|(id, _)| *id);
         if !new.is_empty() {
-            added = true;
-            let plain = arena.get_or_insert_with(|| self.unpack());
+            before.get_or_insert_with(|| self.before());
             let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
             // Grown by what is added, not by doubling; two sorted runs
             // merge in linear time.
             self.seen.reserve_exact(new.len());
             for (id, name) in new {
-                let e = fresh(plain, &mut delta, (id, name), stamp, at);
+                let e = fresh(&mut started, &mut delta, (id, name), stamp, at);
                 self.seen.push(e);
             }
             self.seen.sort_by_key(|e| e.id);
         }
         let keep = keep_gone_since.map(ms);
         let times = &self.times;
-        self.seen
-            .retain(|e| times.gone(e).is_none_or(|g| keep.is_some_and(|k| g >= k)));
-        self.times.shrink(&mut self.seen);
-        let live: usize = self.seen.iter().map(|e| e.len as usize).sum();
-        if arena.is_none() && self.unpacked_len() > live.saturating_mul(2) {
-            arena = Some(self.unpack());
+        let forget = |e: &Entry| times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k));
+        if self.seen.iter().any(forget) {
+            before.get_or_insert_with(|| self.before());
+            self.seen.retain(|e| !forget(e));
         }
-        if let Some(mut plain) = arena {
-            if plain.compact(&mut self.seen, live) || added {
-                self.pack(&plain);
-            }
+        self.times.shrink(&mut self.seen);
+        // Set only when the entries changed: pack their paths again.
+        if let Some(b) = before
+            && (!started.is_empty() || b.ids.len() != self.seen.len())
+        {
+            // An id started twice here (back, and again as "new": not
+            // possible, `new` skips ids on the clock) would take its
+            // first path.
+            started.sort_by_key(|(id, _)| *id);
+            let path = |id: u64| match started.binary_search_by_key(&id, |(i, _)| *i) {
+                Ok(i) => started[i].1,
+                Err(_) => b.path(id),
+            };
+            self.packed = Names::pack(self.seen.iter().map(|e| path(e.id)));
         }
         self.last = Some(w.start);
         delta
@@ -370,17 +368,19 @@ impl Clock {
     /// loop).
     pub fn name(&self, id: u64) -> Option<String> {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
-        Some(self.unpack().get(&self.seen[i]).to_string())
+        Some(Names::unpack(&self.packed).get(i).to_string())
     }
 
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }
 
-    /// Bytes the paths take unpacked, and packed.
+    /// How many paths are packed, the bytes they take unpacked (without
+    /// their lengths), and packed.
     #[cfg(test)]
-    pub fn name_bytes(&self) -> (usize, usize) {
-        (self.unpack().0.len(), self.packed.len())
+    pub fn name_bytes(&self) -> (usize, usize, usize) {
+        let u = Names::unpack(&self.packed);
+        (u.len(), u.bytes(), self.packed.len())
     }
 }
 
