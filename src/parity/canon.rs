@@ -10,14 +10,16 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// Rewrites a site's host names to its main host.
 #[derive(Debug, Clone)]
 pub struct Canon {
-    /// The site's hosts, lower case, distinct and non-empty; none when
-    /// there is no host name: bytes are then canonical as they are.
-    hosts: Vec<String>,
+    /// Finds the site's hosts (distinct, non-empty) in any ASCII case,
+    /// leftmost first and, where two start at one place, the longer.
+    /// `None` when there is no host name: bytes are then canonical as
+    /// they are.
+    hosts: Option<AhoCorasick>,
     main: String,
 }
 
@@ -32,28 +34,26 @@ impl Canon {
             .collect();
         hosts.sort();
         hosts.dedup();
+        // Building fails only past limits (billions of states) that a
+        // site's host names cannot reach; such a site would be compared
+        // without rewriting rather than stop the daemon. A contiguous NFA,
+        // not the DFA the builder picks for so few names: every site keeps
+        // one, and the DFA took ~8.8 KB (a tenth of all a site with one
+        // mirror held, heaptrack at 1,000 sites), the NFA under 2 KB. Its
+        // search is slower: the parity bench's 540 KB identical-page check
+        // read 0.32-0.40 ms against 0.24 with the DFA. A DFA built for each
+        // page read 0.48-0.64 ms there, though building one takes ~12 us.
+        let hosts = (!hosts.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(&hosts)
+                    .ok()
+            })
+            .flatten();
         Self { hosts, main }
-    }
-
-    /// The automaton that finds the site's hosts in any ASCII case, leftmost
-    /// first and, where two start at one place, the longer. Built for each
-    /// page: the DFA the builder picks for so few names takes ~8.8 KB, a
-    /// tenth of all a site with one mirror held when every site kept one
-    /// (heaptrack, 1,000 sites), and its
-    /// building does not show on the parity bench (the 540 KB identical-
-    /// page check read 0.24 ms with a kept DFA and with one built each
-    /// time; a kept NFA, ~1 KB, read 0.32–0.40 ms). Building fails only past limits (billions of states) that a
-    /// site's host names cannot reach; such a site would be compared
-    /// without rewriting rather than stop the daemon.
-    fn automaton(&self) -> Option<AhoCorasick> {
-        if self.hosts.is_empty() {
-            return None;
-        }
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&self.hosts)
-            .ok()
     }
 
     /// The main host, lower case: what every site host becomes.
@@ -68,7 +68,7 @@ impl Canon {
     /// falls on character boundaries of `text`. Linear in the text, and
     /// no copy of it unless a name changes.
     pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let Some(hosts) = self.automaton() else {
+        let Some(hosts) = &self.hosts else {
             return Cow::Borrowed(text);
         };
         let mut out: Option<String> = None;
@@ -119,6 +119,17 @@ mod tests {
             c.apply("<a href=\"https://www.main.test/\">"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_site_keeps_a_small_automaton() {
+        // Every site keeps one: the DFA the builder would pick took ~8 KB.
+        let c = Canon::new(
+            "www.presstv.ir",
+            &["www.presstv.co.uk".into(), "presstv.com".into()],
+        );
+        let used = c.hosts.as_ref().map(AhoCorasick::memory_usage);
+        assert!(used.is_some_and(|n| n < 2_048), "{used:?} bytes");
     }
 
     #[test]
