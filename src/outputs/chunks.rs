@@ -73,10 +73,7 @@ impl<'a> Chunks<'a> {
         let mut header = false;
         for fragment in fragments.filter(|f| !f.is_empty()) {
             if !header {
-                let _ = writeln!(
-                    self.buf,
-                    "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
-                );
+                self.header(name, kind, help);
                 header = true;
             }
             if !self.push(fragment) {
@@ -101,10 +98,7 @@ impl<'a> Chunks<'a> {
         let mut header = false;
         for (labels, tails) in rows.filter(|(_, t)| !t.is_empty()) {
             if !header {
-                let _ = writeln!(
-                    self.buf,
-                    "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
-                );
+                self.header(name, kind, help);
                 header = true;
             }
             for tail in tails.split_inclusive('\n') {
@@ -119,6 +113,14 @@ impl<'a> Chunks<'a> {
             }
         }
         true
+    }
+
+    /// A family's HELP and TYPE lines.
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(
+            self.buf,
+            "# HELP mirrorwatch_{name} {help}\n# TYPE mirrorwatch_{name} {kind}"
+        );
     }
 
     /// Appends text as is (another encoder's output).

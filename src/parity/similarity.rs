@@ -7,9 +7,10 @@
 //! bits halve it (a 100 KB page has ~1,250 shingles: 5 KB, not 10). The
 //! price is a collision now and then: two distinct shingles of a page pair
 //! share a hash with probability about n²/2³³ (2·10⁻⁴ for n = 1,250), and
-//! each such collision moves the similarity by at most 1/n. Reordering a few blocks only changes the shingles at their
-//! boundaries, and a changed ad slot only the shingles that touch it. Sets are
-//! sorted vectors, so a comparison allocates two vectors and no hash tables.
+//! each such collision moves the similarity by at most 1/n. Reordering a
+//! few blocks only changes the shingles at their boundaries, and a changed
+//! ad slot only the shingles that touch it. Sets are sorted vectors, so a
+//! comparison allocates two vectors and no hash tables.
 
 use crate::ground::hash;
 
