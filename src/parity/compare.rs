@@ -32,9 +32,6 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
         let a = &p.kept.analysis;
         names.extend(&p.names);
         on_main.extend(a.ids.iter());
-        for id in a.ids.iter() {
-            mem.seen_ever.insert(*id);
-        }
         mem.snapshots
             .entry(p.path.clone())
             .or_default()
@@ -84,7 +81,7 @@ pub(super) fn compare(
         let found = {
             let mut mem = site.memory();
             let mem = &mut *mem;
-            let shared = mem.seen_ever.known(&a.ids);
+            let shared = mem.clock.known(&a.ids);
             let pending = mem.pending.entry(key.clone()).or_default();
             pending.push(p.window, a.ids.clone());
             let judged = mem

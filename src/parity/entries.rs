@@ -28,13 +28,18 @@ pub(super) fn time(m: Ms) -> SystemTime {
 pub(super) struct Entry {
     pub(super) id: u64,
     /// Its `(first, absent_at)` in [`Times::stamps`]: every article an
-    /// observation adds shares that observation's pair.
+    /// observation adds shares that observation's pair. [`EVER`] once it
+    /// is gone and only remembered as shown.
     pub(super) stamp: u32,
     /// One more than its place in [`Times::gone`] once an observation no
     /// longer showed it, else 0; gone articles are kept only while a kept
     /// snapshot may still refer to them.
     pub(super) gone: u32,
 }
+
+/// The stamp of an entry that is off the clock, kept only as an article
+/// main has shown (`Clock::known`).
+pub(super) const EVER: u32 = u32::MAX;
 
 /// The times the clock's entries refer to, each kept once: an observation
 /// adds at most one stamp and one gone time, whatever the number of

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 
-use super::entries::{Entry, Ms, Names, Times, Unpacked, ms, time};
+use super::entries::{EVER, Entry, Ms, Names, Times, Unpacked, ms, time};
 use super::paths::Paths;
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
@@ -328,13 +328,7 @@ impl Clock {
             }
             self.seen.sort_by_key(|e| e.id);
         }
-        let keep = keep_gone_since.map(ms);
-        let times = &self.times;
-        let forget = |e: &Entry| times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k));
-        if self.seen.iter().any(forget) {
-            before.get_or_insert_with(|| self.before());
-            self.seen.retain(|e| !forget(e));
-        }
+        self.expire(keep_gone_since.map(ms), &mut before);
         self.times.shrink(&mut self.seen);
         // Set only when the entries changed: pack their paths again.
         if let Some(b) = before
@@ -354,9 +348,52 @@ impl Clock {
         delta
     }
 
+    /// Gone articles no kept snapshot can refer to (gone before
+    /// `keep`) leave the clock but stay as "shown" ([`Clock::known`]); past
+    /// [`SEEN_EVER`] entries in all, those gone longest are forgotten (a
+    /// whole observation's at a time), never one main shows.
+    fn expire(&mut self, keep: Option<Ms>, before: &mut Option<Before>) {
+        let times = &self.times;
+        let expired = |e: &Entry| {
+            e.stamp != EVER && times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k))
+        };
+        let expired: Vec<usize> = (0..self.seen.len())
+            .filter(|&i| expired(&self.seen[i]))
+            .collect();
+        for i in expired {
+            self.seen[i].stamp = EVER;
+        }
+        let over = self.seen.len().saturating_sub(SEEN_EVER);
+        if over == 0 {
+            return;
+        }
+        let mut ever: Vec<Ms> = (self.seen.iter())
+            .filter(|e| e.stamp == EVER)
+            .filter_map(|e| self.times.gone(e))
+            .collect();
+        ever.sort_unstable();
+        let Some(&cut) = ever.get(over.min(ever.len()).wrapping_sub(1)) else {
+            return;
+        };
+        before.get_or_insert_with(|| self.before());
+        let times = &self.times;
+        self.seen
+            .retain(|e| e.stamp != EVER || times.gone(e).is_none_or(|g| g > cut));
+    }
+
+    /// How many of `ids` main has shown: on the clock, or gone from it
+    /// and not yet forgotten (see [`Clock::expire`]).
+    pub fn known(&self, ids: &[u64]) -> usize {
+        ids.iter()
+            .filter(|id| self.seen.binary_search_by_key(*id, |e| e.id).is_ok())
+            .count()
+    }
+
+    /// The first sighting of article `id`, while the clock keeps it: on
+    /// main, or gone while a kept snapshot may refer to it.
     pub fn get(&self, id: u64) -> Option<Seen> {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
-        let e = self.seen.get(i)?;
+        let e = self.seen.get(i).filter(|e| e.stamp != EVER)?;
         let (first, absent_at) = self.times.stamp(e);
         Some(Seen {
             first: time(first),
@@ -384,7 +421,9 @@ impl Clock {
     }
 }
 
-pub use super::seen::{SEEN_EVER, SeenEver};
+/// How many articles the clock remembers main showing, counting those
+/// it shows now (all of them, however many) and those gone longest after.
+pub const SEEN_EVER: usize = 512;
 
 /// A main page's articles at one fetch.
 #[derive(Debug, Clone)]
@@ -518,3 +557,7 @@ pub fn judge(
 #[cfg(test)]
 #[path = "freshness_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "known_tests.rs"]
+mod known_tests;

@@ -211,7 +211,11 @@ fn clock_restarts_for_an_article_that_comes_back_and_survives_restore() {
     assert_eq!(d1.added, vec![("/n/a/00001".to_string(), t(10), None)]);
     let d2 = clock.observe(&[], win(1000, 1010), None);
     assert_eq!(d2.removed, vec!["/n/a/00001".to_string()]);
-    assert!(clock.is_empty(), "gone and no snapshot refers to it");
+    assert_eq!(
+        clock.get(article_id("/n/a/00001")),
+        None,
+        "gone and no snapshot refers to it"
+    );
     let d3 = clock.observe(&a, win(2000, 2010), None);
     assert_eq!(
         d3.added,

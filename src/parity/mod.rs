@@ -22,7 +22,6 @@ mod recent;
 mod scan;
 #[cfg(test)]
 mod scan_tests;
-pub mod seen;
 #[cfg(test)]
 mod shortcut_tests;
 pub mod similarity;
@@ -40,9 +39,7 @@ use url::Url;
 use self::analysis::{Analysed, Analysis, PageKey, RawKey, base_url};
 use self::canon::Canon;
 use self::fingerprints::{FingerprintMatch, Fingerprints};
-use self::freshness::{
-    ArticleMatcher, Clock, ClockDelta, Judged, Pending, SeenEver, Snapshots, Window,
-};
+use self::freshness::{ArticleMatcher, Clock, ClockDelta, Judged, Pending, Snapshots, Window};
 use self::normalize::{decode, decode_owned};
 use self::paths::Paths;
 pub use self::plan::Prepared;
@@ -86,7 +83,6 @@ struct Memory {
     references: HashMap<String, Arc<Reference>>,
     snapshots: HashMap<String, Snapshots>,
     clock: Clock,
-    seen_ever: SeenEver,
     /// Per (mirror URL, path).
     pending: HashMap<(String, String), Pending>,
     /// The last judgement per (mirror URL, path), shown until the next one.
@@ -185,9 +181,9 @@ pub struct PathParity {
     #[serde(with = "crate::ground::time::rfc3339_opt")]
     pub freshness_observed_at: Option<SystemTime>,
     pub articles_on_mirror: usize,
-    /// The mirror's articles main has shown (among its last 512): a page
-    /// that is mostly main's articles is a copy of main, if maybe an old
-    /// one.
+    /// The mirror's articles main has shown (all it shows now, and those
+    /// gone most recently, up to 512 in all): a page that is mostly main's
+    /// articles is a copy of main, if maybe an old one.
     pub articles_shared: usize,
     pub articles_on_reference: usize,
     #[serde(with = "crate::ground::time::rfc3339")]

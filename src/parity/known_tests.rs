@@ -1,0 +1,99 @@
+//! What the clock remembers main showing ([`Clock::known`]), the memory
+//! that tells an old copy of main from another page.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn t(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + Duration::from_millis(ms)
+}
+
+fn path(i: usize) -> String {
+    format!("/n/2026/11/27/{i}")
+}
+
+fn known(clock: &Clock, i: usize) -> bool {
+    clock.known(&[article_id(&path(i))]) == 1
+}
+
+proptest! {
+    /// Over random pages, with snapshots kept `keep_back` rounds: whatever
+    /// main shows is known; nothing is forgotten until more than
+    /// `SEEN_EVER` articles were shown; what is forgotten went off main no
+    /// later than anything still remembered; and the clock holds at most
+    /// `SEEN_EVER` entries once it has forgotten something.
+    #[test]
+    fn the_clock_remembers_the_last_articles_main_showed(
+        pages in proptest::collection::vec(
+            proptest::collection::vec(0usize..900, 0..70), 1..60),
+        keep_back in 0u64..4,
+    ) {
+        let mut clock = Clock::default();
+        // Every article ever shown: when it last went off main (None while
+        // main shows it).
+        let mut shown: HashMap<usize, Option<u64>> = HashMap::new();
+        for (round, page) in pages.iter().enumerate() {
+            let at = round as u64 * 1000;
+            let on_main: Vec<String> = page.iter().map(|&i| path(i)).collect();
+            let keep = at.checked_sub(keep_back * 1000).map(t);
+            clock.observe(&on_main, Window { start: t(at), end: t(at + 10) }, keep);
+            for (i, gone) in shown.iter_mut() {
+                if gone.is_none() && !page.contains(i) {
+                    *gone = Some(at);
+                }
+            }
+            for &i in page {
+                shown.insert(i, None);
+            }
+            for &i in page {
+                prop_assert!(known(&clock, i), "{} is on main", i);
+            }
+            let forgotten: Vec<u64> = (shown.iter())
+                .filter(|(i, _)| !known(&clock, **i))
+                .map(|(_, gone)| gone.expect("only gone articles are forgotten"))
+                .collect();
+            if shown.len() <= SEEN_EVER {
+                prop_assert_eq!(forgotten.len(), 0, "round {}", round);
+            } else if !forgotten.is_empty() {
+                prop_assert!(clock.seen.len() <= SEEN_EVER, "{} entries", clock.seen.len());
+            }
+            let newest_forgotten = forgotten.iter().max();
+            let oldest_kept = (shown.iter())
+                .filter(|(i, gone)| gone.is_some() && known(&clock, **i))
+                .filter_map(|(_, gone)| *gone)
+                .min();
+            if let (Some(f), Some(k)) = (newest_forgotten, oldest_kept) {
+                prop_assert!(f <= &k, "forgot one gone at {} and kept one gone at {}", f, k);
+            }
+        }
+    }
+}
+
+/// Off the clock is not forgotten: an article gone before every kept
+/// snapshot has no first sighting any more, but is still known as shown,
+/// and a restore knows what main showed at the last observation.
+#[test]
+fn an_expired_article_is_known_but_off_the_clock() {
+    let mut clock = Clock::default();
+    let a = vec![path(1)];
+    let w = |at: u64| Window {
+        start: t(at),
+        end: t(at + 10),
+    };
+    let d = clock.observe(&a, w(0), None);
+    clock.observe(&[], w(1000), Some(t(0)));
+    assert!(
+        clock.get(article_id(&path(1))).is_some(),
+        "a snapshot may refer to it"
+    );
+    clock.observe(&[], w(2000), Some(t(2000)));
+    assert_eq!(clock.get(article_id(&path(1))), None);
+    assert!(known(&clock, 1));
+    let restored = Clock::restore(d.added, Some(t(0)));
+    assert!(known(&restored, 1));
+    assert!(!known(&restored, 2));
+}
