@@ -245,4 +245,9 @@ mod tests {
         let long = lz4_flex::compress_prepend_size(&[0xff; 20]);
         assert_eq!(Names::unpack(&long).len(), 0);
     }
+
+    #[test]
+    fn a_clock_entry_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
 }

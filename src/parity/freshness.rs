@@ -328,21 +328,23 @@ impl Clock {
             }
             self.seen.sort_by_key(|e| e.id);
         }
-        self.expire(keep_gone_since.map(ms), &mut before);
+        let expired = self.expire(keep_gone_since.map(ms), &mut before);
         self.times.shrink(&mut self.seen);
-        // Set only when the entries changed: pack their paths again.
+        // Set only when the entries changed: pack their paths again (none
+        // for an article only remembered as shown).
         if let Some(b) = before
-            && (!started.is_empty() || b.ids.len() != self.seen.len())
+            && (expired || !started.is_empty() || b.ids.len() != self.seen.len())
         {
             // An id started twice here (back, and again as "new": not
             // possible, `new` skips ids on the clock) would take its
             // first path.
             started.sort_by_key(|(id, _)| *id);
-            let path = |id: u64| match started.binary_search_by_key(&id, |(i, _)| *i) {
+            let path = |e: &Entry| match started.binary_search_by_key(&e.id, |(i, _)| *i) {
                 Ok(i) => started[i].1,
-                Err(_) => b.path(id),
+                Err(_) if e.stamp == EVER => "",
+                Err(_) => b.path(e.id),
             };
-            self.packed = Names::pack(self.seen.iter().map(|e| path(e.id)));
+            self.packed = Names::pack(self.seen.iter().map(path));
         }
         self.last = Some(w.start);
         delta
@@ -352,7 +354,8 @@ impl Clock {
     /// `keep`) leave the clock but stay as "shown" ([`Clock::known`]); past
     /// [`SEEN_EVER`] entries in all, those gone longest are forgotten (a
     /// whole observation's at a time), never one main shows.
-    fn expire(&mut self, keep: Option<Ms>, before: &mut Option<Before>) {
+    /// Whether any entry changed.
+    fn expire(&mut self, keep: Option<Ms>, before: &mut Option<Before>) -> bool {
         let times = &self.times;
         let expired = |e: &Entry| {
             e.stamp != EVER && times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k))
@@ -360,25 +363,26 @@ impl Clock {
         let expired: Vec<usize> = (0..self.seen.len())
             .filter(|&i| expired(&self.seen[i]))
             .collect();
-        for i in expired {
+        if !expired.is_empty() {
+            before.get_or_insert_with(|| self.before());
+        }
+        for &i in &expired {
             self.seen[i].stamp = EVER;
         }
         let over = self.seen.len().saturating_sub(SEEN_EVER);
-        if over == 0 {
-            return;
-        }
         let mut ever: Vec<Ms> = (self.seen.iter())
-            .filter(|e| e.stamp == EVER)
+            .filter(|e| over > 0 && e.stamp == EVER)
             .filter_map(|e| self.times.gone(e))
             .collect();
         ever.sort_unstable();
         let Some(&cut) = ever.get(over.min(ever.len()).wrapping_sub(1)) else {
-            return;
+            return !expired.is_empty();
         };
         before.get_or_insert_with(|| self.before());
         let times = &self.times;
         self.seen
             .retain(|e| e.stamp != EVER || times.gone(e).is_none_or(|g| g > cut));
+        true
     }
 
     /// How many of `ids` main has shown: on the clock, or gone from it
@@ -405,6 +409,7 @@ impl Clock {
     /// loop).
     pub fn name(&self, id: u64) -> Option<String> {
         let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
+        self.seen.get(i).filter(|e| e.stamp != EVER)?;
         Some(Names::unpack(&self.packed).get(i).to_string())
     }
 

@@ -237,7 +237,8 @@ proptest! {
     /// The clock keeps its paths packed in its entries' order: whatever
     /// comes and goes (non-ASCII paths included), every article on the
     /// clock names its own path, the removals name what was added, and
-    /// one path is packed for each article kept (gone ones included).
+    /// one path is packed for each article kept (gone ones included,
+    /// empty once only remembered as shown).
     #[test]
     fn clock_names_survive_any_churn(pages in proptest::collection::vec(
         proptest::collection::vec(0usize..60, 0..25), 1..30)) {
@@ -256,6 +257,13 @@ proptest! {
             // Gone articles stay while a snapshot may refer to them.
             let (count, unpacked, packed) = clock.name_bytes();
             prop_assert_eq!(count, clock.seen.len());
+            // An article only remembered as shown keeps no path.
+            let paths = super::super::entries::Names::unpack(&clock.packed);
+            for (i, e) in clock.seen.iter().enumerate() {
+                if e.stamp == super::super::entries::EVER {
+                    prop_assert_eq!(paths.get(i), "");
+                }
+            }
             prop_assert!(unpacked >= on_clock.iter().map(String::len).sum::<usize>());
             // Each path's length takes a byte or two before it.
             prop_assert!(packed <= 2 * count + unpacked + unpacked / 200 + 32, "lz4 never grows much");
@@ -592,9 +600,4 @@ proptest! {
             prop_assert!(clock.times.gone.len() <= bound, "gone times {}", clock.times.gone.len());
         }
     }
-}
-
-#[test]
-fn a_clock_entry_is_16_bytes() {
-    assert_eq!(std::mem::size_of::<super::super::entries::Entry>(), 16);
 }
