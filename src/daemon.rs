@@ -137,7 +137,7 @@ pub async fn run_until(
     let mut base = config.clone();
     let config = config.with_discovered(&discovery.hosts());
     let pipeline = Pipeline::new(&config, None).context("building probes")?;
-    let targets = config.targets();
+    let targets = shared_targets(&config);
     let board = Arc::new(Board::new(&targets));
     board.restore(store.call(schema::load_problems).await?);
     for (site, saved) in store.call(schema::load_clocks).await? {
@@ -236,7 +236,7 @@ pub async fn run_until(
         metrics.clone(),
         token.child_token(),
     ));
-    let mut scheduler = Scheduler::start(shared.clone(), targets, token.child_token(), on_beat);
+    let mut scheduler = Scheduler::start(shared.clone(), &targets, token.child_token(), on_beat);
     tracing::info!(config = %config.source, sites = config.sites.len(), addresses = board.snapshot().len(), "mirrorwatch started");
     on_listen(local);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
@@ -407,7 +407,7 @@ fn reload(
             return Err(why);
         }
     };
-    let targets = config.targets();
+    let targets = shared_targets(&config);
     shared.set_pipeline(pipeline);
     let sync = shared.board.sync(&targets);
     for e in &sync.removed {
@@ -418,7 +418,7 @@ fn reload(
     for e in &sync.added {
         shared.metrics.register_target(e);
     }
-    let applied = scheduler.apply(targets.clone());
+    let applied = scheduler.apply(&targets);
     let alerts = shared.alerts.clone();
     tokio::spawn(async move {
         if let Err(e) = alerts.retain(&targets, std::time::SystemTime::now()).await {
@@ -551,4 +551,10 @@ async fn wait_for_signals(token: CancellationToken, reload: mpsc::Sender<ReloadR
         }
     }
     token.cancel();
+}
+
+/// The config's addresses, each in one allocation that the board's entry
+/// and the scheduler's task share.
+fn shared_targets(config: &Config) -> Vec<Arc<crate::config::Target>> {
+    config.targets().into_iter().map(Arc::new).collect()
 }

@@ -252,7 +252,7 @@ impl Scheduler {
     /// Starts the heartbeat (pinging `on_beat` each tick) and one task per target.
     pub fn start(
         shared: Arc<Shared>,
-        targets: Vec<Target>,
+        targets: &[Arc<Target>],
         root: CancellationToken,
         on_beat: impl FnMut() + Send + 'static,
     ) -> Self {
@@ -268,9 +268,9 @@ impl Scheduler {
     }
 
     /// Runs exactly `targets` from now on.
-    pub fn apply(&mut self, targets: Vec<Target>) -> Applied {
+    pub fn apply(&mut self, targets: &[Arc<Target>]) -> Applied {
         let mut applied = Applied::default();
-        let wanted: HashMap<Key, &Target> = targets.iter().map(|t| (Key::of(t), t)).collect();
+        let wanted: HashMap<Key, &Target> = targets.iter().map(|t| (Key::of(t), &**t)).collect();
         let gone: Vec<Key> = self
             .running
             .keys()
@@ -283,12 +283,12 @@ impl Scheduler {
                 applied.removed += 1;
             }
         }
-        let fresh: Vec<&Target> = targets
+        let fresh: Vec<&Arc<Target>> = targets
             .iter()
             .filter(|t| {
                 self.running
                     .get(&Key::of(t))
-                    .is_none_or(|r| *r.target != **t)
+                    .is_none_or(|r| r.target != **t)
             })
             .collect();
         // A fresh main site's first round goes before its fresh mirrors'
@@ -311,7 +311,7 @@ impl Scheduler {
                 _ => FirstRound::Free,
             };
             let token = self.root.child_token();
-            let target = Arc::new(t.clone());
+            let target = t.clone();
             let handle = tokio::spawn(target_loop(
                 self.shared.clone(),
                 target.clone(),

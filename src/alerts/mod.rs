@@ -310,7 +310,7 @@ impl Alerts {
     /// `targets`: after a reload removes it, no round would ever clear it.
     pub async fn retain(
         &self,
-        targets: &[crate::config::Target],
+        targets: &[std::sync::Arc<crate::config::Target>],
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let (config, generator) = self.config();

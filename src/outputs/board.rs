@@ -83,9 +83,9 @@ impl Entry {
         }
     }
 
-    fn new(target: Target, now: SystemTime) -> Self {
+    fn new(target: Arc<Target>, now: SystemTime) -> Self {
         Self {
-            target: Arc::new(target),
+            target,
             tracker: Tracker::new(now),
             last: None,
             content: None,
@@ -164,7 +164,9 @@ impl std::ops::Deref for Entries {
 }
 
 impl Board {
-    pub fn new(targets: &[Target]) -> Self {
+    /// The board for `targets`; each entry shares its target with the
+    /// scheduler's task (one copy of an address's settings, not two).
+    pub fn new(targets: &[Arc<Target>]) -> Self {
         let now = SystemTime::now();
         let list = targets.iter().map(|t| Entry::new(t.clone(), now)).collect();
         Self {
@@ -175,7 +177,7 @@ impl Board {
     /// Makes the board hold exactly `targets`, in their order: surviving
     /// addresses keep their tracker, history and last round (with the new
     /// settings), new ones start `unknown`, missing ones are dropped.
-    pub fn sync(&self, targets: &[Target]) -> Resync {
+    pub fn sync(&self, targets: &[Arc<Target>]) -> Resync {
         let now = SystemTime::now();
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let mut old: HashMap<Key, Entry> = std::mem::take(&mut entries.list)
@@ -186,8 +188,12 @@ impl Board {
         let mut list = Vec::with_capacity(targets.len());
         for t in targets {
             match old.remove(&Key::of(t)) {
+                // An unchanged address keeps the allocation its running
+                // task shares (the scheduler restarts only changed ones).
                 Some(mut e) => {
-                    e.target = Arc::new(t.clone());
+                    if e.target != *t {
+                        e.target = t.clone();
+                    }
                     list.push(e);
                 }
                 None => {
@@ -329,5 +335,28 @@ impl Board {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .all(|e| e.last_check.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Role;
+    use crate::verdict::fixtures::target;
+
+    /// A reload keeps the allocation of an unchanged address (the task the
+    /// scheduler left running holds it) and takes the new one of a changed
+    /// address (whose task is restarted with it).
+    #[test]
+    fn a_resync_shares_targets_with_the_scheduler() {
+        let first = [target(Role::Main), target(Role::Mirror)].map(Arc::new);
+        let board = Board::new(&first);
+        let mut changed = target(Role::Mirror);
+        changed.settings.failure_threshold += 1;
+        let second = [Arc::new(target(Role::Main)), Arc::new(changed)];
+        board.sync(&second);
+        let held = board.snapshot();
+        assert!(Arc::ptr_eq(&held[0].target, &first[0]));
+        assert!(Arc::ptr_eq(&held[1].target, &second[1]));
     }
 }

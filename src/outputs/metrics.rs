@@ -244,7 +244,7 @@ pub fn probe_text(
     took: std::time::Duration,
 ) -> String {
     use crate::verdict::state::State;
-    let board = super::board::Board::new(std::slice::from_ref(target));
+    let board = super::board::Board::new(&[std::sync::Arc::new(target.clone())]);
     let key = super::board::Key::of(target);
     let recorded = board.record(
         &key,

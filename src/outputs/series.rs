@@ -510,7 +510,7 @@ mod tests {
     /// target, content gauges on the mirror only).
     #[test]
     fn exposition_of_a_main_site_and_a_mirror() {
-        let targets = [target(Role::Main), target(Role::Mirror)];
+        let targets = [target(Role::Main), target(Role::Mirror)].map(Arc::new);
         let board = Board::new(&targets);
         let series = Series::default();
         for t in &targets {
