@@ -136,12 +136,18 @@ pub async fn run_until(
     let mut discovery = discovery::Discovery::load(&store).await;
     let mut base = config.clone();
     let config = config.with_discovered(&discovery.hosts());
-    let pipeline = Pipeline::new(&config, None).context("building probes")?;
+    let pipeline = Pipeline::new(&config, None)
+        .context("building probes")?
+        .with_names(store.clone());
     let targets = shared_targets(&config);
     let board = Arc::new(Board::new(&targets));
     board.restore(store.call(schema::load_problems).await?);
-    for (site, saved) in store.call(schema::load_clocks).await? {
+    for (site, saved) in store.call(crate::store::clock::load_clocks).await? {
         pipeline.restore_clock(&site, saved);
+    }
+    // Best effort: a read-only store still restores, and reports itself.
+    if let Err(e) = store.call(crate::store::clock::drop_gone).await {
+        tracing::warn!(error = %e, "dropping the clock's rows of gone articles");
     }
     let metrics = Arc::new(Metrics::new().context("registering metrics")?);
     for e in board.snapshot() {

@@ -25,7 +25,11 @@ use crate::checks::{Probes, RoundReport, run_round};
 use crate::config::{Config, Target};
 use crate::parity::freshness::ClockDelta;
 use crate::parity::{Content, ContentReport, SavedClock};
+use crate::store::{Store, clock};
 use crate::verdict::{self, Verdict};
+
+/// How long a round waits for the store to name its missing articles.
+const NAMES_WITHIN: Duration = Duration::from_secs(2);
 
 /// What every round of one config shares.
 pub struct Pipeline {
@@ -33,6 +37,9 @@ pub struct Pipeline {
     content: Content,
     /// The registry stage's facts, kept across reloads.
     registry: Arc<Registry>,
+    /// Where the paths of the clock's articles are (a detail names the
+    /// oldest missing one), kept across reloads; none: no names.
+    names: Option<Store>,
 }
 
 impl Pipeline {
@@ -48,7 +55,15 @@ impl Pipeline {
             probes,
             content,
             registry,
+            names: previous.and_then(|p| p.names.clone()),
         })
+    }
+
+    /// Reads the paths of missing articles from `store`, where the
+    /// clock's changes are saved.
+    pub fn with_names(mut self, store: Store) -> Self {
+        self.names = Some(store);
+        self
     }
 
     /// The registry stage's facts (the watcher writes them).
@@ -81,7 +96,7 @@ impl Pipeline {
                 backstop,
             ),
         };
-        self.judge(target, report, offload)
+        self.judge(target, report, offload).await
     }
 
     /// Checks only (for `probe`, which orders main and mirror rounds).
@@ -90,7 +105,12 @@ impl Pipeline {
     }
 
     /// Parity and verdict on a finished round's report.
-    pub fn judge(&self, target: &Target, mut report: RoundReport, offload: Offload) -> Outcome {
+    pub async fn judge(
+        &self,
+        target: &Target,
+        mut report: RoundReport,
+        offload: Offload,
+    ) -> Outcome {
         let now = SystemTime::now();
         report.registry = self
             .registry
@@ -102,11 +122,7 @@ impl Pipeline {
             // Fingerprint scan and the shortcuts' checks: cheap, inline.
             let prepared = self.content.prepare(target, &mut report);
             let parses = prepared.parses();
-            let analyse = || {
-                let (content, clock) = self.content.analyse(target, prepared, now);
-                let verdict = verdict::evaluate(target, &report, &content, now);
-                (content, clock, verdict)
-            };
+            let analyse = || self.content.analyse(target, prepared, now);
             // Parsing up to max_body_bytes is CPU work: keep it off the
             // worker's async duties so other targets' rounds are not delayed.
             // A reused analysis is cheaper than handing over.
@@ -119,8 +135,17 @@ impl Pipeline {
                 analyse()
             }
         }));
-        match analysed {
-            Ok((content, clock, verdict)) => Outcome {
+        let (mut content, clock) = match analysed {
+            Ok(analysed) => analysed,
+            Err(panic) => {
+                let mut out = failed(target, message(&*panic));
+                out.report = report;
+                return out;
+            }
+        };
+        self.name_oldest(&target.site, &mut content).await;
+        match std::panic::catch_unwind(|| verdict::evaluate(target, &report, &content, now)) {
+            Ok(verdict) => Outcome {
                 report,
                 content,
                 verdict,
@@ -133,6 +158,39 @@ impl Pipeline {
                 out.report = report;
                 out
             }
+        }
+    }
+
+    /// Fills in the path of each compared page's oldest missing article
+    /// from the store. A path the store lacks (a failed write) or does not
+    /// give within [`NAMES_WITHIN`] stays unnamed; nothing else of the
+    /// round depends on it.
+    async fn name_oldest(&self, site: &str, content: &mut ContentReport) {
+        let (Some(store), Some(parity)) = (&self.names, content.parity.as_mut()) else {
+            return;
+        };
+        let ids: Vec<u64> = parity
+            .paths
+            .iter()
+            .filter_map(|p| p.oldest_missing_id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let site = site.to_string();
+        let read = store.call(move |c| clock::article_paths(c, &site, &ids));
+        match tokio::time::timeout(NAMES_WITHIN, read).await {
+            Ok(Ok(paths)) => {
+                let named = parity
+                    .paths
+                    .iter_mut()
+                    .filter(|p| p.oldest_missing_id.is_some());
+                for (p, path) in named.zip(paths) {
+                    p.oldest_missing = path;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading the paths of missing articles"),
+            Err(_) => tracing::warn!("the store gave no paths of missing articles in time"),
         }
     }
 }
@@ -177,7 +235,20 @@ pub async fn once(
             proxy: None,
         }),
     );
-    let pipeline = Pipeline::new(&config, None)?;
+    // The clock's changes go to a store of this probe's own, where the
+    // mirror's judgement reads the paths it names.
+    let store = Store::open(None)?;
+    let pipeline = Pipeline::new(&config, None)?.with_names(store.clone());
+    let main_round = async |main: &Target| {
+        let outcome = pipeline.run(main, Offload::Inline).await;
+        if let Some(d) = outcome.clock {
+            let (site, url) = (main.site.clone(), main.url.to_string());
+            store
+                .call(move |c| clock::save_clock(c, &site, &url, &d))
+                .await?;
+        }
+        anyhow::Ok(())
+    };
     if let Some(r) = registry {
         pipeline.registry.set_enabled(true);
         pipeline.registry.put(r);
@@ -185,10 +256,10 @@ pub async fn once(
     let targets = config.targets();
     let outcome = match &targets[..] {
         [main, mirror] => {
-            pipeline.run(main, Offload::Inline).await;
+            main_round(main).await?;
             let report = pipeline.check(mirror).await;
-            pipeline.run(main, Offload::Inline).await;
-            pipeline.judge(mirror, report, Offload::Inline)
+            main_round(main).await?;
+            pipeline.judge(mirror, report, Offload::Inline).await
         }
         [only] => pipeline.run(only, Offload::Inline).await,
         _ => anyhow::bail!("a probe builds one or two targets"),

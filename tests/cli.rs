@@ -188,6 +188,21 @@ fn probe_reports_and_exits_by_state() {
             && text.contains("missing articles 0"),
         "{text}"
     );
+    // The frozen mirror lacks what main published since the world began
+    // (one article every 3 s): the probe names the oldest it lacks, read
+    // back from the probe's own store (parity keeps no paths).
+    let parity = common::wait_for(
+        "the probe to find articles missing from the frozen mirror",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, json) = probe_with("www.stale.test", &["--reference", main.as_str(), "--json"]);
+            let v: serde_json::Value = serde_json::from_str(&json).ok()?;
+            let p = v["parity"]["paths"][0].clone();
+            (p["missing_articles"].as_u64()? > 0).then_some(p)
+        },
+    );
+    let oldest = parity["oldest_missing"].as_str().unwrap_or_default();
+    assert!(oldest.starts_with("/Detail/"), "{parity}");
     let (code, text) = with_ref("www.parked.test");
     assert_eq!(code, Some(1), "parked mirror:\n{text}");
     assert!(

@@ -133,7 +133,9 @@ fn what_is_not_an_answer_is_no_answer() {
 fn whois_answers_where_rdap_has_no_server() {
     let (f, source) = ask("soon.test", true).expect("answer");
     assert_eq!(source, Source::Whois(reg().registry.whois.to_string()));
-    assert!((9..=10).contains(&days_left(f.expiry)));
+    // WHOIS gives a date: its midnight is 9 to 10 days away, or just under
+    // 9 when the answer came before midnight UTC and this check after it.
+    assert!((8..=10).contains(&days_left(f.expiry)), "{:?}", f.expiry);
     assert_eq!(f.statuses, None, "the .ir style lists no status: unknown");
     assert_eq!(
         f.nameservers,

@@ -4,7 +4,7 @@
 //! Asserts resident memory grows less than 10% after warm-up, file
 //! descriptors come back to their baseline, and every state change is one
 //! the world explains (the flapping mirror, between `up` and `down` with
-//! `http_error`; the frozen mirror, once, to `content_stale`, and after
+//! `http_error`; the frozen mirror, once, to `content_stale`, and within
 //! 25 minutes to `content_mismatch` as well). Prints the figures.
 
 mod common;
@@ -80,9 +80,10 @@ fn soak_memory_fds_and_state_changes_stay_explained() {
             }
             changes += 1;
             // The frozen mirror falls behind once, after the start; once
-            // main has published 512 articles since it froze (25 min at
-            // one every 3 s) its links are no longer main's as far as
-            // mirrorwatch remembers, and it reads as another page too.
+            // main's articles and those gone since it froze number more
+            // than 512 (under 25 min at one every 3 s) its links are no
+            // longer main's as far as mirrorwatch remembers, and it reads
+            // as another page too.
             if url == &stale
                 && ((state == "degraded" && kinds == &["content_stale"])
                     || (state == "down" && kinds == &["content_mismatch", "content_stale"]))

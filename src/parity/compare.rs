@@ -125,7 +125,8 @@ pub(super) fn compare(
                 .as_ref()
                 .and_then(|j| j.lag_upper)
                 .map(|d| d.as_secs_f64()),
-            oldest_missing: last.as_ref().and_then(|j| j.oldest.clone()),
+            oldest_missing: None,
+            oldest_missing_id: last.as_ref().and_then(|j| j.oldest),
             freshness_judged: this_round,
             freshness_observed_at: last.as_ref().map(|j| j.observed.start),
             articles_on_mirror: a.articles,

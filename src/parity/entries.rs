@@ -1,7 +1,6 @@
-//! The clock's parts: its entries, the times they share and their paths.
+//! The clock's parts: its entries and the times they share.
 //! [`super::freshness::Clock`] owns the rules; this file owns the compact
-//! layout (16 bytes an article, each time kept once, paths packed in the
-//! entries' order).
+//! layout (16 bytes an article, each time kept once).
 
 use std::num::NonZeroU64;
 use std::time::{Duration, SystemTime};
@@ -22,8 +21,7 @@ pub(super) fn time(m: Ms) -> SystemTime {
 }
 
 /// One article as the clock keeps it: 16 bytes, its times in the clock's
-/// [`Times`]; its path is the one at its own index in the clock's packed
-/// [`Names`].
+/// [`Times`] (its path is in the store only).
 #[derive(Debug)]
 pub(super) struct Entry {
     pub(super) id: u64,
@@ -115,136 +113,9 @@ impl Times {
     }
 }
 
-/// The clock's paths, one per entry in the entries' order, each after its
-/// length (LEB128), LZ4-compressed with the unpacked size first. A path's
-/// entry needs no offset into them (8 bytes an article less): the order
-/// is the entries', and every change of entries packs them again.
-pub(super) struct Names;
-
-impl Names {
-    /// `paths` packed; empty for none.
-    pub(super) fn pack<'a>(paths: impl IntoIterator<Item = &'a str>) -> Box<[u8]> {
-        let mut plain: Vec<u8> = Vec::new();
-        for p in paths {
-            let mut n = p.len();
-            loop {
-                let low = (n & 0x7f) as u8;
-                n >>= 7;
-                plain.push(if n == 0 { low } else { low | 0x80 });
-                if n == 0 {
-                    break;
-                }
-            }
-            plain.extend_from_slice(p.as_bytes());
-        }
-        if plain.is_empty() {
-            return Box::default();
-        }
-        lz4_flex::compress_prepend_size(&plain).into_boxed_slice()
-    }
-
-    /// The paths of `packed` (our own bytes): `Unpacked` reads them by
-    /// index. Bytes that do not read (none can) end the list early, and a
-    /// path that is not UTF-8 (none is) reads as empty.
-    pub(super) fn unpack(packed: &[u8]) -> Unpacked {
-        let plain = if packed.is_empty() {
-            Vec::new()
-        } else {
-            lz4_flex::decompress_size_prepended(packed).unwrap_or_default()
-        };
-        let mut spans = Vec::new();
-        let mut at = 0usize;
-        'paths: while at < plain.len() {
-            let mut n = 0usize;
-            let mut shift = 0u32;
-            loop {
-                let Some(&b) = plain.get(at) else {
-                    break 'paths;
-                };
-                at += 1;
-                let Some(part) = usize::from(b & 0x7f).checked_shl(shift) else {
-                    break 'paths;
-                };
-                n |= part;
-                shift += 7;
-                if b & 0x80 == 0 {
-                    break;
-                }
-            }
-            let Some(end) = at.checked_add(n).filter(|e| *e <= plain.len()) else {
-                break;
-            };
-            spans.push((at, end));
-            at = end;
-        }
-        Unpacked { plain, spans }
-    }
-}
-
-/// Paths unpacked, while an observation reads or changes them.
-pub(super) struct Unpacked {
-    plain: Vec<u8>,
-    spans: Vec<(usize, usize)>,
-}
-
-impl Unpacked {
-    /// The `i`th path; empty past the end.
-    pub(super) fn get(&self, i: usize) -> &str {
-        self.spans
-            .get(i)
-            .and_then(|&(a, b)| self.plain.get(a..b))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
-    }
-
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// Bytes of the paths themselves.
-    #[cfg(test)]
-    pub(super) fn bytes(&self) -> usize {
-        self.spans.iter().map(|(a, b)| b - a).sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Paths read back as packed, in order, whatever their length
-        /// (lengths of one, two and three LEB128 bytes) and content.
-        #[test]
-        fn paths_read_back_in_order(
-            paths in proptest::collection::vec(
-                prop_oneof!["\\PC{0,20}", "[a-z/]{100,300}", "[a-z]{16384,16400}"],
-                0..12,
-            ),
-        ) {
-            let packed = Names::pack(paths.iter().map(String::as_str));
-            let got = Names::unpack(&packed);
-            prop_assert_eq!(got.len(), paths.len());
-            for (i, p) in paths.iter().enumerate() {
-                prop_assert_eq!(got.get(i), p.as_str());
-            }
-            prop_assert_eq!(got.get(paths.len()), "");
-        }
-    }
-
-    /// Bytes that are not a packing read as fewer paths, never a panic.
-    #[test]
-    fn broken_bytes_read_short() {
-        let packed = Names::pack(["/a", "/bb"]);
-        assert_eq!(Names::unpack(&packed[..packed.len() - 1]).len(), 0);
-        let plain = lz4_flex::compress_prepend_size(&[2, b'/', b'a', 0xff, 0xff, 0xff]);
-        let got = Names::unpack(&plain);
-        assert_eq!((got.len(), got.get(0)), (1, "/a"));
-        let long = lz4_flex::compress_prepend_size(&[0xff; 20]);
-        assert_eq!(Names::unpack(&long).len(), 0);
-    }
 
     #[test]
     fn a_clock_entry_is_16_bytes() {

@@ -15,11 +15,17 @@
 //! (unbounded when nothing is known before the first sighting). The bounds
 //! travel to the verdict, which raises `content_stale` only when the lower
 //! bound exceeds `max_lag` and counts a round as evidence of freshness only
-//! when the upper bound does not. The clock is persisted (the pipeline
+//! when the upper bound does not. The clock is persisted (the scheduler
 //! writes [`ClockDelta`]s to the store) so a restart keeps it.
 //!
 //! Articles are identified by their path (query removed, see `normalize`)
-//! and kept as 64-bit hashes; only the clock keeps names, for the detail.
+//! and kept as 64-bit hashes. No path is kept in memory: the deltas carry
+//! them to the store, which keeps each while the clock can name it, and
+//! the pipeline reads the oldest missing article's path from there.
+//!
+//! The clock is also the memory of what main has shown ([`Clock::known`],
+//! to tell an old copy of main from another page): a gone article stays
+//! as "shown" after it leaves the clock, up to [`SEEN_EVER`] entries.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -27,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use regex::Regex;
 
-use super::entries::{EVER, Entry, Ms, Names, Times, Unpacked, ms, time};
+use super::entries::{EVER, Entry, Ms, Times, ms, time};
 use super::paths::Paths;
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
@@ -136,53 +142,40 @@ pub struct Seen {
     pub absent_at: Option<SystemTime>,
 }
 
-/// What a main observation changed, for the store.
+/// What a main observation changed, for the store (`store::clock`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClockDelta {
+    /// Articles whose clock starts (new, or back): path, first sighting,
+    /// the fetch before it.
     pub added: Vec<(String, SystemTime, Option<SystemTime>)>,
-    pub removed: Vec<String>,
+    /// Articles main stopped showing: kept, since the clock may still
+    /// name them, but not restored after a restart.
+    pub gone: Vec<u64>,
+    /// Gone articles the clock no longer names (no kept snapshot can
+    /// refer to them): the store drops them.
+    pub expired: Vec<u64>,
     /// Start of this observation: the `absent_at` of anything new next time.
     pub observed: Option<SystemTime>,
 }
 
 /// First-seen times of the main site's articles (all paths of a site),
-/// to the millisecond: a flat array sorted by article id. The paths are
-/// read only for the store and for the "oldest missing" detail, so they
-/// are kept packed ([`Names`]: in the entries' order, LZ4-compressed;
-/// article paths share most of their bytes). A site holds hundreds;
-/// unpacked they were most of its parity memory.
+/// to the millisecond: a flat array sorted by article id, 16 bytes an
+/// article. Paths are not kept: the store has them (the deltas carry
+/// them), and a detail that names an article looks it up there.
 #[derive(Debug, Default)]
 pub struct Clock {
     seen: Vec<Entry>,
     times: Times,
-    /// The paths of `seen`, in its order.
-    packed: Box<[u8]>,
     /// Start of the last main observation.
     last: Option<SystemTime>,
 }
 
-/// The paths of a clock's entries before an observation changed them, by
-/// id: taken while the entries are still those the paths were packed for.
-struct Before {
-    paths: Unpacked,
-    ids: Vec<u64>,
-}
-
-impl Before {
-    fn path(&self, id: u64) -> &str {
-        self.ids
-            .binary_search(&id)
-            .map_or("", |i| self.paths.get(i))
-    }
-}
-
 /// An article (new, or back after an absence) starting its clock with
-/// `stamp`, at index `at_stamp` in the clock's times: its path kept for
-/// packing and its addition recorded for the store.
-fn fresh<'n>(
-    paths: &mut Vec<(u64, &'n str)>,
+/// `stamp`, at index `at_stamp` in the clock's times; its addition is
+/// recorded for the store.
+fn fresh(
     delta: &mut ClockDelta,
-    (id, name): (u64, &'n str),
+    (id, name): (u64, &str),
     stamp: (Ms, Option<Ms>),
     at_stamp: u32,
 ) -> Entry {
@@ -190,7 +183,6 @@ fn fresh<'n>(
     delta
         .added
         .push((name.to_string(), time(first), absent_at.map(time)));
-    paths.push((id, name));
     Entry {
         id,
         stamp: at_stamp,
@@ -199,15 +191,6 @@ fn fresh<'n>(
 }
 
 impl Clock {
-    /// The paths as packed, by id. Called before any entry is added,
-    /// replaced or dropped, so that they still match.
-    fn before(&self) -> Before {
-        Before {
-            paths: Names::unpack(&self.packed),
-            ids: self.seen.iter().map(|e| e.id).collect(),
-        }
-    }
-
     /// A clock restored from the store: the articles main showed at
     /// `last` (the start of the last observation before the restart).
     pub fn restore(
@@ -218,7 +201,7 @@ impl Clock {
         // Rows saved by one observation share their times, and come in
         // any order: each distinct pair is kept once.
         let mut stamps: HashMap<(Ms, Option<Ms>), u32> = HashMap::new();
-        let mut rows: Vec<(Entry, String)> = entries
+        let mut seen: Vec<Entry> = entries
             .into_iter()
             .map(|(name, first, absent_at)| {
                 let stamp = (ms(first), absent_at.map(ms));
@@ -226,29 +209,22 @@ impl Clock {
                     times.stamps.push(stamp);
                     (times.stamps.len() - 1) as u32
                 });
-                let e = Entry {
+                Entry {
                     id: article_id(&name),
                     stamp,
                     gone: 0,
-                };
-                (e, name)
+                }
             })
             .collect();
-        rows.sort_by_key(|(e, _)| e.id);
-        rows.dedup_by_key(|(e, _)| e.id);
-        let packed = Names::pack(rows.iter().map(|(_, n)| n.as_str()));
-        let mut seen: Vec<Entry> = rows.into_iter().map(|(e, _)| e).collect();
+        seen.sort_by_key(|e| e.id);
+        seen.dedup_by_key(|e| e.id);
+        seen.shrink_to_fit();
         times.shrink(&mut seen);
-        Self {
-            seen,
-            times,
-            packed,
-            last,
-        }
+        Self { seen, times, last }
     }
 
     /// Records that main showed `on_main` (every path) in a fetch over `w`.
-    /// Articles gone before `keep_gone_since` are forgotten.
+    /// Articles gone before `keep_gone_since` leave the clock.
     pub fn observe(
         &mut self,
         on_main: &[String],
@@ -263,8 +239,6 @@ impl Clock {
     /// and the paths of those that may be new. An id with no path here
     /// must already be on the clock and not gone (a page unchanged since
     /// the last observation; parity guarantees it), else it is ignored.
-    /// The paths are unpacked only when something came, went or was
-    /// forgotten, and packed again only when the entries changed.
     pub fn observe_ids<'n>(
         &mut self,
         on_main: &[u64],
@@ -276,18 +250,13 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
-        // Taken before the first change to the entries.
-        let mut before: Option<Before> = None;
-        // Paths of the articles this observation starts, by id.
-        let mut started: Vec<(u64, &'n str)> = Vec::new();
         // This observation's gone time, kept with its first removal.
         let mut gone_now: Option<u32> = None;
-        for i in 0..self.seen.len() {
-            if self.seen[i].gone == 0 && on_main.binary_search(&self.seen[i].id).is_err() {
-                let b = before.get_or_insert_with(|| self.before());
-                delta.removed.push(b.path(self.seen[i].id).to_string());
+        for e in self.seen.iter_mut() {
+            if e.gone == 0 && on_main.binary_search(&e.id).is_err() {
+                delta.gone.push(e.id);
                 let times = &mut self.times;
-                self.seen[i].gone = *gone_now.get_or_insert_with(|| {
+                e.gone = *gone_now.get_or_insert_with(|| {
                     times.gone.push(ms(w.start));
                     times.gone.len() as u32
                 });
@@ -304,11 +273,11 @@ impl Clock {
             }
             match self.seen.binary_search_by_key(&id, |e| e.id) {
                 Ok(i) if self.seen[i].gone == 0 => {}
-                // Back after an absence: the clock starts again.
+                // Back after an absence (or only remembered as shown):
+                // the clock starts again.
                 Ok(i) => {
-                    before.get_or_insert_with(|| self.before());
                     let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
-                    self.seen[i] = fresh(&mut started, &mut delta, (id, name), stamp, at);
+                    self.seen[i] = fresh(&mut delta, (id, name), stamp, at);
                 }
                 Err(_) => new.push((id, name)),
             }
@@ -317,57 +286,34 @@ impl Clock {
         new.sort_by_key(|(id, _)| *id);
         new.dedup_by_key(|(id, _)| *id);
         if !new.is_empty() {
-            before.get_or_insert_with(|| self.before());
             let at = *stamp_now.get_or_insert_with(|| self.times.intern(stamp));
             // Grown by what is added, not by doubling; two sorted runs
             // merge in linear time.
             self.seen.reserve_exact(new.len());
             for (id, name) in new {
-                let e = fresh(&mut started, &mut delta, (id, name), stamp, at);
+                let e = fresh(&mut delta, (id, name), stamp, at);
                 self.seen.push(e);
             }
             self.seen.sort_by_key(|e| e.id);
         }
-        let expired = self.expire(keep_gone_since.map(ms), &mut before);
+        self.expire(keep_gone_since.map(ms), &mut delta.expired);
         self.times.shrink(&mut self.seen);
-        // Set only when the entries changed: pack their paths again (none
-        // for an article only remembered as shown).
-        if let Some(b) = before
-            && (expired || !started.is_empty() || b.ids.len() != self.seen.len())
-        {
-            // An id started twice here (back, and again as "new": not
-            // possible, `new` skips ids on the clock) would take its
-            // first path.
-            started.sort_by_key(|(id, _)| *id);
-            let path = |e: &Entry| match started.binary_search_by_key(&e.id, |(i, _)| *i) {
-                Ok(i) => started[i].1,
-                Err(_) if e.stamp == EVER => "",
-                Err(_) => b.path(e.id),
-            };
-            self.packed = Names::pack(self.seen.iter().map(path));
-        }
         self.last = Some(w.start);
         delta
     }
 
-    /// Gone articles no kept snapshot can refer to (gone before
-    /// `keep`) leave the clock but stay as "shown" ([`Clock::known`]); past
-    /// [`SEEN_EVER`] entries in all, those gone longest are forgotten (a
-    /// whole observation's at a time), never one main shows.
-    /// Whether any entry changed.
-    fn expire(&mut self, keep: Option<Ms>, before: &mut Option<Before>) -> bool {
+    /// Gone articles no kept snapshot can refer to (gone before `keep`)
+    /// leave the clock (their ids go to `expired`) but stay as "shown"
+    /// ([`Clock::known`]); past [`SEEN_EVER`] entries in all, those gone
+    /// longest are forgotten (a whole observation's at a time), never one
+    /// main shows.
+    fn expire(&mut self, keep: Option<Ms>, expired: &mut Vec<u64>) {
         let times = &self.times;
-        let expired = |e: &Entry| {
-            e.stamp != EVER && times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k))
-        };
-        let expired: Vec<usize> = (0..self.seen.len())
-            .filter(|&i| expired(&self.seen[i]))
-            .collect();
-        if !expired.is_empty() {
-            before.get_or_insert_with(|| self.before());
-        }
-        for &i in &expired {
-            self.seen[i].stamp = EVER;
+        for e in self.seen.iter_mut() {
+            if e.stamp != EVER && times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k)) {
+                e.stamp = EVER;
+                expired.push(e.id);
+            }
         }
         let over = self.seen.len().saturating_sub(SEEN_EVER);
         let mut ever: Vec<Ms> = (self.seen.iter())
@@ -376,13 +322,11 @@ impl Clock {
             .collect();
         ever.sort_unstable();
         let Some(&cut) = ever.get(over.min(ever.len()).wrapping_sub(1)) else {
-            return !expired.is_empty();
+            return;
         };
-        before.get_or_insert_with(|| self.before());
         let times = &self.times;
         self.seen
             .retain(|e| e.stamp != EVER || times.gone(e).is_none_or(|g| g > cut));
-        true
     }
 
     /// How many of `ids` main has shown: on the clock, or gone from it
@@ -405,24 +349,8 @@ impl Clock {
         })
     }
 
-    /// The path of article `id` (unpacks the paths: for a detail, not a
-    /// loop).
-    pub fn name(&self, id: u64) -> Option<String> {
-        let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
-        self.seen.get(i).filter(|e| e.stamp != EVER)?;
-        Some(Names::unpack(&self.packed).get(i).to_string())
-    }
-
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
-    }
-
-    /// How many paths are packed, the bytes they take unpacked (without
-    /// their lengths), and packed.
-    #[cfg(test)]
-    pub fn name_bytes(&self) -> (usize, usize, usize) {
-        let u = Names::unpack(&self.packed);
-        (u.len(), u.bytes(), self.packed.len())
     }
 }
 
@@ -476,8 +404,9 @@ pub struct Judged {
     /// Upper bound; `None` when some missing article's first sighting has
     /// no earlier main fetch to bound it.
     pub lag_upper: Option<Duration>,
-    /// The missing article with the largest lower bound.
-    pub oldest: Option<String>,
+    /// The missing article with the largest lower bound (its id: the
+    /// store has its path).
+    pub oldest: Option<u64>,
 }
 
 /// Mirror fetches of one path waiting for a main snapshot after them.
@@ -529,8 +458,7 @@ pub fn judge(
         lag_upper: Some(Duration::ZERO),
         oldest: None,
     };
-    // The id of the missing article with the largest lower bound; its path
-    // is unpacked once, at the end.
+    // The id of the missing article with the largest lower bound.
     let mut oldest: Option<u64> = None;
     for id in before
         .ids
@@ -555,7 +483,7 @@ pub fn judge(
             _ => None,
         };
     }
-    out.oldest = oldest.and_then(|id| clock.name(id));
+    out.oldest = oldest;
     out
 }
 

@@ -192,7 +192,7 @@ fn missing_article_lag_is_bounded_by_the_clock() {
     assert_eq!(j.missing, 1);
     assert_eq!(j.lag, Duration::from_millis(29_950));
     assert_eq!(j.lag_upper, Some(Duration::from_millis(40_100)));
-    assert_eq!(j.oldest.as_deref(), Some("/n/b/00002"));
+    assert_eq!(j.oldest, Some(article_id("/n/b/00002")));
     // Lacking a too: a's first sighting has nothing before it.
     let j = judge(win(50_000, 50_100), &[], &snaps.0[2], &snaps.0[3], &clock);
     assert_eq!(j.missing, 2);
@@ -210,7 +210,7 @@ fn clock_restarts_for_an_article_that_comes_back_and_survives_restore() {
     let d1 = clock.observe(&a, win(0, 10), None);
     assert_eq!(d1.added, vec![("/n/a/00001".to_string(), t(10), None)]);
     let d2 = clock.observe(&[], win(1000, 1010), None);
-    assert_eq!(d2.removed, vec!["/n/a/00001".to_string()]);
+    assert_eq!(d2.gone, vec![article_id("/n/a/00001")]);
     assert_eq!(
         clock.get(article_id("/n/a/00001")),
         None,
@@ -233,42 +233,69 @@ fn clock_restarts_for_an_article_that_comes_back_and_survives_restore() {
     );
 }
 
+/// The store as `store::clock` keeps the clock's deltas: by id, the
+/// path, the times, and whether main stopped showing it.
+#[derive(Default)]
+struct Saved(HashMap<u64, (String, SystemTime, Option<SystemTime>, bool)>);
+
+impl Saved {
+    fn apply(&mut self, d: &ClockDelta) {
+        for id in &d.expired {
+            self.0.remove(id);
+        }
+        for id in &d.gone {
+            if let Some(row) = self.0.get_mut(id) {
+                row.3 = true;
+            }
+        }
+        for (a, first, absent_at) in &d.added {
+            self.0
+                .insert(article_id(a), (a.clone(), *first, *absent_at, false));
+        }
+    }
+
+    /// What a restart restores (and keeps: gone rows are dropped).
+    fn restart(&mut self) -> Vec<(String, SystemTime, Option<SystemTime>)> {
+        self.0.retain(|_, row| !row.3);
+        (self.0.values())
+            .map(|(a, first, absent_at, _)| (a.clone(), *first, *absent_at))
+            .collect()
+    }
+}
+
 proptest! {
-    /// The clock keeps its paths packed in its entries' order: whatever
-    /// comes and goes (non-ASCII paths included), every article on the
-    /// clock names its own path, the removals name what was added, and
-    /// one path is packed for each article kept (gone ones included,
-    /// empty once only remembered as shown).
+    /// Paths live only in the store: whatever comes and goes (non-ASCII
+    /// paths, returns, expiry, a restart), the store holds a row for
+    /// exactly the articles the clock can name (`get`), with their own
+    /// path, marked gone exactly when main stopped showing them.
     #[test]
-    fn clock_names_survive_any_churn(pages in proptest::collection::vec(
-        proptest::collection::vec(0usize..60, 0..25), 1..30)) {
+    fn the_store_names_every_article_on_the_clock(
+        pages in proptest::collection::vec(proptest::collection::vec(0usize..60, 0..25), 1..30),
+        keep_back in 0u64..3,
+        restart_at in 0usize..30,
+    ) {
         let mut clock = Clock::default();
-        let mut on_clock: std::collections::BTreeSet<String> = Default::default();
+        let mut saved = Saved::default();
         for (round, page) in pages.iter().enumerate() {
             let shown: Vec<String> = page.iter().map(|&i| name(i)).collect();
             let at = round as u64 * 1000;
-            let d = clock.observe(&shown, win(at, at + 10), Some(t(at)));
-            for (added, _, _) in &d.added {
-                prop_assert!(on_clock.insert(added.clone()), "added twice: {added}");
+            let keep = at.checked_sub(keep_back * 1000).map(t);
+            let d = clock.observe(&shown, win(at, at + 10), keep);
+            saved.apply(&d);
+            if round == restart_at {
+                clock = Clock::restore(saved.restart(), d.observed);
             }
-            for removed in &d.removed {
-                prop_assert!(on_clock.remove(removed), "removed unknown: {removed}");
-            }
-            // Gone articles stay while a snapshot may refer to them.
-            let (count, unpacked, packed) = clock.name_bytes();
-            prop_assert_eq!(count, clock.seen.len());
-            // An article only remembered as shown keeps no path.
-            let paths = super::super::entries::Names::unpack(&clock.packed);
-            for (i, e) in clock.seen.iter().enumerate() {
-                if e.stamp == super::super::entries::EVER {
-                    prop_assert_eq!(paths.get(i), "");
-                }
-            }
-            prop_assert!(unpacked >= on_clock.iter().map(String::len).sum::<usize>());
-            // Each path's length takes a byte or two before it.
-            prop_assert!(packed <= 2 * count + unpacked + unpacked / 200 + 32, "lz4 never grows much");
-            for n in &on_clock {
-                prop_assert_eq!(clock.name(article_id(n)), Some(n.clone()));
+            let mut on_clock: Vec<(u64, bool)> = (0..60)
+                .map(|i| article_id(&name(i)))
+                .filter(|id| clock.get(*id).is_some())
+                .map(|id| (id, clock.seen.iter().any(|e| e.id == id && e.gone != 0)))
+                .collect();
+            on_clock.sort();
+            let mut rows: Vec<(u64, bool)> = saved.0.iter().map(|(id, r)| (*id, r.3)).collect();
+            rows.sort();
+            prop_assert_eq!(on_clock, rows, "round {}", round);
+            for (id, (path, ..)) in &saved.0 {
+                prop_assert_eq!(article_id(path), *id);
             }
         }
     }
@@ -409,7 +436,7 @@ fn simulate(p: &Plan) -> Run {
     }
     events.sort_by_key(|e| (e.1, e.0));
     // The store: what ClockDeltas persisted.
-    let mut store: HashMap<String, (SystemTime, Option<SystemTime>)> = HashMap::new();
+    let mut store = Saved::default();
     let mut store_last = None;
     let mut clock = Clock::default();
     let mut snaps = Snapshots::default();
@@ -422,10 +449,7 @@ fn simulate(p: &Plan) -> Run {
     for (s, e, g, is_main) in events {
         if restarts.peek().is_some_and(|&r| r < e) {
             restarts.next();
-            clock = Clock::restore(
-                store.iter().map(|(a, (f, ab))| (a.clone(), *f, *ab)),
-                store_last,
-            );
+            clock = Clock::restore(store.restart(), store_last);
             snaps = Snapshots::default();
             pending = Pending::default();
         }
@@ -437,12 +461,7 @@ fn simulate(p: &Plan) -> Run {
                 ids: ids(&shown),
             });
             let d = clock.observe(&shown, w, snaps.oldest());
-            for a in d.removed {
-                store.remove(&a);
-            }
-            for (a, f, ab) in d.added {
-                store.insert(a, (f, ab));
-            }
+            store.apply(&d);
             store_last = d.observed.or(store_last);
         } else {
             let behind = i64::try_from(g).unwrap_or(0) - i64::try_from(p.behind_ms).unwrap_or(0);
@@ -450,6 +469,14 @@ fn simulate(p: &Plan) -> Run {
             gen_of.insert((s, e), g);
             pending.push(w, ids(&shown));
             if let Some(j) = pending.judge(&snaps, &clock) {
+                // The detail's path is the store's: it has every one the
+                // clock can name.
+                if let Some(id) = j.oldest {
+                    assert!(
+                        store.0.contains_key(&id),
+                        "the store names the oldest missing"
+                    );
+                }
                 let key = (
                     j.observed
                         .start

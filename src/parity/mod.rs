@@ -172,8 +172,13 @@ pub struct PathParity {
     pub missing_articles: usize,
     pub lag_seconds: f64,
     pub lag_upper_seconds: Option<f64>,
+    /// The path of the missing article with the largest lag: read from
+    /// the store by the pipeline (`oldest_missing_id`), as parity keeps
+    /// no paths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_missing: Option<String>,
+    #[serde(skip)]
+    pub oldest_missing_id: Option<u64>,
     /// This round judged a fetch (its own or an earlier one waiting for a
     /// later main snapshot). When `false` the figures above are older
     /// evidence, or none: the round says nothing about freshness.
@@ -563,7 +568,8 @@ fn worth_saving(site: &SiteContent, delta: &ClockDelta, now: SystemTime) -> bool
     let due = mem
         .clock_saved
         .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= CLOCK_SAVE_EVERY);
-    let save = due || !delta.added.is_empty() || !delta.removed.is_empty();
+    let save =
+        due || !delta.added.is_empty() || !delta.gone.is_empty() || !delta.expired.is_empty();
     if save {
         mem.clock_saved = Some(now);
     }

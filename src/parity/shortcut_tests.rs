@@ -224,7 +224,8 @@ fn agree(
             let sorted = |c: Option<super::ClockDelta>| {
                 c.map(|mut c| {
                     c.added.sort();
-                    c.removed.sort();
+                    c.gone.sort();
+                    c.expired.sort();
                     format!("{c:?}")
                 })
             };

@@ -111,10 +111,9 @@ pub(super) async fn publish(
             .store
             .call(move |c| {
                 // Each write stands on its own: one failing skips no other.
-                let clock = persist
-                    .clock
-                    .as_ref()
-                    .map_or(Ok(()), |d| schema::save_clock(c, &site, &url, d));
+                let clock = persist.clock.as_ref().map_or(Ok(()), |d| {
+                    crate::store::clock::save_clock(c, &site, &url, d)
+                });
                 let problems = rows.map_or(Ok(()), |rows| {
                     schema::save_problems(c, &site, &url, &vantage, &rows)
                 });

@@ -13,6 +13,7 @@
 //! monitoring: callers log the error and go on, and [`Health`] reports the
 //! store degraded (`/readyz` detail, `mirrorwatch_storage_healthy`).
 
+pub mod clock;
 pub mod history;
 pub mod registry;
 pub mod schema;

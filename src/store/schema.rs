@@ -1,13 +1,9 @@
 //! Schema, migrations and queries. Times are Unix milliseconds.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
-use crate::ground::time::{from_ms, to_ms};
-use crate::parity::SavedClock;
-use crate::parity::freshness::ClockDelta;
+use rusqlite::{Connection, Transaction, params};
 
 /// Each entry upgrades the schema by one version (index + 1).
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // v1
     "CREATE TABLE problems (
          site TEXT NOT NULL, url TEXT NOT NULL, kind TEXT NOT NULL,
@@ -80,6 +76,17 @@ const MIGRATIONS: &[&str] = &[
     // v7: mirrors discovered from a site's announcements (`store::registry`).
     "CREATE TABLE discovered (site TEXT NOT NULL, host TEXT NOT NULL, added_at INTEGER NOT NULL,
          withdrawn_since INTEGER, PRIMARY KEY (site, host));",
+    // v8: the clock's articles by id, their paths kept only here (the
+    // daemon looks a path up when a detail names it), and gone articles
+    // kept while the clock may still name them (`store::clock`).
+    "CREATE TABLE clock_v8 (
+         site TEXT NOT NULL, id INTEGER NOT NULL, article TEXT NOT NULL,
+         first INTEGER NOT NULL, absent_at INTEGER, gone INTEGER,
+         PRIMARY KEY (site, id)) WITHOUT ROWID;
+     INSERT OR REPLACE INTO clock_v8 (site, id, article, first, absent_at)
+         SELECT site, article_id(article), article, first, absent_at FROM clock_articles;
+     DROP TABLE clock_articles;
+     ALTER TABLE clock_v8 RENAME TO clock_articles;",
 ];
 
 /// Milliseconds per uptime bucket.
@@ -87,6 +94,7 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 /// Brings the database to the newest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    super::clock::register(conn)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in MIGRATIONS
         .iter()
@@ -147,92 +155,6 @@ pub fn load_problems(conn: &mut Connection) -> rusqlite::Result<Vec<ProblemRow>>
         })
     })?;
     rows.collect()
-}
-
-/// Applies one main round's change to a site's first-seen clock. A new
-/// main URL for the site starts its clock afresh.
-pub fn save_clock(
-    conn: &mut Connection,
-    site: &str,
-    main: &str,
-    delta: &ClockDelta,
-) -> rusqlite::Result<()> {
-    // Every statement cached (the store's connection keeps rusqlite's
-    // default 16; the store uses fewer): where main publishes between
-    // rounds this runs every main round, and preparing statements anew
-    // was 1.7% of the daemon's CPU in the every-page-changed benchmark.
-    let tx = conn.transaction()?;
-    let known: Option<String> = tx
-        .prepare_cached("SELECT main FROM clock_sites WHERE site = ?1")?
-        .query_row(params![site], |r| r.get(0))
-        .optional()?;
-    if known.as_deref() != Some(main) {
-        tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1")?
-            .execute(params![site])?;
-    }
-    tx.prepare_cached(
-        "INSERT INTO clock_sites (site, main, last) VALUES (?1, ?2, ?3)
-         ON CONFLICT (site) DO UPDATE SET main = ?2, last = COALESCE(?3, last)",
-    )?
-    .execute(params![site, main, delta.observed.map(to_ms)])?;
-    {
-        let mut del =
-            tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1 AND article = ?2")?;
-        for a in &delta.removed {
-            del.execute(params![site, a])?;
-        }
-        let mut put = tx.prepare_cached(
-            "INSERT OR REPLACE INTO clock_articles (site, article, first, absent_at)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for (a, first, absent_at) in &delta.added {
-            put.execute(params![site, a, to_ms(*first), absent_at.map(to_ms)])?;
-        }
-    }
-    tx.commit()
-}
-
-/// Every site's saved first-seen clock.
-pub fn load_clocks(conn: &mut Connection) -> rusqlite::Result<Vec<(String, SavedClock)>> {
-    let mut out: Vec<(String, SavedClock)> = Vec::new();
-    let mut sites = conn.prepare("SELECT site, main, last FROM clock_sites ORDER BY site")?;
-    let rows = sites.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<i64>>(2)?,
-        ))
-    })?;
-    let mut index = std::collections::HashMap::new();
-    for row in rows {
-        let (site, main, last) = row?;
-        index.insert(site.clone(), out.len());
-        out.push((
-            site,
-            SavedClock {
-                main,
-                last: last.map(from_ms),
-                articles: Vec::new(),
-            },
-        ));
-    }
-    let mut arts = conn.prepare("SELECT site, article, first, absent_at FROM clock_articles")?;
-    let rows = arts.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (site, article, first, absent_at) = row?;
-        if let Some((_, c)) = index.get(&site).and_then(|&i| out.get_mut(i)) {
-            c.articles
-                .push((article, from_ms(first), absent_at.map(from_ms)));
-        }
-    }
-    Ok(out)
 }
 
 /// An open (firing) alert, as persisted.

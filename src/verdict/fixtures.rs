@@ -131,6 +131,7 @@ pub(crate) fn parity(similarity: f64, judged: bool, lag: f64, upper: Option<f64>
         lag_seconds: lag,
         lag_upper_seconds: upper,
         oldest_missing: (lag > 0.0).then(|| "/Detail/2026/11/27/700001/x".into()),
+        oldest_missing_id: None,
         freshness_judged: judged,
         freshness_observed_at: judged.then(now),
         articles_on_mirror: 40,
