@@ -337,6 +337,14 @@ impl Clock {
             .count()
     }
 
+    /// Whether main showed article `id` at the last observation (an
+    /// observation needs no path for it).
+    pub fn shows(&self, id: u64) -> bool {
+        (self.seen.binary_search_by_key(&id, |e| e.id).ok())
+            .and_then(|i| self.seen.get(i))
+            .is_some_and(|e| e.gone == 0)
+    }
+
     /// The first sighting of article `id`, while the clock keeps it: on
     /// main, or gone while a kept snapshot may refer to it.
     pub fn get(&self, id: u64) -> Option<Seen> {

@@ -444,12 +444,19 @@ impl Content {
             }
             // A mirror's parse of this very page: its analysis, and for
             // main its article paths too.
-            if let Some(r) = mem.recent.get(path).and_then(|r| r.find(&key)) {
+            let recent = mem.recent.get(path).and_then(|r| r.find(&key));
+            let names = recent.and_then(|r| {
+                if main {
+                    r.names_for(&mem.clock)
+                } else {
+                    Some(Paths::default())
+                }
+            });
+            if let (Some(r), Some(names)) = (recent, names) {
                 let kept = Kept {
                     analysis: r.analysis.clone(),
                     canonical: main.then_some(key),
                 };
-                let names = if main { r.names() } else { Paths::default() };
                 return Plan::Reuse(kept, Analysed::Identical, names);
             }
         }
@@ -494,14 +501,15 @@ impl Content {
                 Plan::Parse { canonical, key } => {
                     let (a, names) = analysis::parse(&site.settings(), &canonical, &p.base);
                     let analysis = Arc::new(a);
-                    // Main keeps its key and paths; a mirror's go to the
-                    // site's recent parses (moved, not copied).
+                    // Main keeps its key and paths; a mirror's parse goes
+                    // to the site's recent parses, with the paths of the
+                    // articles the clock does not show.
                     let (canonical, names) = if main {
                         (Some(key), names)
                     } else {
                         if self.shortcuts {
-                            let r = recent::Recent::new(key, analysis.clone(), names);
                             let mut mem = site.memory();
+                            let r = recent::Recent::new(key, analysis.clone(), &names, &mem.clock);
                             mem.recent.entry(p.path.clone()).or_default().push(r);
                         }
                         (None, Paths::default())

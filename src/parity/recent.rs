@@ -5,9 +5,12 @@
 //! first parses it. When that is a mirror, main's next round fetches the
 //! same page (its host names aside) and used to parse it again, as did
 //! every other mirror that came before main. A page whose canonical key
-//! equals the kept one takes its analysis instead, and main also takes its
-//! article paths (the clock needs them). Equal keys mean equal analyses
-//! (`analysis`), so this is exact. Main's next round of the path clears
+//! equals the kept one takes its analysis instead, and main also takes the
+//! paths of its articles the clock does not show (only those: the clock
+//! needs a path only to start an article; the rest of a page's ~350 paths
+//! were most of a slot). Equal keys mean equal analyses (`analysis`), so
+//! this is exact; main takes a slot only if its paths still cover every
+//! article the clock does not show (else it parses). Main's next round of the path clears
 //! the slots whether or not one matched, so a slot lives at most an
 //! interval; a mirror that serves a page of its own every round (a noisy
 //! copy) takes one of [`KEPT`] slots, not all of them.
@@ -15,6 +18,7 @@
 use std::sync::Arc;
 
 use super::analysis::{Analysis, PageKey};
+use super::freshness::{Clock, article_id};
 use super::paths::Paths;
 
 /// Parses kept per site and path, newest first.
@@ -48,17 +52,80 @@ pub(super) struct Recent {
 }
 
 impl Recent {
-    pub fn new(key: PageKey, analysis: Arc<Analysis>, mut names: Paths) -> Self {
-        names.shrink_to_fit();
+    /// A mirror's parse, with the paths of its articles that `clock` does
+    /// not show (of the page's `names`, in their order).
+    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &Paths, clock: &Clock) -> Self {
+        let new = names.iter().filter(|n| !clock.shows(article_id(n)));
+        let mut kept = Paths::default();
+        for n in new {
+            kept.push(n);
+        }
+        kept.shrink_to_fit();
         Self {
             key,
             analysis,
-            names,
+            names: kept,
         }
     }
 
-    /// The page's article paths, in the order its parse gave them.
-    pub fn names(&self) -> Paths {
-        self.names.clone()
+    /// The paths main needs to observe this page with `clock`: those kept,
+    /// if they cover every article of the page `clock` does not show;
+    /// `None` when the clock has changed so that they do not.
+    pub fn names_for(&self, clock: &Clock) -> Option<Paths> {
+        let kept: Vec<u64> = self.names.iter().map(article_id).collect();
+        let covered = (self.analysis.ids.iter())
+            .filter(|id| !clock.shows(**id))
+            .all(|id| kept.contains(id));
+        covered.then(|| self.names.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ground::hash::Digest;
+    use crate::parity::freshness::{Window, ids};
+
+    fn page(names: &[&str]) -> (Arc<Analysis>, Paths) {
+        let mut paths = Paths::default();
+        for n in names {
+            paths.push(n);
+        }
+        let analysis = Analysis {
+            title: String::new(),
+            length: 0,
+            shingles: Box::default(),
+            ids: ids(names),
+            articles: names.len(),
+        };
+        (Arc::new(analysis), paths)
+    }
+
+    fn observe(clock: &mut Clock, names: &[&str], at: u64) {
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at);
+        let shown: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        clock.observe(&shown, Window::at(t), None);
+    }
+
+    /// A slot keeps the paths of what the clock does not show, and hands
+    /// them to main only while they still cover the page's articles the
+    /// clock does not show.
+    #[test]
+    fn a_slot_keeps_only_the_paths_main_would_need() {
+        let (a, b, c) = ("/n/2026/11/27/1", "/n/2026/11/27/2", "/fa/2026/11/27/خبر-3");
+        let mut clock = Clock::default();
+        observe(&mut clock, &[a, b], 1);
+        let (analysis, names) = page(&[c, b, a]);
+        let key = PageKey::new(
+            Digest::of(b"page"),
+            &"https://m.test/".parse().expect("url"),
+        );
+        let slot = Recent::new(key, analysis, &names, &clock);
+        let kept = slot.names_for(&clock).expect("covered");
+        assert_eq!(kept.iter().collect::<Vec<_>>(), vec![c]);
+        // b went off main since: main would need b's path, which the slot
+        // did not keep, so main parses the page instead.
+        observe(&mut clock, &[a], 2);
+        assert!(slot.names_for(&clock).is_none());
     }
 }
