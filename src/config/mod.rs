@@ -284,7 +284,8 @@ pub struct Target {
     /// pages' announced alternate addresses are read.
     pub announces: bool,
     pub parity: ParityConfig,
-    pub settings: Settings,
+    /// Shared by the site's addresses (one copy a site, not one each).
+    pub settings: std::sync::Arc<Settings>,
 }
 
 impl Target {
@@ -400,6 +401,9 @@ mod tests {
         );
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9874");
         assert_eq!(c.sites[0].settings.resolvers[0], ResolverSpec::System);
+        // A site's addresses share one copy of its settings.
+        let t = c.targets();
+        assert!(std::sync::Arc::ptr_eq(&t[0].settings, &t[1].settings));
     }
 
     #[test]

@@ -20,6 +20,7 @@ impl Config {
     pub fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         for site in &self.sites {
+            let settings = std::sync::Arc::new(site.settings.clone());
             let vantages = self.vantages.iter().filter(|v| {
                 site.settings
                     .vantages
@@ -47,7 +48,7 @@ impl Config {
                         discovered: site.discovered.contains(url),
                         announces: role == Role::Main && nth == 0 && site.announce.is_some(),
                         parity: site.parity,
-                        settings: site.settings.clone(),
+                        settings: settings.clone(),
                     });
                 }
             }

@@ -352,7 +352,7 @@ mod tests {
         let first = [target(Role::Main), target(Role::Mirror)].map(Arc::new);
         let board = Board::new(&first);
         let mut changed = target(Role::Mirror);
-        changed.settings.failure_threshold += 1;
+        Arc::make_mut(&mut changed.settings).failure_threshold += 1;
         let second = [Arc::new(target(Role::Main)), Arc::new(changed)];
         board.sync(&second);
         let held = board.snapshot();

@@ -42,7 +42,7 @@ pub(crate) fn target(role: Role) -> Target {
             min_similarity: 0.6,
             max_lag: Duration::from_secs(12),
         },
-        settings: Settings::default(),
+        settings: Settings::default().into(),
     }
 }
 

@@ -178,7 +178,7 @@ const ROWS: &[Row] = &[
         "an absurd cert_warning never wraps",
         Role::Main,
         |r, t| {
-            t.settings.cert_warning = Duration::from_secs(u64::MAX);
+            std::sync::Arc::make_mut(&mut t.settings).cert_warning = Duration::from_secs(u64::MAX);
             r.addresses = vec![address(1, true, Some(tls_ok(now_s() + 19 * 86400)))];
         },
         &[TlsExpiring],
@@ -195,7 +195,7 @@ const ROWS: &[Row] = &[
         "503 is accepted when expected",
         Role::Main,
         |r, t| {
-            t.settings.expect_status = vec![503];
+            std::sync::Arc::make_mut(&mut t.settings).expect_status = vec![503];
             r.http = vec![page(503)];
         },
         &[],
@@ -204,7 +204,7 @@ const ROWS: &[Row] = &[
     (
         "200 outside expect_status",
         Role::Main,
-        |_, t| t.settings.expect_status = vec![204],
+        |_, t| std::sync::Arc::make_mut(&mut t.settings).expect_status = vec![204],
         &[HttpError],
         &[],
     ),
