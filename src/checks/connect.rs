@@ -72,6 +72,9 @@ pub async fn run(round: &Round<'_>, report: &mut RoundReport, pool: &mut Pool) -
         .iter()
         .map(|dest| net::dial(dest, port, host, tls, round.proxy, round.deadline));
     let results = futures_util::future::join_all(dials).await;
+    // Exact: the board keeps the last report of every address, and a
+    // vector grown by pushes holds four ~250-byte entries for one.
+    report.addresses.reserve_exact(ips.len());
     let mut chosen = false;
     for (dest, dialed) in ips.into_iter().zip(results) {
         if let (Some(fault), Some(v)) = (&dialed.vantage_fault, report.vantage.as_mut()) {

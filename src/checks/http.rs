@@ -119,6 +119,8 @@ struct Failure {
 pub async fn run(round: &Round<'_>, report: &mut RoundReport, mut pool: Pool) -> Flow {
     let mut drivers = Drivers::default();
     let mut origin: Option<SendRequest<Empty<Bytes>>> = None;
+    // Exact, as the board keeps the report (see `connect::run`).
+    report.http.reserve_exact(round.target.paths.len());
     for (i, path) in round.target.paths.iter().enumerate() {
         let fetched = fetch(round, path, &mut pool, &mut origin, &mut drivers).await;
         if i == 0 {
