@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::parity::freshness::article_id;
-use crate::store::schema::{MIGRATIONS, migrate};
+use crate::store::schema::{at_version, migrate};
 
 fn t(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000 + ms)
@@ -90,12 +90,7 @@ fn the_store_names_what_the_clock_may_name() {
 /// keyed by the id parity computes, non-ASCII paths included.
 #[test]
 fn v7_clock_rows_are_keyed_by_id() {
-    let mut c = Connection::open_in_memory().expect("db");
-    register(&c).expect("function");
-    for sql in &MIGRATIONS[..7] {
-        c.execute_batch(sql).expect("up to v7");
-    }
-    c.pragma_update(None, "user_version", 7).expect("version");
+    let mut c = at_version(7);
     c.execute(
         "INSERT INTO clock_sites (site, main, last) VALUES ('s', 'https://m.test/', 7)",
         [],

@@ -89,6 +89,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE clock_v8 RENAME TO clock_articles;",
 ];
 
+/// A database at schema `version`, as that release left it (tests of the
+/// migrations).
+#[cfg(test)]
+pub(super) fn at_version(version: usize) -> Connection {
+    let c = Connection::open_in_memory().expect("db");
+    super::clock::register(&c).expect("functions");
+    for sql in &MIGRATIONS[..version] {
+        c.execute_batch(sql).expect("migration");
+    }
+    c.pragma_update(None, "user_version", version as i64)
+        .expect("version");
+    c
+}
+
 /// Milliseconds per uptime bucket.
 pub const HOUR_MS: i64 = 3_600_000;
 
@@ -447,9 +461,7 @@ mod tests {
 
     #[test]
     fn v1_history_is_rolled_up_by_the_v2_migration() {
-        let mut c = Connection::open_in_memory().expect("db");
-        c.execute_batch(MIGRATIONS[0]).expect("v1");
-        c.pragma_update(None, "user_version", 1).expect("version");
+        let mut c = at_version(1);
         for (at, s) in [(10, "up"), (20, "down"), (HOUR_MS * 2, "up")] {
             c.execute(
                 "INSERT INTO history (site, url, at, state) VALUES ('s', 'u', ?1, ?2)",
@@ -473,12 +485,8 @@ mod tests {
     /// the local vantage's.
     #[test]
     fn v2_state_survives_the_clock_and_vantage_migrations() {
-        let mut c = Connection::open_in_memory().expect("db");
         // v2 is what the last release wrote.
-        for sql in &MIGRATIONS[..2] {
-            c.execute_batch(sql).expect("up to v2");
-        }
-        c.pragma_update(None, "user_version", 2).expect("version");
+        let mut c = at_version(2);
         c.execute(
             "INSERT INTO problems (site, url, kind, detail, since) VALUES ('s', 'https://m.test/', 'content_stale', 'lags', 42)",
             [],
