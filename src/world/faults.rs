@@ -33,6 +33,22 @@ use super::fault_dns::{serve_dns_tcp, serve_dns_udp};
 use super::pki::{Ca, CertKind};
 
 pub(super) const LIVE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+/// A UDP socket and a TCP listener on one free port of [`LIVE`]. The port
+/// UDP got may be taken for TCP (an open connection's local port): then
+/// another.
+async fn port_pair() -> anyhow::Result<(UdpSocket, TcpListener)> {
+    for _ in 0..20 {
+        let udp = UdpSocket::bind((LIVE, 0)).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("no free port for UDP and TCP both")
+}
+
 /// Where the garbage-instead-of-TLS host lives (same port as LIVE).
 const GARBAGE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 6);
 
@@ -205,9 +221,8 @@ impl FaultWorld {
                 .map(|(h, f)| (format!("{h}."), f))
                 .collect(),
         );
-        let udp = UdpSocket::bind((LIVE, 0)).await?;
+        let (udp, tcp) = port_pair().await?;
         let fault_dns = udp.local_addr()?;
-        let tcp = TcpListener::bind(fault_dns).await?;
         let udp_only = UdpSocket::bind((LIVE, 0)).await?;
         let fault_dns_udp_only = udp_only.local_addr()?;
         let tasks = vec![
