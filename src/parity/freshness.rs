@@ -316,8 +316,11 @@ impl Clock {
             }
         }
         let over = self.seen.len().saturating_sub(SEEN_EVER);
+        if over == 0 {
+            return;
+        }
         let mut ever: Vec<Ms> = (self.seen.iter())
-            .filter(|e| over > 0 && e.stamp == EVER)
+            .filter(|e| e.stamp == EVER)
             .filter_map(|e| self.times.gone(e))
             .collect();
         ever.sort_unstable();
@@ -332,24 +335,25 @@ impl Clock {
     /// How many of `ids` main has shown: on the clock, or gone from it
     /// and not yet forgotten (see [`Clock::expire`]).
     pub fn known(&self, ids: &[u64]) -> usize {
-        ids.iter()
-            .filter(|id| self.seen.binary_search_by_key(*id, |e| e.id).is_ok())
-            .count()
+        ids.iter().filter(|id| self.entry(**id).is_some()).count()
+    }
+
+    /// Article `id`'s entry, in any state.
+    fn entry(&self, id: u64) -> Option<&Entry> {
+        let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
+        self.seen.get(i)
     }
 
     /// Whether main showed article `id` at the last observation (an
     /// observation needs no path for it).
     pub fn shows(&self, id: u64) -> bool {
-        (self.seen.binary_search_by_key(&id, |e| e.id).ok())
-            .and_then(|i| self.seen.get(i))
-            .is_some_and(|e| e.gone == 0)
+        self.entry(id).is_some_and(|e| e.gone == 0)
     }
 
     /// The first sighting of article `id`, while the clock keeps it: on
     /// main, or gone while a kept snapshot may refer to it.
     pub fn get(&self, id: u64) -> Option<Seen> {
-        let i = self.seen.binary_search_by_key(&id, |e| e.id).ok()?;
-        let e = self.seen.get(i).filter(|e| e.stamp != EVER)?;
+        let e = self.entry(id).filter(|e| e.stamp != EVER)?;
         let (first, absent_at) = self.times.stamp(e);
         Some(Seen {
             first: time(first),
@@ -466,8 +470,6 @@ pub fn judge(
         lag_upper: Some(Duration::ZERO),
         oldest: None,
     };
-    // The id of the missing article with the largest lower bound.
-    let mut oldest: Option<u64> = None;
     for id in before
         .ids
         .iter()
@@ -479,9 +481,9 @@ pub fn judge(
             continue;
         };
         let low = w.start.duration_since(seen.first).unwrap_or_default();
-        if oldest.is_none() || low > out.lag {
+        if out.oldest.is_none() || low > out.lag {
             out.lag = low;
-            oldest = Some(*id);
+            out.oldest = Some(*id);
         }
         let high = seen
             .absent_at
@@ -491,7 +493,6 @@ pub fn judge(
             _ => None,
         };
     }
-    out.oldest = oldest;
     out
 }
 
