@@ -137,11 +137,7 @@ impl Pipeline {
         }));
         let (mut content, clock) = match analysed {
             Ok(analysed) => analysed,
-            Err(panic) => {
-                let mut out = failed(target, message(&*panic));
-                out.report = report;
-                return out;
-            }
+            Err(panic) => return caught(target, report, &*panic),
         };
         self.name_oldest(&target.site, &mut content).await;
         match std::panic::catch_unwind(|| verdict::evaluate(target, &report, &content, now)) {
@@ -153,11 +149,7 @@ impl Pipeline {
                 panic: None,
                 at: now,
             },
-            Err(panic) => {
-                let mut out = failed(target, message(&*panic));
-                out.report = report;
-                out
-            }
+            Err(panic) => caught(target, report, &*panic),
         }
     }
 
@@ -284,6 +276,14 @@ pub struct Outcome {
     pub panic: Option<String>,
     /// When the round was judged.
     pub at: SystemTime,
+}
+
+/// A round whose analysis or verdict panicked: its report, and the
+/// panic as its verdict.
+fn caught(target: &Target, report: RoundReport, panic: &(dyn Any + Send)) -> Outcome {
+    let mut out = failed(target, message(panic));
+    out.report = report;
+    out
 }
 
 /// Test hook: rounds of the address whose host is this variable's value
