@@ -562,5 +562,11 @@ async fn wait_for_signals(token: CancellationToken, reload: mpsc::Sender<ReloadR
 /// The config's addresses, each in one allocation that the board's entry
 /// and the scheduler's task share.
 fn shared_targets(config: &Config) -> Vec<Arc<crate::config::Target>> {
-    config.targets().into_iter().map(Arc::new).collect()
+    let targets = config.targets();
+    // Not `collect()`: it would reuse the targets' own buffer (room for
+    // 16,384 targets of ~300 bytes at 10,000 addresses, 4.7 MB) to hold
+    // 8-byte pointers for as long as the daemon runs.
+    let mut shared = Vec::with_capacity(targets.len());
+    shared.extend(targets.into_iter().map(Arc::new));
+    shared
 }

@@ -164,7 +164,9 @@ impl Validator<'_> {
             );
         }
         let mut names = HashSet::new();
-        let mut sites = Vec::new();
+        // Sized once: the daemon keeps the config, and doubling left room
+        // for thousands of sites more than there are.
+        let mut sites = Vec::with_capacity(raw.sites.len());
         for (i, s) in raw.sites.iter().enumerate() {
             let prefix = format!("sites[{i}].");
             if !names.insert(s.name.clone()) && !s.name.is_empty() {
@@ -282,7 +284,7 @@ impl Validator<'_> {
         if let Some(m) = &main {
             seen.insert(m.clone());
         }
-        let mut mirrors = Vec::new();
+        let mut mirrors = Vec::with_capacity(s.mirrors.len());
         for (j, m) in s.mirrors.iter().enumerate() {
             let path = format!("{prefix}mirrors[{j}]");
             if let Some(u) = self.url(m, &path) {
