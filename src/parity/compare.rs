@@ -25,13 +25,13 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
     // Paths of parsed pages (their articles may be new); an unchanged
     // page's articles are all on the clock since the last observation.
     let mut names = Paths::default();
-    let mut on_main: Vec<u64> = Vec::new();
+    let mut shown: Vec<Arc<[u64]>> = Vec::with_capacity(pages.len());
     let mut whole: Option<Window> = None;
     let mut mem = site.memory();
     for p in pages {
         let a = &p.kept.analysis;
         names.extend(&p.names);
-        on_main.extend(a.ids.iter());
+        shown.push(a.ids.clone());
         mem.snapshots
             .entry(p.path.clone())
             .or_default()
@@ -53,12 +53,20 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
         }));
     }
     let keep_gone_since = mem.snapshots.values().filter_map(Snapshots::oldest).min();
-    on_main.sort_unstable();
-    on_main.dedup();
+    // One path: the clock keeps the snapshot's own array.
+    let on_main: Arc<[u64]> = match shown.as_slice() {
+        [one] => one.clone(),
+        all => {
+            let mut union: Vec<u64> = all.iter().flat_map(|ids| ids.iter().copied()).collect();
+            union.sort_unstable();
+            union.dedup();
+            union.into()
+        }
+    };
     match whole {
         Some(w) => mem
             .clock
-            .observe_ids(&on_main, names.iter(), w, keep_gone_since),
+            .observe_ids(on_main, names.iter(), w, keep_gone_since),
         None => ClockDelta::default(),
     }
 }
@@ -71,7 +79,9 @@ pub(super) fn compare(
     pages: Vec<Done>,
     now: SystemTime,
 ) -> Option<ParityReport> {
-    let mut paths = Vec::new();
+    // The board keeps every mirror's last report: room for one entry a
+    // path, not the four a first `push` makes.
+    let mut paths = Vec::with_capacity(pages.len());
     for p in pages {
         let a = p.kept.analysis;
         let key = (

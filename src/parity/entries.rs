@@ -1,6 +1,6 @@
-//! The clock's parts: its entries and the times they share.
-//! [`super::freshness::Clock`] owns the rules; this file owns the compact
-//! layout (16 bytes an article, each time kept once).
+//! The clock's parts: the entries of articles main no longer shows, and
+//! the times all articles share. [`super::clock::Clock`] owns the rules
+//! and the rest of the layout; this file owns the times (each kept once).
 
 use std::num::NonZeroU64;
 use std::time::{Duration, SystemTime};
@@ -20,8 +20,8 @@ pub(super) fn time(m: Ms) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(m.get())
 }
 
-/// One article as the clock keeps it: 16 bytes, its times in the clock's
-/// [`Times`] (its path is in the store only).
+/// An article main no longer shows, as the clock keeps it: 16 bytes, its
+/// times in the clock's [`Times`] (its path is in the store only).
 #[derive(Debug)]
 pub(super) struct Entry {
     pub(super) id: u64,
@@ -29,9 +29,8 @@ pub(super) struct Entry {
     /// observation adds shares that observation's pair. [`EVER`] once it
     /// is gone and only remembered as shown.
     pub(super) stamp: u32,
-    /// One more than its place in [`Times::gone`] once an observation no
-    /// longer showed it, else 0; gone articles are kept only while a kept
-    /// snapshot may still refer to them.
+    /// One more than its place in [`Times::gone`]: when an observation no
+    /// longer showed it (0 would be "not gone", which no entry is).
     pub(super) gone: u32,
 }
 
@@ -50,11 +49,11 @@ pub(super) struct Times {
 }
 
 impl Times {
-    pub(super) fn stamp(&self, e: &Entry) -> (Ms, Option<Ms>) {
+    pub(super) fn stamp(&self, at: u32) -> (Ms, Option<Ms>) {
         // Every index the clock writes is in range; a miss would read as
         // the oldest time rather than panic.
         self.stamps
-            .get(e.stamp as usize)
+            .get(at as usize)
             .copied()
             .unwrap_or((NonZeroU64::MIN, None))
     }
@@ -73,22 +72,23 @@ impl Times {
         (self.stamps.len() - 1) as u32
     }
 
-    /// Drops the times no entry refers to once they outnumber the entries
-    /// twice over (each entry refers to at most one of each), renumbering
-    /// the entries: the tables stay within twice the entries.
-    pub(super) fn shrink(&mut self, seen: &mut [Entry]) {
-        let bound = seen.len().saturating_mul(2).max(16);
+    /// Drops the times nothing refers to once they outnumber the articles
+    /// twice over (each refers to at most one of each), renumbering the
+    /// references (`shown`: stamps of the articles main shows; `off`:
+    /// entries of the others): the tables stay within twice the articles.
+    pub(super) fn shrink(&mut self, shown: &mut [u32], off: &mut [Entry]) {
+        let bound = (shown.len() + off.len()).saturating_mul(2).max(16);
         if self.stamps.len() > bound {
             let mut to = vec![u32::MAX; self.stamps.len()];
             let mut kept = Vec::new();
-            for e in seen.iter_mut() {
-                let i = e.stamp as usize;
+            for at in shown.iter_mut().chain(off.iter_mut().map(|e| &mut e.stamp)) {
+                let i = *at as usize;
                 if let (Some(t), Some(s)) = (to.get_mut(i), self.stamps.get(i)) {
                     if *t == u32::MAX {
                         *t = kept.len() as u32;
                         kept.push(*s);
                     }
-                    e.stamp = *t;
+                    *at = *t;
                 }
             }
             self.stamps = kept;
@@ -96,7 +96,7 @@ impl Times {
         if self.gone.len() > bound {
             let mut to = vec![0u32; self.gone.len()];
             let mut kept = Vec::new();
-            for e in seen.iter_mut() {
+            for e in off.iter_mut() {
                 let Some(i) = (e.gone as usize).checked_sub(1) else {
                     continue;
                 };

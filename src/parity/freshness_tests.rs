@@ -288,7 +288,7 @@ proptest! {
             let mut on_clock: Vec<(u64, bool)> = (0..60)
                 .map(|i| article_id(&name(i)))
                 .filter(|id| clock.get(*id).is_some())
-                .map(|id| (id, clock.seen.iter().any(|e| e.id == id && e.gone != 0)))
+                .map(|id| (id, clock.is_gone(id)))
                 .collect();
             on_clock.sort();
             let mut rows: Vec<(u64, bool)> = saved.0.iter().map(|(id, r)| (*id, r.3)).collect();
@@ -622,9 +622,10 @@ proptest! {
                 let want = model.get(&n).map(|m| Seen { first: m.first, absent_at: m.absent_at });
                 prop_assert_eq!(clock.get(article_id(&n)), want, "{} after round {}", n, round);
             }
-            let bound = (2 * clock.seen.len()).max(16);
-            prop_assert!(clock.times.stamps.len() <= bound, "stamps {}", clock.times.stamps.len());
-            prop_assert!(clock.times.gone.len() <= bound, "gone times {}", clock.times.gone.len());
+            let bound = (2 * clock.len()).max(16);
+            let (stamps, gone) = clock.times_kept();
+            prop_assert!(stamps <= bound, "stamps {}", stamps);
+            prop_assert!(gone <= bound, "gone times {}", gone);
         }
     }
 }

@@ -59,7 +59,7 @@ proptest! {
             if shown.len() <= SEEN_EVER {
                 prop_assert_eq!(forgotten.len(), 0, "round {}", round);
             } else if !forgotten.is_empty() {
-                prop_assert!(clock.seen.len() <= SEEN_EVER, "{} entries", clock.seen.len());
+                prop_assert!(clock.len() <= SEEN_EVER, "{} entries", clock.len());
             }
             let newest_forgotten = forgotten.iter().max();
             let oldest_kept = (shown.iter())
@@ -96,4 +96,48 @@ fn an_expired_article_is_known_but_off_the_clock() {
     let restored = Clock::restore(d.added, Some(t(0)));
     assert!(known(&restored, 1));
     assert!(!known(&restored, 2));
+}
+
+/// The clock keeps the ids array it is handed (main's snapshot holds the
+/// same one: the memory of a shown article is its stamp, 4 bytes), keeps
+/// it across an unchanged observation, and keeps an array of its own only
+/// when some id came without the path it needs to start.
+#[test]
+fn the_clock_shares_main_ids_and_drops_ids_without_a_path() {
+    let w = |at: u64| Window {
+        start: t(at),
+        end: t(at + 10),
+    };
+    let (p1, p2, p3) = (path(1), path(2), path(3));
+    let mut clock = Clock::default();
+    let first = ids([&p1, &p2]);
+    let d = clock.observe_ids(first.clone(), [p1.as_str(), p2.as_str()], w(0), None);
+    assert_eq!(d.added.len(), 2);
+    assert!(Arc::ptr_eq(clock.shown(), &first));
+    // Unchanged: no path needed, nothing added, the same array.
+    let d = clock.observe_ids(first.clone(), [], w(1000), None);
+    assert_eq!(d.added, vec![]);
+    assert!(Arc::ptr_eq(clock.shown(), &first));
+    // p3 came without its path: not started, not shown; p2 went (and a
+    // snapshot from before may still refer to it).
+    let next = ids([&p1, &p3]);
+    let d = clock.observe_ids(next.clone(), [], w(2000), Some(t(0)));
+    assert_eq!(d.gone, vec![article_id(&p2)]);
+    assert!(!Arc::ptr_eq(clock.shown(), &next));
+    assert_eq!(&clock.shown()[..], &[article_id(&p1)][..]);
+    assert!(clock.get(article_id(&p3)).is_none());
+    assert!(clock.is_gone(article_id(&p2)));
+    // With its path it starts, and p2 is back with a new first sighting.
+    let d = clock.observe_ids(
+        ids([&p1, &p2, &p3]),
+        [p3.as_str(), p2.as_str()],
+        w(3000),
+        Some(t(0)),
+    );
+    let mut added: Vec<&str> = d.added.iter().map(|(p, ..)| p.as_str()).collect();
+    added.sort_unstable();
+    assert_eq!(added, vec![p2.as_str(), p3.as_str()]);
+    assert_eq!(clock.get(article_id(&p2)).map(|s| s.first), Some(t(3010)));
+    assert!(!clock.is_gone(article_id(&p2)));
+    assert_eq!(clock.len(), 3);
 }

@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod announce;
 pub mod canon;
+mod clock;
 mod compare;
 mod entries;
 pub mod fingerprints;
