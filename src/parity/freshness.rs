@@ -35,6 +35,7 @@ use regex::Regex;
 
 pub use super::clock::{Clock, SEEN_EVER};
 use super::paths::Paths;
+pub use super::snapshots::{Snapshot, Snapshots};
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
 /// fetch when main and mirror run at the same interval.
@@ -158,40 +159,6 @@ pub struct ClockDelta {
     pub observed: Option<SystemTime>,
 }
 
-/// A main page's articles at one fetch.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub window: Window,
-    /// Shared with the page's analysis: an unchanged page costs no copy.
-    pub ids: Arc<[u64]>,
-}
-
-/// Main snapshots of one path, oldest first, at most [`SNAPSHOTS`].
-#[derive(Debug, Default)]
-pub struct Snapshots(VecDeque<Snapshot>);
-
-impl Snapshots {
-    pub fn push(&mut self, s: Snapshot) {
-        if self.0.len() == SNAPSHOTS {
-            self.0.pop_front();
-        }
-        self.0.push_back(s);
-    }
-
-    /// Start of the oldest kept snapshot.
-    pub fn oldest(&self) -> Option<SystemTime> {
-        self.0.front().map(|s| s.window.start)
-    }
-
-    /// The latest snapshot taken wholly before `w` and the first taken
-    /// wholly after it.
-    fn bracket(&self, w: Window) -> Option<(&Snapshot, &Snapshot)> {
-        let before = self.0.iter().rev().find(|s| s.window.end <= w.start)?;
-        let after = self.0.iter().find(|s| s.window.start >= w.end)?;
-        Some((before, after))
-    }
-}
-
 /// The judgement of one mirror fetch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judged {
@@ -231,7 +198,7 @@ impl Pending {
             .rev()
             .find_map(|(i, (w, on_mirror))| {
                 let (before, after) = main.bracket(*w)?;
-                Some((i, judge(*w, on_mirror, before, after, clock)))
+                Some((i, judge(*w, on_mirror, &before, &after, clock)))
             })?;
         self.0.drain(..=i);
         Some(judged)
@@ -244,13 +211,7 @@ impl Pending {
 
 /// The rule: missing = shown by both bracketing main snapshots, absent from
 /// the mirror. An article the clock does not know gives no bound at all.
-pub fn judge(
-    w: Window,
-    on_mirror: &[u64],
-    before: &Snapshot,
-    after: &Snapshot,
-    clock: &Clock,
-) -> Judged {
+pub fn judge(w: Window, on_mirror: &[u64], before: &[u64], after: &[u64], clock: &Clock) -> Judged {
     let mut out = Judged {
         observed: w,
         missing: 0,
@@ -259,9 +220,8 @@ pub fn judge(
         oldest: None,
     };
     for id in before
-        .ids
         .iter()
-        .filter(|id| after.ids.binary_search(id).is_ok() && on_mirror.binary_search(id).is_err())
+        .filter(|id| after.binary_search(id).is_ok() && on_mirror.binary_search(id).is_err())
     {
         out.missing += 1;
         let Some(seen) = clock.get(*id) else {

@@ -182,19 +182,15 @@ fn missing_article_lag_is_bounded_by_the_clock() {
     });
     clock.observe(&ab, win(60_000, 60_050), snaps.oldest());
     // The mirror at 50 s has a, lacks b: b had been on main 29.95..40.05 s.
-    let j = judge(
-        win(50_000, 50_100),
-        &ids(&a),
-        &snaps.0[2],
-        &snaps.0[3],
-        &clock,
-    );
+    let kept = snaps.each();
+    let (before, after) = (&kept[2].1, &kept[3].1);
+    let j = judge(win(50_000, 50_100), &ids(&a), before, after, &clock);
     assert_eq!(j.missing, 1);
     assert_eq!(j.lag, Duration::from_millis(29_950));
     assert_eq!(j.lag_upper, Some(Duration::from_millis(40_100)));
     assert_eq!(j.oldest, Some(article_id("/n/b/00002")));
     // Lacking a too: a's first sighting has nothing before it.
-    let j = judge(win(50_000, 50_100), &[], &snaps.0[2], &snaps.0[3], &clock);
+    let j = judge(win(50_000, 50_100), &[], before, after, &clock);
     assert_eq!(j.missing, 2);
     assert_eq!(j.lag, Duration::from_millis(49_950));
     assert_eq!(
@@ -500,8 +496,8 @@ fn simulate(p: &Plan) -> Run {
                     .map(name)
                     .filter(|a| {
                         let id = article_id(a);
-                        before.ids.binary_search(&id).is_ok()
-                            && after.ids.binary_search(&id).is_ok()
+                        before.binary_search(&id).is_ok()
+                            && after.binary_search(&id).is_ok()
                             && mirror_page.binary_search(&id).is_err()
                     })
                     .filter_map(|a| site.published_at(&a))

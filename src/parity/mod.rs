@@ -26,6 +26,7 @@ mod scan_tests;
 #[cfg(test)]
 mod shortcut_tests;
 pub mod similarity;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 
