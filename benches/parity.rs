@@ -96,8 +96,8 @@ fn compare(r: &Reference, site: &Site<'_>, mirror_html: &[u8], clock: &Clock) ->
     let lag = freshness::judge(
         Window::at(SystemTime::now()),
         &b.ids,
-        &r.snapshot,
-        &r.snapshot,
+        &r.snapshot.ids,
+        &r.snapshot.ids,
         clock,
     );
     let _ = (
