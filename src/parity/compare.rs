@@ -32,13 +32,10 @@ pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
         let a = &p.kept.analysis;
         names.extend(&p.names);
         shown.push(a.ids.clone());
-        mem.snapshots
-            .entry(p.path.clone())
-            .or_default()
-            .push(Snapshot {
-                window: p.window,
-                ids: a.ids.clone(),
-            });
+        mem.snapshots.get_or_default(&p.path).push(Snapshot {
+            window: p.window,
+            ids: a.ids.clone(),
+        });
         if let Some(key) = p.kept.canonical {
             let reference = Reference {
                 analysis: a.clone(),
@@ -92,7 +89,7 @@ pub(super) fn compare(
             let mut mem = site.memory();
             let mem = &mut *mem;
             let shared = mem.clock.known(&a.ids);
-            let pending = mem.pending.entry(key.clone()).or_default();
+            let pending = mem.pending.get_or_default(&key);
             pending.push(p.window, a.ids.clone());
             let judged = mem
                 .snapshots

@@ -26,6 +26,7 @@ mod scan_tests;
 #[cfg(test)]
 mod shortcut_tests;
 pub mod similarity;
+mod small;
 mod snapshots;
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ use self::normalize::{decode, decode_owned};
 use self::paths::Paths;
 pub use self::plan::Prepared;
 use self::plan::{Fetched, Plan};
+use self::small::Small;
 use crate::checks::RoundReport;
 use crate::checks::http::status_ok;
 use crate::config::{Config, Role, Target};
@@ -82,17 +84,17 @@ struct Last {
 /// judged.
 #[derive(Debug, Default)]
 struct Memory {
-    references: HashMap<String, Arc<Reference>>,
-    snapshots: HashMap<String, Snapshots>,
+    references: Small<String, Arc<Reference>>,
+    snapshots: Small<String, Snapshots>,
     clock: Clock,
     /// Per (mirror URL, path).
-    pending: HashMap<(String, String), Pending>,
+    pending: Small<(String, String), Pending>,
     /// The last judgement per (mirror URL, path), shown until the next one.
-    judged: HashMap<(String, String), Judged>,
+    judged: Small<(String, String), Judged>,
     /// The last analysed page per (address URL, path).
-    last: HashMap<(String, String), Last>,
+    last: Small<(String, String), Last>,
     /// Per path, the newest pages mirrors parsed (`recent`).
-    recent: HashMap<String, recent::Recents>,
+    recent: Small<String, recent::Recents>,
     /// When the clock's observation time was last handed to the store.
     clock_saved: Option<SystemTime>,
     /// The main page's announced alternate addresses, and the body digest
@@ -512,7 +514,7 @@ impl Content {
                         if self.shortcuts {
                             let mut mem = site.memory();
                             let r = recent::Recent::new(key, analysis.clone(), &names, &mem.clock);
-                            mem.recent.entry(p.path.clone()).or_default().push(r);
+                            mem.recent.get_or_default(&p.path).push(r);
                         }
                         (None, Paths::default())
                     };
