@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{Alerts, deliver};
 use crate::config::{self, Config, ConfigErrors, Shard};
-use crate::outputs::bars::Bars;
+use crate::outputs::bars::{Bars, SameBars};
 use crate::outputs::board::Board;
 use crate::outputs::board::{Key, Uptime};
 use crate::outputs::metrics::Metrics;
@@ -515,6 +515,7 @@ async fn refresh_uptime(
             .call(move |c| {
                 let now_hour = now_ms.div_euclid(schema::HOUR_MS);
                 let mut out: HashMap<Key, Uptime> = HashMap::new();
+                let mut same = SameBars::default();
                 history::each_hourly(c, since[2], |site, url, vantage, counts| {
                     let k = Key {
                         site: site.into(),
@@ -522,7 +523,7 @@ async fn refresh_uptime(
                         vantage: vantage.into(),
                     };
                     let shares = since.map(|s| history::up_share(counts, s));
-                    out.insert(k, (shares, Arc::new(Bars::build(counts, now_hour))));
+                    out.insert(k, (shares, same.of(Bars::build(counts, now_hour))));
                 })?;
                 Ok(out)
             })

@@ -33,7 +33,9 @@ impl<K: Eq, V> Small<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.position(key).and_then(|i| self.0.get(i)).map(|(_, v)| v)
+        self.position(key)
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v)
     }
 
     /// The value of `key`, made with `V::default()` (and the key cloned)
