@@ -16,7 +16,7 @@ use mirrorwatch::parity::analysis::{self, Analysis, Site, base_url};
 use mirrorwatch::parity::canon::Canon;
 use mirrorwatch::parity::freshness::{self, ArticleMatcher, Clock, Snapshot, Window};
 use mirrorwatch::parity::normalize::{Rewrite, decode, normalize_fast, normalize_reference};
-use mirrorwatch::parity::similarity::{jaccard, length_ratio, title_match};
+use mirrorwatch::parity::similarity::{jaccard_sets, length_ratio, title_match};
 use mirrorwatch::world::pages::{Feed, Noise, homepage};
 
 /// Counts live and peak heap bytes.
@@ -92,7 +92,7 @@ fn reference(site: &Site<'_>, main_html: &[u8]) -> Reference {
 /// per mirror round that must parse.
 fn compare(r: &Reference, site: &Site<'_>, mirror_html: &[u8], clock: &Clock) -> f64 {
     let b = analyse(site, "https://www.mirror.test/", mirror_html);
-    let sim = jaccard(&r.analysis.shingles, &b.shingles);
+    let sim = jaccard_sets(&r.analysis.shingles, &b.shingles);
     let lag = freshness::judge(
         Window::at(SystemTime::now()),
         &b.ids,

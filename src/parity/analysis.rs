@@ -31,6 +31,7 @@ use super::canon::Canon;
 use super::freshness::{self, ArticleMatcher};
 use super::normalize::{Rewrite, header_charset, normalize};
 use super::paths::Paths;
+use super::shingle_set::ShingleSet;
 use super::similarity;
 use crate::ground::hash::Digest;
 
@@ -65,7 +66,7 @@ pub struct Analysis {
     /// Decoded length of the canonical document, bytes.
     pub length: usize,
     /// Sorted, distinct shingle hashes of the visible text.
-    pub shingles: Box<[u32]>,
+    pub shingles: ShingleSet,
     /// Sorted, distinct article ids.
     pub ids: Arc<[u64]>,
     /// Distinct article paths.
@@ -140,7 +141,7 @@ pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Paths) 
     let analysis = Analysis {
         title: page.title.chars().take(TITLE_CHARS).collect(),
         length: page.length,
-        shingles: similarity::shingles_of(&page.words).into_boxed_slice(),
+        shingles: ShingleSet::new(&similarity::shingles_of(&page.words)),
         ids: freshness::ids(articles.iter()),
         articles: articles.len(),
     };

@@ -118,7 +118,7 @@ pub(super) fn compare(
             similarity: if same {
                 1.0
             } else {
-                similarity::jaccard(&r.shingles, &a.shingles)
+                similarity::jaccard_sets(&r.shingles, &a.shingles)
             },
             title_match: same || similarity::title_match(&r.title, &a.title),
             length_ratio: if same {

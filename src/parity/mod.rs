@@ -23,6 +23,7 @@ mod recent;
 mod scan;
 #[cfg(test)]
 mod scan_tests;
+pub mod shingle_set;
 #[cfg(test)]
 mod shortcut_tests;
 pub mod similarity;

@@ -94,7 +94,7 @@ mod tests {
         let analysis = Analysis {
             title: String::new(),
             length: 0,
-            shingles: Box::default(),
+            shingles: Default::default(),
             ids: ids(names),
             articles: names.len(),
         };

@@ -12,6 +12,7 @@
 //! ad slot only the shingles that touch it. Sets are sorted vectors, so a
 //! comparison allocates two vectors and no hash tables.
 
+use super::shingle_set::ShingleSet;
 use crate::ground::hash;
 
 /// Words per shingle.
@@ -152,22 +153,40 @@ fn combine(window: &[u64]) -> u32 {
 
 /// Jaccard index of two sorted shingle sets; 1.0 when both are empty.
 pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
-    if a.is_empty() && b.is_empty() {
+    jaccard_of((a.iter().copied(), a.len()), (b.iter().copied(), b.len()))
+}
+
+/// [`jaccard`] of two kept sets.
+pub fn jaccard_sets(a: &ShingleSet, b: &ShingleSet) -> f64 {
+    jaccard_of((a.iter(), a.len()), (b.iter(), b.len()))
+}
+
+/// Jaccard index of two sorted, distinct sequences and their lengths.
+fn jaccard_of(
+    (a, a_len): (impl Iterator<Item = u32>, usize),
+    (b, b_len): (impl Iterator<Item = u32>, usize),
+) -> f64 {
+    if a_len == 0 && b_len == 0 {
         return 1.0;
     }
-    let (mut i, mut j, mut both) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut both = 0usize;
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => {
+                a.next();
+            }
+            std::cmp::Ordering::Greater => {
+                b.next();
+            }
             std::cmp::Ordering::Equal => {
                 both += 1;
-                i += 1;
-                j += 1;
+                a.next();
+                b.next();
             }
         }
     }
-    both as f64 / (a.len() + b.len() - both) as f64
+    both as f64 / (a_len + b_len).saturating_sub(both).max(1) as f64
 }
 
 /// OONI's title test: no word of 5 or more bytes appears in only one title.
