@@ -125,7 +125,12 @@ impl Clock {
             observed: Some(w.start),
             ..ClockDelta::default()
         };
-        if !Arc::ptr_eq(&on_main, &self.shown) && *on_main != *self.shown {
+        if *on_main == *self.shown {
+            // The same articles (a page whose text changed, or one of
+            // several paths): the new array is the snapshot's, so the
+            // clock holds that one and the old one can go.
+            self.shown = on_main;
+        } else {
             self.advance(on_main, names, w, &mut delta);
         }
         self.expire(keep_gone_since.map(ms), &mut delta.expired);

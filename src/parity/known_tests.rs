@@ -118,6 +118,13 @@ fn the_clock_shares_main_ids_and_drops_ids_without_a_path() {
     let d = clock.observe_ids(first.clone(), [], w(1000), None);
     assert_eq!(d.added, vec![]);
     assert!(Arc::ptr_eq(clock.shown(), &first));
+    // The same articles in a new array (the page's text changed): the
+    // clock takes the new one, the snapshot's, and lets the old one go.
+    let again = ids([&p1, &p2]);
+    let d = clock.observe_ids(again.clone(), [], w(1500), None);
+    assert_eq!((d.added, d.gone), (vec![], vec![]));
+    assert!(Arc::ptr_eq(clock.shown(), &again));
+    assert_eq!(Arc::strong_count(&first), 1);
     // p3 came without its path: not started, not shown; p2 went (and a
     // snapshot from before may still refer to it).
     let next = ids([&p1, &p3]);
