@@ -8,12 +8,13 @@
 //! shown article; articles main no longer shows are 16-byte [`Entry`]s,
 //! a few dozen. Times are kept once each in [`Times`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::entries::{EVER, Entry, Ms, Times, ms, time};
-use super::freshness::{ClockDelta, Seen, Window, article_id, ids};
+use super::freshness::{ClockDelta, Seen, Window, article_id, ids, sorted_set};
 
 /// How many articles the clock remembers main showing, counting those
 /// it shows now (all of them, however many) and those gone longest after.
@@ -47,11 +48,6 @@ impl Default for Clock {
             last: None,
         }
     }
-}
-
-/// Whether `ids` is sorted and distinct (what the clock's `shown` is).
-fn strictly_sorted(ids: &[u64]) -> bool {
-    ids.windows(2).all(|w| w[0] < w[1])
 }
 
 impl Clock {
@@ -113,14 +109,12 @@ impl Clock {
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
-        let on_main: Arc<[u64]> = if strictly_sorted(&on_main) {
-            on_main
-        } else {
-            let mut v = on_main.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            v.into()
+        // Kept as it is when sorted and distinct (always, from parity).
+        let resorted = match sorted_set(&on_main) {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
         };
+        let on_main = resorted.map_or(on_main, Arc::from);
         let mut delta = ClockDelta {
             observed: Some(w.start),
             ..ClockDelta::default()

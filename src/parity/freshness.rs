@@ -109,6 +109,19 @@ pub fn article_id(path: &str) -> u64 {
     crate::ground::hash::fnv1a(path.as_bytes())
 }
 
+/// `v` as a sorted set: borrowed when it already is one (sorted and
+/// distinct, as every producer here makes it), else a sorted,
+/// de-duplicated copy. For article ids and shingle hashes alike.
+pub fn sorted_set<T: Ord + Copy>(v: &[T]) -> std::borrow::Cow<'_, [T]> {
+    if v.windows(2).all(|w| w[0] < w[1]) {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    let mut owned = v.to_vec();
+    owned.sort_unstable();
+    owned.dedup();
+    std::borrow::Cow::Owned(owned)
+}
+
 /// Sorted, deduplicated ids of `articles`.
 pub fn ids<S: AsRef<str>>(articles: impl IntoIterator<Item = S>) -> Arc<[u64]> {
     let mut v: Vec<u64> = articles

@@ -8,6 +8,8 @@
 //! (under 3 bits a value): ~2.9 bytes a shingle, a quarter less. Reading
 //! is one pass in order, which is all a Jaccard merge needs.
 
+use super::freshness::sorted_set;
+
 /// Sorted, distinct `u32`s, Elias-Fano coded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShingleSet {
@@ -50,15 +52,10 @@ fn set_bits(words: &mut [u64], at: usize, n: u8, v: u64) {
 }
 
 impl ShingleSet {
-    /// The set of `sorted` (sorted and distinct, as `shingles_of` gives;
-    /// anything else is sorted and de-duplicated first).
-    pub fn new(sorted: &[u32]) -> Self {
-        if !sorted.windows(2).all(|w| w[0] < w[1]) {
-            let mut v = sorted.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            return Self::new(&v);
-        }
+    /// The set of `values` (sorted and distinct, as `shingles_of` gives
+    /// them; anything else is sorted and de-duplicated first).
+    pub fn new(values: &[u32]) -> Self {
+        let sorted = sorted_set(values);
         let Ok(len) = u32::try_from(sorted.len()) else {
             return Self::default();
         };

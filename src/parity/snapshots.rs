@@ -114,9 +114,7 @@ impl Snapshots {
 
     /// Start of the oldest kept snapshot.
     pub fn oldest(&self) -> Option<SystemTime> {
-        (self.older.front().map(|o| o.window))
-            .or(self.newest.as_ref().map(|n| n.window))
-            .map(|w| w.start)
+        self.windows().next().map(|w| w.start)
     }
 
     /// Windows, oldest first.
