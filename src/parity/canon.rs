@@ -41,7 +41,8 @@ impl Canon {
     /// Finds the site's hosts in ASCII lower case, leftmost first and,
     /// where two start at one place, the longer: a packed (SIMD) searcher
     /// run over a lower-cased copy of the page. `None` where the CPU has
-    /// no such searcher, or the site no host name.
+    /// no such searcher, where the site has more host names than it takes
+    /// (128 at most, fewer by its own heuristics), or none.
     ///
     /// Built for each page, not kept: every site would keep one (8 MB at
     /// 5,000 sites for the automaton this replaced), and building one for
@@ -180,6 +181,20 @@ mod tests {
         let kept: usize = c.hosts.iter().map(|h| h.len() + 16).sum::<usize>() + c.main.capacity();
         assert!(kept < 128, "{kept} bytes");
         assert_eq!(c.apply("https://PRESSTV.com/x"), "https://www.presstv.ir/x");
+    }
+
+    #[test]
+    fn a_site_with_more_hosts_than_the_packed_searcher_takes_still_rewrites() {
+        // 200 mirrors: past the packed searcher's limit, so `apply` goes
+        // through the automaton, with the same result. `m1000.test` is
+        // no site host (`m100` and `m10` run on into `0`), so it stays.
+        let mirrors: Vec<String> = (0..200).map(|i| format!("m{i}.test")).collect();
+        let c = Canon::new("www.main.test", &mirrors);
+        assert!(c.packed().is_none());
+        assert_eq!(
+            c.apply("<a href=\"https://M150.Test/x\">m7.test</a> m1000.test"),
+            "<a href=\"https://www.main.test/x\">www.main.test</a> m1000.test"
+        );
     }
 
     #[test]
