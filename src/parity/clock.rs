@@ -157,7 +157,7 @@ impl Clock {
         let mut went: Vec<Entry> = Vec::new();
         for (id, stamp) in self.shown.iter().zip(self.stamps.iter()) {
             if on_main.binary_search(id).is_err() {
-                delta.gone.push(*id);
+                delta.gone.push((*id, time(self.times.stamp(*stamp).0)));
                 let times = &mut self.times;
                 let gone = *gone_now.get_or_insert_with(|| {
                     times.gone.push(ms(w.start));
@@ -195,7 +195,14 @@ impl Clock {
             delta
                 .added
                 .push((name.to_string(), time(first), absent_at.map(time)));
-            back |= self.off.binary_search_by_key(id, |e| e.id).is_ok();
+            if let Some(e) = self.gone_entry(*id) {
+                // Back: the store drops its old row (none once expired).
+                if e.stamp != EVER {
+                    let first = self.times.stamp(e.stamp).0;
+                    delta.expired.push((*id, time(first)));
+                }
+                back = true;
+            }
             stamps.push(at);
         }
         self.shown = if ignored {
@@ -227,12 +234,12 @@ impl Clock {
     /// ([`Clock::known`]); past [`SEEN_EVER`] entries in all, those gone
     /// longest are forgotten (a whole observation's at a time), never one
     /// main shows.
-    fn expire(&mut self, keep: Option<Ms>, expired: &mut Vec<u64>) {
+    fn expire(&mut self, keep: Option<Ms>, expired: &mut Vec<(u64, SystemTime)>) {
         let times = &self.times;
         for e in self.off.iter_mut() {
             if e.stamp != EVER && times.gone(e).is_some_and(|g| keep.is_none_or(|k| g < k)) {
+                expired.push((e.id, time(times.stamp(e.stamp).0)));
                 e.stamp = EVER;
-                expired.push(e.id);
             }
         }
         let over = (self.shown.len() + self.off.len()).saturating_sub(SEEN_EVER);

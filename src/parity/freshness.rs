@@ -169,11 +169,13 @@ pub struct ClockDelta {
     /// the fetch before it.
     pub added: Vec<(String, SystemTime, Option<SystemTime>)>,
     /// Articles main stopped showing: kept, since the clock may still
-    /// name them, but not restored after a restart.
-    pub gone: Vec<u64>,
-    /// Gone articles the clock no longer names (no kept snapshot can
-    /// refer to them): the store drops them.
-    pub expired: Vec<u64>,
+    /// name them, but not restored after a restart. Each by the store's
+    /// key for it: its id and first sighting.
+    pub gone: Vec<(u64, SystemTime)>,
+    /// Rows the store drops, by the same key: gone articles the clock no
+    /// longer names (no kept snapshot can refer to them), and the old row
+    /// of an article that is back (its clock starts again).
+    pub expired: Vec<(u64, SystemTime)>,
     /// Start of this observation: the `absent_at` of anything new next time.
     pub observed: Option<SystemTime>,
 }
@@ -270,3 +272,7 @@ mod tests;
 #[cfg(test)]
 #[path = "known_tests.rs"]
 mod known_tests;
+
+#[cfg(test)]
+#[path = "article_path_tests.rs"]
+mod article_path_tests;

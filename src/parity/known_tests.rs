@@ -129,7 +129,7 @@ fn the_clock_shares_main_ids_and_drops_ids_without_a_path() {
     // snapshot from before may still refer to it).
     let next = ids([&p1, &p3]);
     let d = clock.observe_ids(next.clone(), [], w(2000), Some(t(0)));
-    assert_eq!(d.gone, vec![article_id(&p2)]);
+    assert_eq!(d.gone, vec![(article_id(&p2), t(10))]);
     assert!(!Arc::ptr_eq(clock.shown(), &next));
     assert_eq!(&clock.shown()[..], &[article_id(&p1)][..]);
     assert!(clock.get(article_id(&p3)).is_none());

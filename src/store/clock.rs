@@ -1,4 +1,5 @@
-//! Parity's first-seen clock in the store (v3, by id since v8): a row per
+//! Parity's first-seen clock in the store (v3, by id since v8, by first
+//! sighting and id since v9): a row per
 //! article, with its path, while main shows it or the clock may still name
 //! it (gone, but a kept snapshot may refer to it). A restart restores what
 //! main showed; a detail that names an article reads its path here, so the
@@ -55,24 +56,29 @@ pub fn save_clock(
     )?
     .execute(params![site, main, observed])?;
     {
-        let mut del =
-            tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1 AND id = ?2")?;
-        for id in &delta.expired {
-            del.execute(params![site, key(*id)])?;
+        // Rows by (site, first, id): one observation's additions share
+        // their first sighting, so they land on the site's last page, and
+        // what goes (main's oldest) on its first ones.
+        let mut del = tx.prepare_cached(
+            "DELETE FROM clock_articles WHERE site = ?1 AND first = ?2 AND id = ?3",
+        )?;
+        for (id, first) in &delta.expired {
+            del.execute(params![site, to_ms(*first), key(*id)])?;
         }
         let mut gone = tx.prepare_cached(
-            "UPDATE clock_articles SET gone = COALESCE(?3, 0) WHERE site = ?1 AND id = ?2",
+            "UPDATE clock_articles SET gone = COALESCE(?4, 0)
+             WHERE site = ?1 AND first = ?2 AND id = ?3",
         )?;
-        for id in &delta.gone {
-            gone.execute(params![site, key(*id), observed])?;
+        for (id, first) in &delta.gone {
+            gone.execute(params![site, to_ms(*first), key(*id), observed])?;
         }
         let mut put = tx.prepare_cached(
-            "INSERT OR REPLACE INTO clock_articles (site, id, article, first, absent_at, gone)
+            "INSERT OR REPLACE INTO clock_articles (site, first, id, article, absent_at, gone)
              VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
         )?;
         for (a, first, absent_at) in &delta.added {
             let id = key(article_id(a));
-            put.execute(params![site, id, a, to_ms(*first), absent_at.map(to_ms)])?;
+            put.execute(params![site, to_ms(*first), id, a, absent_at.map(to_ms)])?;
         }
     }
     tx.commit()
@@ -131,7 +137,9 @@ pub fn drop_gone(conn: &mut Connection) -> rusqlite::Result<usize> {
 }
 
 /// The paths of articles `ids` of `site`, in order; `None` for an id the
-/// store does not hold (never saved, or a failed write).
+/// store does not hold (never saved, or a failed write). Each looks
+/// through the site's rows (a few hundred): only a detail that names a
+/// missing article asks.
 pub fn article_paths(
     conn: &mut Connection,
     site: &str,

@@ -37,22 +37,23 @@ fn the_store_names_what_the_clock_may_name() {
     };
     save_clock(&mut c, "s", "https://m.test/", &d).expect("save");
     let d = ClockDelta {
-        gone: vec![article_id(B)],
+        gone: vec![(article_id(B), t(10))],
         observed: Some(t(1000)),
         ..ClockDelta::default()
     };
     save_clock(&mut c, "s", "https://m.test/", &d).expect("gone");
     assert_eq!(paths(&mut c, &[B, A]), vec![Some(B.into()), Some(A.into())]);
     let d = ClockDelta {
-        expired: vec![article_id(A)],
+        expired: vec![(article_id(A), t(10))],
         observed: Some(t(2000)),
         ..ClockDelta::default()
     };
     save_clock(&mut c, "s", "https://m.test/", &d).expect("expired");
     assert_eq!(paths(&mut c, &[A, B]), vec![None, Some(B.into())]);
-    // Back: its clock starts again, and it is restored.
+    // Back: its clock starts again (the old row goes), and it is restored.
     let d = ClockDelta {
         added: vec![added(B, 3010)],
+        expired: vec![(article_id(B), t(10))],
         observed: Some(t(3000)),
         ..ClockDelta::default()
     };
@@ -66,7 +67,7 @@ fn the_store_names_what_the_clock_may_name() {
     assert_eq!(saved[0].1.last, Some(t(3000)));
     // Gone again: kept for naming until a restart's load drops it.
     let d = ClockDelta {
-        gone: vec![article_id(B)],
+        gone: vec![(article_id(B), t(3010))],
         observed: Some(t(4000)),
         ..ClockDelta::default()
     };
@@ -111,4 +112,40 @@ fn v7_clock_rows_are_keyed_by_id() {
         restored,
         vec![(B.to_string(), t(10), None), (A.to_string(), t(10), None)]
     );
+}
+
+/// The v8 rows (keyed by site and id) come through the v9 migration
+/// whole: gone marks and times kept, found by the keys deltas now carry.
+#[test]
+fn v8_clock_rows_are_keyed_by_first_sighting() {
+    let mut c = at_version(8);
+    c.execute(
+        "INSERT INTO clock_sites (site, main, last) VALUES ('s', 'https://m.test/', 7)",
+        [],
+    )
+    .expect("site");
+    for (p, first, gone) in [(A, 10i64, None), (B, 20, Some(30i64))] {
+        c.execute(
+            "INSERT INTO clock_articles (site, id, article, first, absent_at, gone)
+             VALUES ('s', ?1, ?2, ?3, NULL, ?4)",
+            params![key(article_id(p)), p, 1_800_000_000_000 + first, gone],
+        )
+        .expect("article");
+    }
+    migrate(&mut c).expect("v9");
+    assert_eq!(paths(&mut c, &[A, B]), vec![Some(A.into()), Some(B.into())]);
+    assert_eq!(
+        load_clocks(&mut c).expect("load")[0].1.articles,
+        vec![(A.to_string(), t(10), None)]
+    );
+    // A's row answers to its (id, first sighting); B's old row goes.
+    let d = ClockDelta {
+        gone: vec![(article_id(A), t(10))],
+        expired: vec![(article_id(B), t(20))],
+        observed: Some(t(40)),
+        ..ClockDelta::default()
+    };
+    save_clock(&mut c, "s", "https://m.test/", &d).expect("save");
+    assert_eq!(paths(&mut c, &[A, B]), vec![Some(A.into()), None]);
+    assert_eq!(load_clocks(&mut c).expect("load")[0].1.articles, vec![]);
 }
