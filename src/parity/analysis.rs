@@ -30,7 +30,7 @@ use url::Url;
 use super::canon::Canon;
 use super::freshness::{self, ArticleMatcher};
 use super::normalize::{Rewrite, header_charset, normalize};
-use super::paths::Paths;
+use super::paths::Articles;
 use super::shingle_set::ShingleSet;
 use super::similarity;
 use crate::ground::hash::Digest;
@@ -128,7 +128,7 @@ pub fn base_url(url: &Url, path: &str, main_host: &str) -> Url {
 
 /// Parses a page's canonical text: normalise, shingles, articles. Returns
 /// the analysis and the article paths (for main's first-seen clock).
-pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Paths) {
+pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Articles) {
     let page = normalize(
         canonical,
         &Rewrite {
@@ -142,7 +142,7 @@ pub fn parse(site: &Site<'_>, canonical: &str, base: &Url) -> (Analysis, Paths) 
         title: page.title.chars().take(TITLE_CHARS).collect(),
         length: page.length,
         shingles: ShingleSet::new(&similarity::shingles_of(&page.words)),
-        ids: freshness::ids(articles.iter()),
+        ids: freshness::id_set(articles.ids().to_vec()),
         articles: articles.len(),
     };
     (analysis, articles)

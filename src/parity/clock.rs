@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::entries::{EVER, Entry, Ms, Times, ms, time};
-use super::freshness::{ClockDelta, Seen, Window, article_id, ids, sorted_set};
+use super::freshness::{ClockDelta, Seen, Window, article_id, id_set, sorted_set};
 
 /// How many articles the clock remembers main showing, counting those
 /// it shows now (all of them, however many) and those gone longest after.
@@ -93,19 +93,24 @@ impl Clock {
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
-        let names = on_main.iter().map(String::as_str);
-        self.observe_ids(ids(names.clone()), names, w, keep_gone_since)
+        let named: Vec<(u64, &str)> = on_main
+            .iter()
+            .map(|n| (article_id(n), n.as_str()))
+            .collect();
+        let ids = id_set(named.iter().map(|(id, _)| *id).collect());
+        self.observe_ids(ids, named, w, keep_gone_since)
     }
 
     /// [`Clock::observe`] given the sorted, distinct ids of everything
     /// main showed (kept as they are: a snapshot's array costs nothing
-    /// more), and the paths of those that may be new. An id with no path
-    /// here must already be shown (a page unchanged since the last
-    /// observation; parity guarantees it), else it is ignored.
+    /// more), and the paths of those that may be new, each with its id
+    /// (`article_id(path)`). An id with no path here must already be
+    /// shown (a page unchanged since the last observation; parity
+    /// guarantees it), else it is ignored.
     pub fn observe_ids<'n>(
         &mut self,
         on_main: Arc<[u64]>,
-        names: impl IntoIterator<Item = &'n str>,
+        names: impl IntoIterator<Item = (u64, &'n str)>,
         w: Window,
         keep_gone_since: Option<SystemTime>,
     ) -> ClockDelta {
@@ -138,7 +143,7 @@ impl Clock {
     fn advance<'n>(
         &mut self,
         on_main: Arc<[u64]>,
-        names: impl IntoIterator<Item = &'n str>,
+        names: impl IntoIterator<Item = (u64, &'n str)>,
         w: Window,
         delta: &mut ClockDelta,
     ) {
@@ -146,7 +151,6 @@ impl Clock {
         // one id, the first stays.
         let mut named: Vec<(u64, &str)> = names
             .into_iter()
-            .map(|n| (article_id(n), n))
             .filter(|(id, _)| on_main.binary_search(id).is_ok() && !self.shows(*id))
             .collect();
         named.sort_by_key(|(id, _)| *id);

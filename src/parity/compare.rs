@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::freshness::{ClockDelta, Judged, Snapshot, Snapshots, Window};
-use super::paths::Paths;
+use super::paths::Articles;
 use super::{Kept, ParityReport, PathParity, Reference, SiteContent, similarity};
 use crate::config::Target;
 
@@ -16,7 +16,7 @@ pub(super) struct Done {
     pub window: Window,
     pub kept: Kept,
     /// Article paths of a parsed main page (empty otherwise).
-    pub names: Paths,
+    pub names: Articles,
 }
 
 /// Makes a main round's pages the site's references and snapshots, and
@@ -24,7 +24,7 @@ pub(super) struct Done {
 pub(super) fn remember(site: &SiteContent, pages: Vec<Done>) -> ClockDelta {
     // Paths of parsed pages (their articles may be new); an unchanged
     // page's articles are all on the clock since the last observation.
-    let mut names = Paths::default();
+    let mut names = Articles::default();
     let mut shown: Vec<Arc<[u64]>> = Vec::with_capacity(pages.len());
     let mut whole: Option<Window> = None;
     let mut mem = site.memory();

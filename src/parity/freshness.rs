@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 use regex::Regex;
 
 pub use super::clock::{Clock, SEEN_EVER};
-use super::paths::Paths;
+use super::paths::{Articles, Paths};
 pub use super::snapshots::{Snapshot, Snapshots};
 
 /// Main snapshots kept per path: enough to bracket every pending mirror
@@ -96,10 +96,10 @@ impl ArticleMatcher {
     /// process, so a page cannot pick colliding paths ahead of time):
     /// std's SipHash over every link was ~1% of the daemon's CPU when
     /// every page changed.
-    pub fn articles(&self, links: &Paths) -> Paths {
+    pub fn articles(&self, links: &Paths) -> Articles {
         let mut seen: HashSet<&str, foldhash::fast::RandomState> =
             HashSet::with_capacity_and_hasher(links.len(), Default::default());
-        let mut out = Paths::with_capacity(links.bytes(), links.len());
+        let mut out = Articles::with_capacity(links.bytes(), links.len());
         for l in links.iter() {
             if self.is_article(l) && seen.insert(l) {
                 out.push(l);
@@ -130,10 +130,16 @@ pub fn sorted_set<T: Ord + Copy>(v: &[T]) -> std::borrow::Cow<'_, [T]> {
 
 /// Sorted, deduplicated ids of `articles`.
 pub fn ids<S: AsRef<str>>(articles: impl IntoIterator<Item = S>) -> Arc<[u64]> {
-    let mut v: Vec<u64> = articles
-        .into_iter()
-        .map(|a| article_id(a.as_ref()))
-        .collect();
+    id_set(
+        articles
+            .into_iter()
+            .map(|a| article_id(a.as_ref()))
+            .collect(),
+    )
+}
+
+/// `v` sorted and deduplicated, as an analysis keeps article ids.
+pub fn id_set(mut v: Vec<u64>) -> Arc<[u64]> {
     v.sort_unstable();
     v.dedup();
     v.into()

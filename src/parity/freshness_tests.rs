@@ -180,7 +180,10 @@ impl Saved {
         for key in &d.gone {
             let row = self.0.get_mut(key);
             // Gone and expired at once (no snapshot to keep it for).
-            assert!(row.is_some() || d.expired.contains(key), "gone {key:?}: no row");
+            assert!(
+                row.is_some() || d.expired.contains(key),
+                "gone {key:?}: no row"
+            );
             if let Some(row) = row {
                 row.2 = true;
             }

@@ -111,7 +111,16 @@ fn the_clock_shares_main_ids_and_drops_ids_without_a_path() {
     let (p1, p2, p3) = (path(1), path(2), path(3));
     let mut clock = Clock::default();
     let first = ids([&p1, &p2]);
-    let d = clock.observe_ids(first.clone(), [p1.as_str(), p2.as_str()], w(0), None);
+    let named = |ps: &[&String]| -> Vec<(u64, String)> {
+        ps.iter().map(|p| (article_id(p), p.to_string())).collect()
+    };
+    let both = named(&[&p1, &p2]);
+    let d = clock.observe_ids(
+        first.clone(),
+        both.iter().map(|(id, p)| (*id, p.as_str())),
+        w(0),
+        None,
+    );
     assert_eq!(d.added.len(), 2);
     assert!(Arc::ptr_eq(clock.shown(), &first));
     // Unchanged: no path needed, nothing added, the same array.
@@ -137,7 +146,7 @@ fn the_clock_shares_main_ids_and_drops_ids_without_a_path() {
     // With its path it starts, and p2 is back with a new first sighting.
     let d = clock.observe_ids(
         ids([&p1, &p2, &p3]),
-        [p3.as_str(), p2.as_str()],
+        named(&[&p3, &p2]).iter().map(|(id, p)| (*id, p.as_str())),
         w(3000),
         Some(t(0)),
     );

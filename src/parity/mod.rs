@@ -45,7 +45,7 @@ use self::canon::Canon;
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{ArticleMatcher, Clock, ClockDelta, Judged, Pending, Snapshots, Window};
 use self::normalize::{decode, decode_owned};
-use self::paths::Paths;
+use self::paths::Articles;
 pub use self::plan::Prepared;
 use self::plan::{Fetched, Plan};
 use self::small::Small;
@@ -384,7 +384,7 @@ impl Content {
             let plan = match unchanged.flatten() {
                 // The same bytes as the last analysed page, which matched
                 // no fingerprint: neither decoded nor scanned again.
-                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Paths::default()),
+                Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Articles::default()),
                 None => {
                     let html = self.scan(body.into(), ct, &mut matches);
                     self.plan(site, target, &h.path, &base, html)
@@ -445,7 +445,7 @@ impl Content {
                     analysis: reference.analysis.clone(),
                     canonical: None,
                 };
-                return Plan::Reuse(kept, Analysed::Identical, Paths::default());
+                return Plan::Reuse(kept, Analysed::Identical, Articles::default());
             }
             // A mirror's parse of this very page: its analysis, and for
             // main its article paths too.
@@ -454,7 +454,7 @@ impl Content {
                 if main {
                     r.names_for(&mem.clock)
                 } else {
-                    Some(Paths::default())
+                    Some(Articles::default())
                 }
             });
             if let (Some(r), Some(names)) = (recent, names) {
@@ -517,7 +517,7 @@ impl Content {
                             let r = recent::Recent::new(key, analysis.clone(), &names, &mem.clock);
                             mem.recent.get_or_default(&p.path).push(r);
                         }
-                        (None, Paths::default())
+                        (None, Articles::default())
                     };
                     (
                         Kept {

@@ -9,7 +9,7 @@ use super::Kept;
 use super::analysis::{Analysed, PageKey, RawKey};
 use super::fingerprints::FingerprintMatch;
 use super::freshness::Window;
-use super::paths::Paths;
+use super::paths::Articles;
 
 /// A round's pages after [`Content::prepare`].
 pub struct Prepared {
@@ -34,7 +34,7 @@ impl Prepared {
 pub(super) enum Plan {
     /// Another analysis is this page's; with the article paths when a
     /// main page takes a mirror's parse (`recent`).
-    Reuse(Kept, Analysed, Paths),
+    Reuse(Kept, Analysed, Articles),
     /// The page's canonical text, and its key.
     Parse { canonical: String, key: PageKey },
 }

@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use super::analysis::{Analysis, PageKey};
-use super::freshness::{Clock, article_id};
-use super::paths::Paths;
+use super::freshness::Clock;
+use super::paths::Articles;
 
 /// Parses kept per site and path, newest first.
 const KEPT: usize = 4;
@@ -48,18 +48,14 @@ impl Recents {
 pub(super) struct Recent {
     pub key: PageKey,
     pub analysis: Arc<Analysis>,
-    names: Paths,
+    names: Articles,
 }
 
 impl Recent {
     /// A mirror's parse, with the paths of its articles that `clock` does
     /// not show (of the page's `names`, in their order).
-    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &Paths, clock: &Clock) -> Self {
-        let new = names.iter().filter(|n| !clock.shows(article_id(n)));
-        let mut kept = Paths::default();
-        for n in new {
-            kept.push(n);
-        }
+    pub fn new(key: PageKey, analysis: Arc<Analysis>, names: &Articles, clock: &Clock) -> Self {
+        let mut kept = names.filter(|id| !clock.shows(id));
         kept.shrink_to_fit();
         Self {
             key,
@@ -71,8 +67,8 @@ impl Recent {
     /// The paths main needs to observe this page with `clock`: those kept,
     /// if they cover every article of the page `clock` does not show;
     /// `None` when the clock has changed so that they do not.
-    pub fn names_for(&self, clock: &Clock) -> Option<Paths> {
-        let kept: Vec<u64> = self.names.iter().map(article_id).collect();
+    pub fn names_for(&self, clock: &Clock) -> Option<Articles> {
+        let kept = self.names.ids();
         let covered = (self.analysis.ids.iter())
             .filter(|id| !clock.shows(**id))
             .all(|id| kept.contains(id));
@@ -84,13 +80,10 @@ impl Recent {
 mod tests {
     use super::*;
     use crate::ground::hash::Digest;
-    use crate::parity::freshness::{Window, ids};
+    use crate::parity::freshness::{Window, article_id, ids};
 
-    fn page(names: &[&str]) -> (Arc<Analysis>, Paths) {
-        let mut paths = Paths::default();
-        for n in names {
-            paths.push(n);
-        }
+    fn page(names: &[&str]) -> (Arc<Analysis>, Articles) {
+        let paths: Articles = names.iter().copied().collect();
         let analysis = Analysis {
             title: String::new(),
             length: 0,
@@ -122,7 +115,7 @@ mod tests {
         );
         let slot = Recent::new(key, analysis, &names, &clock);
         let kept = slot.names_for(&clock).expect("covered");
-        assert_eq!(kept.iter().collect::<Vec<_>>(), vec![c]);
+        assert_eq!(kept.iter().collect::<Vec<_>>(), vec![(article_id(c), c)]);
         // b went off main since: main would need b's path, which the slot
         // did not keep, so main parses the page instead.
         observe(&mut clock, &[a], 2);
