@@ -105,6 +105,20 @@ impl Canon {
         }
     }
 
+    /// [`Canon::apply`] given `lowered`, the text's bytes in ASCII lower
+    /// case, when the caller has them (the fingerprint scan makes them):
+    /// the page is not lower-cased twice. Bytes of another length than
+    /// the text's are not the text's: ignored.
+    pub fn apply_lowered<'a>(&self, text: &'a str, lowered: &[u8]) -> Cow<'a, str> {
+        match self.packed() {
+            Some(searcher) if lowered.len() == text.len() => self.rewrite(
+                text,
+                searcher.find_iter(lowered).map(|m| m.start()..m.end()),
+            ),
+            _ => self.apply(text),
+        }
+    }
+
     /// [`Canon::apply`] through the fallback automaton.
     fn apply_automaton<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.automaton() {
@@ -269,6 +283,10 @@ mod tests {
                 prop_assert!(c.packed().is_some(), "a packed searcher on this CPU");
             }
             prop_assert_eq!(c.apply(&body).into_owned(), want.clone());
+            let lowered = body.as_bytes().to_ascii_lowercase();
+            prop_assert_eq!(c.apply_lowered(&body, &lowered).into_owned(), want.clone());
+            // Bytes that are not the text's are ignored, not searched.
+            prop_assert_eq!(c.apply_lowered(&body, b"x").into_owned(), want.clone());
             prop_assert_eq!(c.apply_automaton(&body).into_owned(), want);
         }
 

@@ -9,6 +9,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::normalize::decode_owned;
+
 pub use crate::config::fingerprint::{Fingerprint, FpKind, Matcher, body_regex};
 
 /// One fingerprint that matched, with its evidence.
@@ -104,10 +106,40 @@ impl Fingerprints {
             .collect()
     }
 
+    /// Decodes a body and adds the fingerprints it matches to `matches`;
+    /// returns the decoded text and its bytes in ASCII lower case (what
+    /// the fingerprints and the canonical text search).
+    pub(super) fn scan(
+        &self,
+        body: Vec<u8>,
+        ct: Option<&str>,
+        matches: &mut Vec<FingerprintMatch>,
+    ) -> (String, Vec<u8>) {
+        let html = decode_owned(body, ct);
+        let lower = html.as_bytes().to_ascii_lowercase();
+        for m in self.matches_lowered(&html, &lower, &[], &[]) {
+            if !matches.iter().any(|x| x.name == m.name) {
+                matches.push(m);
+            }
+        }
+        (html, lower)
+    }
+
     /// Every fingerprint that matches this round's body, answers or NS.
     pub fn matches(&self, body: &str, answers: &[IpAddr], ns: &[String]) -> Vec<FingerprintMatch> {
+        self.matches_lowered(body, &body.as_bytes().to_ascii_lowercase(), answers, ns)
+    }
+
+    /// [`Fingerprints::matches`] given `page`, the body's bytes in ASCII
+    /// lower case (the site's canonical text searches the same bytes).
+    pub fn matches_lowered(
+        &self,
+        body: &str,
+        page: &[u8],
+        answers: &[IpAddr],
+        ns: &[String],
+    ) -> Vec<FingerprintMatch> {
         let mut out = Vec::new();
-        let mut lower: Option<Vec<u8>> = None;
         // `(?i)` folds U+017F (long s) to `s` and U+212A (Kelvin) to `k`;
         // an ASCII-lowercased page cannot show those as the needle, so on
         // such a page the shortcut is not trusted.
@@ -115,7 +147,6 @@ impl Fingerprints {
         for f in &self.0 {
             let evidence = match &f.matcher {
                 Matcher::Body(re) => {
-                    let page = lower.get_or_insert_with(|| body.as_bytes().to_ascii_lowercase());
                     let folds = *folds.get_or_insert_with(|| {
                         let b = body.as_bytes();
                         memchr::memmem::find(b, "\u{017F}".as_bytes()).is_some()

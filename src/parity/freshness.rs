@@ -73,20 +73,36 @@ impl ArticleMatcher {
         let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
         let is_year = |s: &[u8]| s.len() == 4 && s.starts_with(b"20") && digits(s);
         let two = |s: &[u8]| s.len() <= 2 && digits(s);
+        // A run of five or more ASCII digits.
+        let numeric_id = |s: &[u8]| {
+            let mut run = 0;
+            s.iter().any(|b| {
+                run = if b.is_ascii_digit() { run + 1 } else { 0 };
+                run >= 5
+            })
+        };
         let (mut count, mut found) = (0usize, false);
         let (mut before, mut last): (&[u8], &[u8]) = (&[], &[]);
-        for s in path.split('/').filter(|s| !s.is_empty()).map(str::as_bytes) {
+        for s in path
+            .as_bytes()
+            .split(|b| *b == b'/')
+            .filter(|s| !s.is_empty())
+        {
             count += 1;
-            let dated = count >= 3 && is_year(before) && two(last) && two(s);
-            let iso = s.len() >= 10
-                && is_year(&s[..4])
-                && s.get(4) == Some(&b'-')
-                && s.get(7) == Some(&b'-');
-            let numeric_id = s.split(|b| !b.is_ascii_digit()).any(|run| run.len() >= 5);
-            found |= dated || iso || numeric_id;
+            // Once found, only the segment count is left to see.
+            found = found
+                || (count >= 3 && is_year(before) && two(last) && two(s))
+                || (s.len() >= 10
+                    && s.get(..4).is_some_and(is_year)
+                    && s.get(4) == Some(&b'-')
+                    && s.get(7) == Some(&b'-'))
+                || numeric_id(s);
+            if found && count >= 2 {
+                return true;
+            }
             (before, last) = (last, s);
         }
-        count >= 2 && found
+        false
     }
 
     /// The distinct article paths among `links`, first-seen order; a

@@ -44,7 +44,7 @@ use self::analysis::{Analysed, Analysis, PageKey, RawKey, base_url};
 use self::canon::Canon;
 use self::fingerprints::{FingerprintMatch, Fingerprints};
 use self::freshness::{ArticleMatcher, Clock, ClockDelta, Judged, Pending, Snapshots, Window};
-use self::normalize::{decode, decode_owned};
+use self::normalize::decode;
 use self::paths::Articles;
 pub use self::plan::Prepared;
 use self::plan::{Fetched, Plan};
@@ -369,7 +369,7 @@ impl Content {
                 announced = a.announcement(digest, || decode(&body, ct));
             }
             let Some((site, digest)) = site.zip(h.body_digest).filter(|_| ok) else {
-                self.scan(body.into(), ct, &mut matches);
+                self.fingerprints.scan(body.into(), ct, &mut matches);
                 continue;
             };
             let base = base_url(&target.url, &h.path, site.canon.main());
@@ -386,8 +386,8 @@ impl Content {
                 // no fingerprint: neither decoded nor scanned again.
                 Some(kept) => Plan::Reuse(kept, Analysed::Unchanged, Articles::default()),
                 None => {
-                    let html = self.scan(body.into(), ct, &mut matches);
-                    self.plan(site, target, &h.path, &base, html)
+                    let (html, lower) = self.fingerprints.scan(body.into(), ct, &mut matches);
+                    self.plan(site, target, &h.path, &base, html, &lower)
                 }
             };
             pages.push(Fetched {
@@ -405,18 +405,6 @@ impl Content {
         }
     }
 
-    /// Decodes a body and adds the fingerprints it matches to `matches`;
-    /// returns the decoded text.
-    fn scan(&self, body: Vec<u8>, ct: Option<&str>, matches: &mut Vec<FingerprintMatch>) -> String {
-        let html = decode_owned(body, ct);
-        for m in self.fingerprints.matches(&html, &[], &[]) {
-            if !matches.iter().any(|x| x.name == m.name) {
-                matches.push(m);
-            }
-        }
-        html
-    }
-
     /// A page that is not unchanged: its canonical text and key; a mirror
     /// page whose key is that of main's reference for the path takes
     /// main's analysis, anything else is parsed.
@@ -427,8 +415,9 @@ impl Content {
         path: &str,
         base: &Url,
         html: String,
+        lower: &[u8],
     ) -> Plan {
-        let canonical = site.canon.apply(&html);
+        let canonical = site.canon.apply_lowered(&html, lower);
         let key = PageKey::new(Digest::of(canonical.as_bytes()), base);
         let owned = match canonical {
             Cow::Owned(c) => Some(c),
