@@ -122,6 +122,7 @@ impl Clock {
         let on_main = resorted.map_or(on_main, Arc::from);
         let mut delta = ClockDelta {
             observed: Some(w.start),
+            fresh: self.is_empty(),
             ..ClockDelta::default()
         };
         if *on_main == *self.shown {

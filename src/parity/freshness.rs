@@ -200,6 +200,10 @@ pub struct ClockDelta {
     pub expired: Vec<(u64, SystemTime)>,
     /// Start of this observation: the `absent_at` of anything new next time.
     pub observed: Option<SystemTime>,
+    /// The clock held nothing before this observation (a site new to the
+    /// config, a first round, a clock not restored): any rows the store
+    /// has for the site are not this clock's, and go first.
+    pub fresh: bool,
 }
 
 /// The judgement of one mirror fetch.

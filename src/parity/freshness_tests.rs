@@ -125,8 +125,9 @@ fn an_article_back_replaces_its_row() {
     let mut clock = Clock::default();
     let a = names(&["/n/a/00001"]);
     let id = article_id("/n/a/00001");
-    clock.observe(&a, win(0, 10), None);
+    assert!(clock.observe(&a, win(0, 10), None).fresh, "nothing before");
     let d = clock.observe(&[], win(1000, 1010), Some(t(0)));
+    assert!(!d.fresh);
     assert_eq!((d.gone, d.expired), (vec![(id, t(10))], vec![]));
     let d = clock.observe(&a, win(2000, 2010), Some(t(0)));
     assert_eq!(d.expired, vec![(id, t(10))]);
@@ -174,6 +175,9 @@ struct Saved(HashMap<(u64, SystemTime), (String, Option<SystemTime>, bool)>);
 
 impl Saved {
     fn apply(&mut self, d: &ClockDelta) {
+        if d.fresh {
+            self.0.clear();
+        }
         for key in &d.expired {
             assert!(self.0.remove(key).is_some(), "expired {key:?}: no row");
         }

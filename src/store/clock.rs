@@ -45,7 +45,9 @@ pub fn save_clock(
         .prepare_cached("SELECT main FROM clock_sites WHERE site = ?1")?
         .query_row(params![site], |r| r.get(0))
         .optional()?;
-    if known.as_deref() != Some(main) {
+    // Rows of another main URL, or of no clock the daemon holds (keyed by
+    // first sighting, they would stay beside the new clock's own rows).
+    if known.as_deref() != Some(main) || delta.fresh {
         tx.prepare_cached("DELETE FROM clock_articles WHERE site = ?1")?
             .execute(params![site])?;
     }

@@ -149,3 +149,31 @@ fn v8_clock_rows_are_keyed_by_first_sighting() {
     assert_eq!(paths(&mut c, &[A, B]), vec![Some(A.into()), None]);
     assert_eq!(load_clocks(&mut c).expect("load")[0].1.articles, vec![]);
 }
+
+/// A clock that starts from nothing (a site back in the config, a clock
+/// not restored) owns no earlier row: keyed by first sighting, an old row
+/// of an article it adds again would stay beside the new one.
+#[test]
+fn a_fresh_clock_drops_the_rows_it_does_not_hold() {
+    let mut c = db();
+    let added = |p: &str, at: u64| (p.to_string(), t(at), None);
+    let d = ClockDelta {
+        added: vec![added(A, 10), added(B, 10)],
+        observed: Some(t(5)),
+        fresh: true,
+        ..ClockDelta::default()
+    };
+    save_clock(&mut c, "s", "https://m.test/", &d).expect("first");
+    let d = ClockDelta {
+        added: vec![added(A, 5010)],
+        observed: Some(t(5000)),
+        fresh: true,
+        ..ClockDelta::default()
+    };
+    save_clock(&mut c, "s", "https://m.test/", &d).expect("again");
+    assert_eq!(
+        load_clocks(&mut c).expect("load")[0].1.articles,
+        vec![(A.to_string(), t(5010), None)]
+    );
+    assert_eq!(paths(&mut c, &[B]), vec![None]);
+}
