@@ -93,29 +93,21 @@ impl Canon {
     /// the text, and no copy of it unless a name changes beyond the
     /// lower-cased one searched.
     pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match self.packed() {
-            Some(searcher) => {
-                let lowered = text.as_bytes().to_ascii_lowercase();
-                self.rewrite(
-                    text,
-                    searcher.find_iter(&lowered).map(|m| m.start()..m.end()),
-                )
-            }
-            None => self.apply_automaton(text),
-        }
+        self.apply_lowered(text, &text.as_bytes().to_ascii_lowercase())
     }
 
     /// [`Canon::apply`] given `lowered`, the text's bytes in ASCII lower
-    /// case, when the caller has them (the fingerprint scan makes them):
-    /// the page is not lower-cased twice. Bytes of another length than
-    /// the text's are not the text's: ignored.
+    /// case, which the daemon's caller has (the fingerprint scan makes
+    /// them): the page is not lower-cased twice. Bytes of another length
+    /// than the text's are not the text's: the automaton searches the
+    /// text itself, as where there is no packed searcher.
     pub fn apply_lowered<'a>(&self, text: &'a str, lowered: &[u8]) -> Cow<'a, str> {
         match self.packed() {
             Some(searcher) if lowered.len() == text.len() => self.rewrite(
                 text,
                 searcher.find_iter(lowered).map(|m| m.start()..m.end()),
             ),
-            _ => self.apply(text),
+            _ => self.apply_automaton(text),
         }
     }
 
