@@ -96,17 +96,21 @@ impl<'a> Chunks<'a> {
         rows: impl Iterator<Item = (&'f str, &'f str)>,
     ) -> bool {
         let mut header = false;
+        // `mirrorwatch_{name}{` and a row's labels, put together once per
+        // row: each line is then two copies rather than five.
+        let prefix = format!("mirrorwatch_{name}{{");
+        let mut head = String::new();
         for (labels, tails) in rows.filter(|(_, t)| !t.is_empty()) {
             if !header {
                 self.header(name, kind, help);
                 header = true;
             }
-            for tail in tails.split_inclusive('\n') {
-                self.buf.push_str("mirrorwatch_");
-                self.buf.push_str(name);
-                self.buf.push('{');
-                self.buf.push_str(labels);
-                self.buf.push_str(tail);
+            head.clear();
+            head.push_str(&prefix);
+            head.push_str(labels);
+            for line in tails.split_inclusive('\n') {
+                self.buf.push_str(&head);
+                self.buf.push_str(line);
             }
             if !self.spill() {
                 return false;
