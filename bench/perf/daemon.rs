@@ -110,36 +110,92 @@ impl Daemon {
         Ok(d)
     }
 
-    /// One scrape, timed from request to last byte. The client runs on a
-    /// thread and runtime of its own, as Prometheus would be a process of
-    /// its own: on the benchmark's runtime it waited behind the world's
-    /// servers, and that wait was counted as the daemon's.
+    /// One scrape by a client made for it, timed from request to last
+    /// byte: a runtime, a client, a connection and a growing buffer of its
+    /// own. The client runs on a thread and runtime of its own, as
+    /// Prometheus would be a process of its own: on the benchmark's runtime
+    /// it waited behind the world's servers, and that wait was counted as
+    /// the daemon's.
     pub async fn metrics(&self) -> anyhow::Result<Scrape> {
         let url = format!("{}/metrics", self.base);
-        let (text, took) = tokio::task::spawn_blocking(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            // Its own client too: pooled connections belong to the runtime
-            // that opened them.
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()?;
-            // Timed to the last byte, as Prometheus's scrape duration is;
-            // the text is checked and parsed after the clock stops.
-            let (body, took) = runtime.block_on(async {
-                let started = Instant::now();
-                let mut response = client.get(url).send().await?.error_for_status()?;
-                let mut body = Vec::new();
-                while let Some(chunk) = response.chunk().await? {
-                    body.extend_from_slice(&chunk);
-                }
-                anyhow::Ok((body, started.elapsed()))
-            })?;
-            anyhow::Ok((String::from_utf8(body)?, took))
+        tokio::task::spawn_blocking(move || {
+            let mut scraper = Scraper::new(url)?;
+            scraper.scrape()
         })
-        .await??;
-        Ok(Scrape::parse(&text, took))
+        .await?
+    }
+}
+
+/// A scraper kept from scrape to scrape, as Prometheus's scrape loop is:
+/// its connection stays open, and the body is read into a buffer sized
+/// from the last scrape (Prometheus takes it from a pool by
+/// `lastScrapeSize`), so a scrape does not fault in 43 MB of fresh pages.
+pub struct Scraper {
+    url: String,
+    /// Taken only by `drop`, which may run on the benchmark's runtime.
+    runtime: Option<tokio::runtime::Runtime>,
+    client: reqwest::Client,
+    buf: Vec<u8>,
+}
+
+impl Scraper {
+    pub fn new(url: String) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        // Its own client too: pooled connections belong to the runtime
+        // that opened them.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            url,
+            runtime: Some(runtime),
+            client,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The scraper for `d`'s `/metrics`.
+    pub fn of(d: &Daemon) -> anyhow::Result<Self> {
+        Self::new(format!("{}/metrics", d.base))
+    }
+
+    /// One scrape, timed to the last byte, as Prometheus's scrape duration
+    /// is; the text is checked and parsed after the clock stops. Blocks:
+    /// call it off the benchmark's runtime.
+    pub fn scrape(&mut self) -> anyhow::Result<Scrape> {
+        let mut body = std::mem::take(&mut self.buf);
+        let last = body.len();
+        body.clear();
+        body.reserve(last);
+        let runtime = self.runtime.as_ref().context("the scraper's runtime")?;
+        let took = runtime.block_on(async {
+            let started = Instant::now();
+            let mut response = self
+                .client
+                .get(&self.url)
+                .send()
+                .await?
+                .error_for_status()?;
+            while let Some(chunk) = response.chunk().await? {
+                body.extend_from_slice(&chunk);
+            }
+            anyhow::Ok(started.elapsed())
+        });
+        let scrape = took.and_then(|took| Ok(Scrape::parse(std::str::from_utf8(&body)?, took)));
+        self.buf = body;
+        scrape
+    }
+}
+
+impl Drop for Scraper {
+    /// A runtime dropped in an async context panics; this one has nothing
+    /// left to wait for.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
