@@ -96,17 +96,16 @@ impl<'a> Chunks<'a> {
         rows: impl Iterator<Item = (&'f str, &'f str)>,
     ) -> bool {
         let mut header = false;
-        // `mirrorwatch_{name}{` and a row's labels, put together once per
-        // row: each line is then two copies rather than five.
-        let prefix = format!("mirrorwatch_{name}{{");
-        let mut head = String::new();
+        // `mirrorwatch_{name}{`, written once, then each row's labels after
+        // it: each line is two copies rather than five.
+        let mut head = format!("mirrorwatch_{name}{{");
+        let prefix = head.len();
         for (labels, tails) in rows.filter(|(_, t)| !t.is_empty()) {
             if !header {
                 self.header(name, kind, help);
                 header = true;
             }
-            head.clear();
-            head.push_str(&prefix);
+            head.truncate(prefix);
             head.push_str(labels);
             for line in tails.split_inclusive('\n') {
                 self.buf.push_str(&head);
