@@ -92,8 +92,8 @@ pub async fn scale(
         tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
     }
     let c3 = cpu_seconds(d.guard.pid())?;
-    took.sort();
-    fresh.sort();
+    let (scrape_p50, scrape_max) = p50_max(&mut took);
+    let (fresh_p50, fresh_max) = p50_max(&mut fresh);
     let per_target: Vec<u64> = last
         .rounds
         .iter()
@@ -112,14 +112,23 @@ pub async fn scale(
         rounds_max: per_target.iter().copied().max().unwrap_or(0),
         rounds_expected: measured.as_secs_f64() / plan.interval.as_secs_f64(),
         failed: last.failed - m0.failed,
-        scrape_p50: took.get(took.len() / 2).copied().unwrap_or_default(),
-        scrape_max: took.last().copied().unwrap_or_default(),
-        fresh_p50: fresh.get(fresh.len() / 2).copied().unwrap_or_default(),
-        fresh_max: fresh.last().copied().unwrap_or_default(),
+        scrape_p50,
+        scrape_max,
+        fresh_p50,
+        fresh_max,
         scrape_bytes: last.bytes,
         scrape_series: last.series,
         scrape_cpu_share: (c3 - c2) / s0.elapsed().as_secs_f64(),
     })
+}
+
+/// The median and the largest of `took` (zero when empty).
+fn p50_max(took: &mut [Duration]) -> (Duration, Duration) {
+    took.sort();
+    (
+        took.get(took.len() / 2).copied().unwrap_or_default(),
+        took.last().copied().unwrap_or_default(),
+    )
 }
 
 impl Scale {
